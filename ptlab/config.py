@@ -1,0 +1,308 @@
+"""Typed configs: every group Hydra composes is checked against these schemas before a model loads.
+
+Hydra composes plain YAML; `validate` merges each group onto its dataclass (so a wrong type fails
+with the offending key) and then runs the cross-field rules (so an impossible value or an
+impossible model x method x task combination fails before any download, load or write).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Dict, List, Optional
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from ptlab.errors import ConfigError
+
+
+class Family(str, Enum):
+    causal = "causal"  # decoder-only LM (GPT-2, Llama/SmolLM2)
+    encoder = "encoder"  # encoder + classification head (BERT, RoBERTa, MiniLM)
+    seq2seq = "seq2seq"  # encoder-decoder LM (T5)
+
+
+class TaskKind(str, Enum):
+    classification = "classification"
+    generation = "generation"
+
+
+class PromptInit(str, Enum):
+    auto = "auto"  # labels on classification tasks, sample_vocab on generation tasks
+    random = "random"
+    sample_vocab = "sample_vocab"
+    text = "text"
+    labels = "labels"  # the class verbalizers' embeddings (Lester et al. 2021, "class label" init)
+
+
+class IfExists(str, Enum):
+    refuse = "refuse"  # a run dir holding a completed run is an error
+    resume = "resume"  # continue an unfinished run from its last checkpoint
+    skip = "skip"  # leave a completed run alone and exit 0
+
+
+@dataclass
+class ModelConfig:
+    """Where weights and tokenizer come from, and which family of head/scorer applies."""
+
+    name: str
+    family: Family
+    # A hub id, a local directory, or (with `package`) a path inside an installed pip package.
+    pretrained: str
+    package: Optional[str] = None
+    gguf_file: Optional[str] = None  # a GGUF file inside `pretrained`; dequantized once, then cached
+    revision: Optional[str] = None
+    # Tiny test models: keep `pretrained`'s tokenizer, build weights randomly from this config.
+    random_config: Optional[Dict[str, Any]] = None
+    trust_remote_code: bool = False
+    dtype: str = "float32"
+
+
+@dataclass
+class MethodConfig:
+    """Shared optimisation settings; each method adds its own fields (one config per method)."""
+
+    name: str
+    lr: float = 1e-4
+    weight_decay: float = 0.0
+    warmup_ratio: float = 0.06
+    schedule: str = "linear"  # any transformers.get_scheduler name
+    export_adapter: bool = True  # peft methods: save the best adapter in peft's format
+
+    def check(self) -> None:
+        if not self.lr > 0:
+            raise ConfigError(f"method.lr must be > 0, got {self.lr}")
+        if self.weight_decay < 0:
+            raise ConfigError(f"method.weight_decay must be >= 0, got {self.weight_decay}")
+        if not 0 <= self.warmup_ratio < 1:
+            raise ConfigError(f"method.warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
+
+
+@dataclass
+class FullFinetuneConfig(MethodConfig):
+    lr: float = 2e-5
+
+
+@dataclass
+class PromptTuningConfig(MethodConfig):
+    lr: float = 3e-1
+    num_virtual_tokens: int = 20
+    init: PromptInit = PromptInit.auto
+    init_text: Optional[str] = None
+
+    def check(self) -> None:
+        super().check()
+        _positive("method.num_virtual_tokens", self.num_virtual_tokens)
+        if self.init == PromptInit.text and not self.init_text:
+            raise ConfigError("method.init=text needs method.init_text")
+
+
+@dataclass
+class PrefixTuningConfig(MethodConfig):
+    lr: float = 5e-3
+    num_virtual_tokens: int = 10
+    prefix_projection: bool = False  # the reparameterization MLP of Li & Liang (2021)
+    encoder_hidden_size: int = 512
+
+    def check(self) -> None:
+        super().check()
+        _positive("method.num_virtual_tokens", self.num_virtual_tokens)
+        _positive("method.encoder_hidden_size", self.encoder_hidden_size)
+
+
+@dataclass
+class ZeroShotConfig(MethodConfig):
+    export_adapter: bool = False
+
+
+METHOD_SCHEMAS = {
+    "full_finetune": FullFinetuneConfig,
+    "prompt_tuning": PromptTuningConfig,
+    "prefix_tuning": PrefixTuningConfig,
+    "zero_shot": ZeroShotConfig,
+}
+
+
+@dataclass
+class HubSource:
+    path: str
+    name: Optional[str] = None
+    revision: Optional[str] = None  # e.g. refs/convert/parquet for script-only hub repos
+    splits: Dict[str, str] = field(default_factory=dict)  # ptlab split -> hub split
+    rename: Dict[str, str] = field(default_factory=dict)  # hub column -> the local files' column
+
+
+@dataclass
+class LocalSource:
+    dir: str  # relative to the data directory
+    format: str  # tsv | jsonl | csv
+    files: Dict[str, str] = field(default_factory=dict)  # ptlab split -> file name
+
+
+@dataclass
+class TaskConfig:
+    """A task is data + prompt + scorer; all methods on it share every field here."""
+
+    name: str
+    kind: TaskKind
+    template: str  # str.format template over the `columns` fields, e.g. "Review: {text}\nSentiment:"
+    columns: Dict[str, str]  # template field -> data column; `label` / `target` are special
+    metrics: List[str]
+    main_metric: str
+    hub: Optional[HubSource] = None
+    local: Optional[LocalSource] = None
+    labels: Optional[Dict[str, str]] = None  # label name -> verbalizer; order = class index
+    group_by: Optional[str] = None  # generation: field whose equal values share references
+    max_source_length: int = 256
+    max_target_length: int = 64
+
+    def check(self) -> None:
+        if self.hub is None and self.local is None:
+            raise ConfigError(f"task {self.name}: declare task.hub or task.local (or both)")
+        if self.kind == TaskKind.classification:
+            if not self.labels:
+                raise ConfigError(f"task {self.name}: a classification task needs task.labels")
+            if "label" not in self.columns:
+                raise ConfigError(f"task {self.name}: task.columns needs a 'label' column")
+        elif "target" not in self.columns:
+            raise ConfigError(f"task {self.name}: a generation task needs a 'target' column")
+        if self.main_metric not in self.metrics:
+            raise ConfigError(
+                f"task.main_metric={self.main_metric!r} is not among task.metrics={self.metrics}"
+            )
+        _positive("task.max_source_length", self.max_source_length)
+        _positive("task.max_target_length", self.max_target_length)
+
+
+@dataclass
+class DataConfig:
+    source: str = "auto"  # auto (local files when a data dir is set, else hub) | hub | local
+    k: Optional[int] = None  # few-shot: k training examples, sampled with the run's seed
+    k_per_class: Optional[int] = None  # few-shot: k training examples per class
+    eval_limit: Optional[int] = None  # validation subset (same subset for every run)
+    test_limit: Optional[int] = None
+    subset_seed: int = 1234  # fixed across runs so every method is scored on the same examples
+    batch_size: int = 8
+    eval_batch_size: int = 16
+    num_workers: int = 0
+
+    def check(self) -> None:
+        if self.source not in ("auto", "hub", "local"):
+            raise ConfigError(f"data.source must be auto, hub or local, got {self.source!r}")
+        for key in ("k", "k_per_class", "eval_limit", "test_limit"):
+            if getattr(self, key) is not None:
+                _positive(f"data.{key}", getattr(self, key))
+        _positive("data.batch_size", self.batch_size)
+        _positive("data.eval_batch_size", self.eval_batch_size)
+
+
+@dataclass
+class DecodeConfig:
+    num_beams: int = 1  # 1 = greedy
+
+    def check(self) -> None:
+        _positive("decode.num_beams", self.num_beams)
+
+
+@dataclass
+class PathsConfig:
+    output_dir: str
+    data_dir: Optional[str] = None
+    cache_dir: str = "~/.cache/ptlab"
+    log_dir: str = "outputs"
+
+
+@dataclass
+class RunConfig:
+    """The validated, typed view of one run; what the rest of ptlab consumes."""
+
+    model: ModelConfig
+    method: MethodConfig
+    task: TaskConfig
+    data: DataConfig
+    decode: DecodeConfig
+    paths: PathsConfig
+    trainer: Dict[str, Any]
+    seed: int = 0
+    name: str = "default"
+    if_exists: IfExists = IfExists.refuse
+    compile: bool = False
+
+    @property
+    def trains(self) -> bool:
+        return self.method.name != "zero_shot"
+
+
+@dataclass
+class _Scalars:
+    """The top-level scalar keys of RunConfig, typed on their own."""
+
+    seed: int = 0
+    name: str = "default"
+    if_exists: IfExists = IfExists.refuse
+    compile: bool = False
+
+
+def _positive(key: str, value: int) -> None:
+    if not value > 0:
+        raise ConfigError(f"{key} must be > 0, got {value}")
+
+
+def _typed(schema: type, node: Any, key: str) -> Any:
+    """Merge one config group onto its dataclass; a wrong type or unknown key names `key`."""
+    if node is None:
+        raise ConfigError(f"config group '{key}' is missing")
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(schema), node)
+        return OmegaConf.to_object(merged)
+    except OmegaConfBaseException as err:
+        detail = str(err).splitlines()[0]
+        full_key = getattr(err, "full_key", None)
+        where = f"{key}.{full_key}" if full_key else key
+        raise ConfigError(f"bad config value at '{where}': {detail}") from None
+
+
+def validate(cfg: DictConfig) -> RunConfig:
+    """Check a composed Hydra config and return its typed form, before any model is loaded."""
+    method_name = OmegaConf.select(cfg, "method.name")
+    if method_name not in METHOD_SCHEMAS:
+        raise ConfigError(f"unknown method.name={method_name!r}; known: {sorted(METHOD_SCHEMAS)}")
+    scalar_keys = [f.name for f in dataclasses.fields(_Scalars)]
+    scalars = _typed(_Scalars, {k: cfg[k] for k in scalar_keys if k in cfg}, "<top level>")
+    run = RunConfig(
+        model=_typed(ModelConfig, cfg.get("model"), "model"),
+        method=_typed(METHOD_SCHEMAS[method_name], cfg.get("method"), "method"),
+        task=_typed(TaskConfig, cfg.get("task"), "task"),
+        data=_typed(DataConfig, cfg.get("data", {}), "data"),
+        decode=_typed(DecodeConfig, cfg.get("decode", {}), "decode"),
+        paths=_typed(PathsConfig, cfg.get("paths"), "paths"),
+        trainer=OmegaConf.to_container(cfg.get("trainer", {}), resolve=True),
+        **dataclasses.asdict(scalars),
+    )
+    for part in (run.method, run.task, run.data, run.decode):
+        part.check()
+    _check_combination(run)
+    return run
+
+
+def _check_combination(run: RunConfig) -> None:
+    family, kind = run.model.family, run.task.kind
+    if family == Family.encoder and run.method.name == "zero_shot":
+        raise ConfigError(
+            f"method=zero_shot needs a model with an LM head; model={run.model.name} is an "
+            f"encoder with a classification head (family=encoder). Use a causal or seq2seq model."
+        )
+    if family == Family.encoder and kind == TaskKind.generation:
+        raise ConfigError(
+            f"task={run.task.name} is a generation task; model={run.model.name} (family=encoder) "
+            f"cannot generate text. Use a causal or seq2seq model."
+        )
+    if run.data.k is not None and run.data.k_per_class is not None:
+        raise ConfigError("set data.k or data.k_per_class, not both")
+    if run.data.k_per_class is not None and kind != TaskKind.classification:
+        raise ConfigError("data.k_per_class needs a classification task")
+    if run.method.name == "prompt_tuning" and run.method.init == PromptInit.labels:
+        if kind != TaskKind.classification:
+            raise ConfigError("method.init=labels needs a classification task; use random or text")

@@ -1,0 +1,17 @@
+"""One exception type per kind of bad input, so the CLI can print one clear line and exit non-zero."""
+
+
+class PtlabError(Exception):
+    """Bad input the user can fix; the message names the offending key, file or line."""
+
+
+class ConfigError(PtlabError):
+    """A config value or combination that cannot work."""
+
+
+class DataError(PtlabError):
+    """A data directory, file, column, label or split that cannot be used."""
+
+
+class RunDirError(PtlabError):
+    """A run directory that must not be written to (it holds a completed run)."""
