@@ -1,0 +1,261 @@
+"""How each model family turns a task's examples into tensors, a loss, rank scores and text.
+
+Every method on a task goes through the same family adapter, so the prompt, the loss and the
+scorer are shared by construction: methods differ only in which parameters train.
+
+- causal: the label's verbalizer (or the target text) is appended to the prompt; the loss is the
+  LM loss on those tokens only; classification is rank scoring, the summed log-probability of each
+  verbalizer after the prompt (and its per-token mean, the length-normalized variant).
+- seq2seq: the prompt goes to the encoder, the verbalizer/target is the decoder's output; same
+  loss and rank scoring over decoder tokens.
+- encoder: the prompt is classified by the model's head; scores are the head's log-softmax.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any, Dict, List, Sequence
+
+import torch
+import torch.nn.functional as F
+from peft import TaskType
+
+from ptlab.config import Family, TaskConfig, TaskKind
+from ptlab.data.sources import Example
+
+IGNORE = -100
+Batch = Dict[str, Any]
+
+
+def _pad(seqs: Sequence[Sequence[int]], value: int, left: bool = False) -> torch.Tensor:
+    """Pad to the longest sequence in the batch (dynamic padding)."""
+    width = max(len(s) for s in seqs)
+    rows = [
+        ([value] * (width - len(s)) + list(s)) if left else (list(s) + [value] * (width - len(s)))
+        for s in seqs
+    ]
+    return torch.tensor(rows, dtype=torch.long)
+
+
+def _to(batch: Batch, model) -> Batch:
+    device = next(model.parameters()).device
+    return {n: t.to(device) for n, t in batch.items()}
+
+
+def token_logprobs(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-row sum of log p(label token) and the token count; logits[:, t] predicts labels[:, t].
+
+    Only labelled positions go through the vocabulary softmax, which is most of the cost saved
+    on a large vocabulary.
+    """
+    mask = labels != IGNORE
+    picked = logits[mask].float()
+    lp = -F.cross_entropy(picked, labels[mask], reduction="none")
+    rows = mask.nonzero()[:, 0]
+    sums = torch.zeros(labels.shape[0], device=logits.device).index_add_(0, rows, lp)
+    return sums, mask.sum(dim=1)
+
+
+class FamilyAdapter:
+    """Shared by every method on a (model family, task): encoding, collation, loss, scoring."""
+
+    family: Family
+    peft_task_type: TaskType
+
+    def __init__(self, tokenizer, task: TaskConfig):
+        self.tokenizer = tokenizer
+        self.task = task
+        self.pad_id = tokenizer.pad_token_id
+
+    # --- encoding (cached per task/tokenizer/template by the DataModule) ---
+    def prompt_text(self, ex: Example) -> str:
+        return self.task.template.format(**ex.fields)
+
+    def encode_prompt(self, ex: Example) -> List[int]:
+        ids = self.tokenizer(self.prompt_text(ex))["input_ids"]
+        # Keep the end of an over-long prompt: the answer cue ("Sentiment:") sits there.
+        return ids[-self.task.max_source_length:]
+
+    def encode_target(self, text: str) -> List[int]:
+        raise NotImplementedError
+
+    def target_for_training(self, text: str) -> List[int]:
+        raise NotImplementedError
+
+    def encode(self, ex: Example) -> Batch:
+        """One training row: the prompt, and what the LM must produce after it."""
+        row: Batch = {"prompt_ids": self.encode_prompt(ex)}
+        if self.task.kind == TaskKind.classification:
+            row["label"] = ex.label
+            row["answer_ids"] = self.choice_ids[ex.label] if self.choice_ids else []
+        else:
+            row["answer_ids"] = self.target_for_training(ex.target)
+        return row
+
+    @cached_property
+    def choice_ids(self) -> List[List[int]]:
+        """Token ids of each label's verbalizer, in class-index order."""
+        return [self.encode_target(v)[: self.task.max_target_length] for v in self.task.labels.values()]
+
+    # --- per-family behaviour ---
+    def collate_train(self, rows: List[Batch]) -> Batch:
+        raise NotImplementedError
+
+    def loss(self, model, batch: Batch) -> torch.Tensor:
+        raise NotImplementedError
+
+    def score(self, model, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """(summed, length-normalized) log-probability of every label, shape (batch, labels)."""
+        raise NotImplementedError
+
+    def generate(self, model, batch: Batch, num_beams: int) -> List[str]:
+        raise NotImplementedError
+
+    def collate_eval(self, rows: List[Batch]) -> Batch:
+        batch = {"prompt_ids": [r["prompt_ids"] for r in rows], "prompt": [r["prompt"] for r in rows]}
+        if self.task.kind == TaskKind.classification:
+            batch["label"] = torch.tensor([r["label"] for r in rows])
+        else:
+            batch["references"] = [r["references"] for r in rows]
+        return batch
+
+    def _inputs(self, prompts) -> Batch:
+        return {
+            "input_ids": _pad(prompts, self.pad_id),
+            "attention_mask": _pad([[1] * len(p) for p in prompts], 0),
+        }
+
+    def _gen_kwargs(self, num_beams: int) -> Dict[str, Any]:
+        return dict(
+            max_new_tokens=self.task.max_target_length,
+            num_beams=num_beams,
+            do_sample=False,
+            pad_token_id=self.pad_id,
+            eos_token_id=self.tokenizer.eos_token_id,
+        )
+
+    def _decode(self, ids: torch.Tensor) -> List[str]:
+        # A prediction is one line of text: everything after the first newline is the model
+        # continuing past its answer (zero-shot models do), not part of the prediction.
+        texts = self.tokenizer.batch_decode(ids, skip_special_tokens=True)
+        return [t.strip().split("\n")[0].strip() for t in texts]
+
+
+class CausalAdapter(FamilyAdapter):
+    family = Family.causal
+    peft_task_type = TaskType.CAUSAL_LM
+
+    def encode_target(self, text: str) -> List[int]:
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def target_for_training(self, text: str) -> List[int]:
+        ids = self.encode_target(" " + text.strip())[: self.task.max_target_length - 1]
+        return ids + [self.tokenizer.eos_token_id]
+
+    def _joined(self, prompts, answers) -> Batch:
+        seqs = [list(p) + list(a) for p, a in zip(prompts, answers)]
+        labels = [[IGNORE] * len(p) + list(a) for p, a in zip(prompts, answers)]
+        return {
+            "input_ids": _pad(seqs, self.pad_id),
+            "attention_mask": _pad([[1] * len(s) for s in seqs], 0),
+            "labels": _pad(labels, IGNORE),
+        }
+
+    def collate_train(self, rows):
+        return self._joined([r["prompt_ids"] for r in rows], [r["answer_ids"] for r in rows])
+
+    def _answer_logprobs(self, model, batch):
+        out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+        # Prompt tuning prepends virtual-token positions to the logits: keep the real ones.
+        logits = out.logits[:, -batch["input_ids"].shape[1]:]
+        return token_logprobs(logits[:, :-1], batch["labels"][:, 1:])
+
+    def loss(self, model, batch):
+        sums, counts = self._answer_logprobs(model, batch)
+        return -sums.sum() / counts.sum()
+
+    def score(self, model, batch):
+        prompts, choices = batch["prompt_ids"], self.choice_ids
+        k = len(choices)
+        flat = self._joined([p for p in prompts for _ in range(k)], choices * len(prompts))
+        sums, counts = self._answer_logprobs(model, _to(flat, model))
+        return sums.view(-1, k), (sums / counts).view(-1, k)
+
+    def generate(self, model, batch, num_beams):
+        prompts = batch["prompt_ids"]
+        inputs = _to({"input_ids": _pad(prompts, self.pad_id, left=True),
+                      "attention_mask": _pad([[1] * len(p) for p in prompts], 0, left=True)}, model)
+        out = model.generate(**inputs, **self._gen_kwargs(num_beams))
+        return self._decode(out[:, inputs["input_ids"].shape[1]:])
+
+
+class Seq2SeqAdapter(FamilyAdapter):
+    family = Family.seq2seq
+    peft_task_type = TaskType.SEQ_2_SEQ_LM
+
+    def encode_target(self, text: str) -> List[int]:
+        return self.tokenizer(text.strip())["input_ids"]  # ends with the tokenizer's eos
+
+    def target_for_training(self, text: str) -> List[int]:
+        return self.encode_target(text)[: self.task.max_target_length]
+
+    def _pair(self, prompts, answers) -> Batch:
+        return {**self._inputs(prompts), "labels": _pad(answers, IGNORE)}
+
+    def collate_train(self, rows):
+        return self._pair([r["prompt_ids"] for r in rows], [r["answer_ids"] for r in rows])
+
+    def _answer_logprobs(self, model, batch):
+        out = model(**batch)
+        return token_logprobs(out.logits, batch["labels"])
+
+    def loss(self, model, batch):
+        sums, counts = self._answer_logprobs(model, batch)
+        return -sums.sum() / counts.sum()
+
+    def score(self, model, batch):
+        prompts, choices = batch["prompt_ids"], self.choice_ids
+        k = len(choices)
+        flat = self._pair([p for p in prompts for _ in range(k)], choices * len(prompts))
+        sums, counts = self._answer_logprobs(model, _to(flat, model))
+        return sums.view(-1, k), (sums / counts).view(-1, k)
+
+    def generate(self, model, batch, num_beams):
+        prompts = batch["prompt_ids"]
+        out = model.generate(**_to(self._inputs(prompts), model), **self._gen_kwargs(num_beams))
+        return self._decode(out)
+
+
+class EncoderAdapter(FamilyAdapter):
+    family = Family.encoder
+    peft_task_type = TaskType.SEQ_CLS
+
+    def encode_prompt(self, ex: Example) -> List[int]:
+        # Encoders read [CLS] ... [SEP]: truncate the text, keep the special tokens.
+        return self.tokenizer(
+            self.prompt_text(ex), truncation=True, max_length=self.task.max_source_length
+        )["input_ids"]
+
+    @cached_property
+    def choice_ids(self) -> List[List[int]]:
+        return []  # the classification head scores labels; there are no verbalizer tokens
+
+    def collate_train(self, rows):
+        batch = self._inputs([r["prompt_ids"] for r in rows])
+        batch["label"] = torch.tensor([r["label"] for r in rows])
+        return batch
+
+    def loss(self, model, batch):
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        return F.cross_entropy(logits.float(), batch["label"])
+
+    def score(self, model, batch):
+        logp = model(**_to(self._inputs(batch["prompt_ids"]), model)).logits.float().log_softmax(-1)
+        return logp, logp
+
+
+ADAPTERS = {a.family: a for a in (CausalAdapter, Seq2SeqAdapter, EncoderAdapter)}
+
+
+def make_adapter(family: Family, tokenizer, task: TaskConfig) -> FamilyAdapter:
+    return ADAPTERS[Family(family)](tokenizer, task)

