@@ -1,0 +1,166 @@
+"""The LightningDataModule every task uses: a task is a YAML file, not a class.
+
+Reading, subset selection, tokenization and batching are the same for every method on a task, so
+a comparison sees the same examples in the same form. Tokenized splits are cached on disk, keyed
+by the examples' content, the tokenizer and everything in the task config that shapes the ids.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import random
+import shutil
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import datasets
+import lightning as L
+import torch
+from torch.utils.data import DataLoader
+
+from ptlab.config import RunConfig, TaskKind
+from ptlab.data.sources import Example, declared_splits, load_split, resolve_data_dir
+from ptlab.errors import DataError
+from ptlab.models.families import FamilyAdapter
+
+log = logging.getLogger(__name__)
+CACHE_FORMAT = 1  # bump when the encoded row layout changes
+
+
+class TaskDataModule(L.LightningDataModule):
+    def __init__(self, run: RunConfig, adapter: FamilyAdapter):
+        super().__init__()
+        self.run = run
+        self.adapter = adapter
+        self.cache_dir = Path(os.path.expanduser(run.paths.cache_dir)) / "tokenized"
+        self.raw: Dict[str, List[Example]] = {}
+        self.splits: Dict[str, datasets.Dataset] = {}
+        self.cache_hits: Dict[str, bool] = {}
+
+    # --- reading (before any model loads, so bad data fails fast) ---
+    def read(self) -> None:
+        task, data = self.run.task, self.run.data
+        data_dir = resolve_data_dir(self.run.paths.data_dir)
+        needed = ["train", "validation"] if self.run.trains else ["validation"]
+        available = declared_splits(task)
+        for split in needed:
+            if split not in available:
+                raise DataError(f"task {task.name} declares no '{split}' split (task.local.files / task.hub.splits)")
+        for split in available:
+            if split in needed or split == "test":
+                examples = load_split(task, split, data.source, data_dir)
+                self.raw[split] = self._select(split, examples)
+
+    def _select(self, split: str, examples: List[Example]) -> List[Example]:
+        data = self.run.data
+        if split == "train":
+            rng = random.Random(self.run.seed)  # few-shot draws vary with the seed, as in the literature
+            if data.k_per_class is not None:
+                by_class = defaultdict(list)
+                for ex in examples:
+                    by_class[ex.label].append(ex)
+                return [ex for c in sorted(by_class) for ex in self._sample(rng, by_class[c], data.k_per_class, f"train class {c}")]
+            if data.k is not None:
+                return self._sample(rng, examples, data.k, "train")
+            return examples
+        if self.run.task.kind == TaskKind.generation:
+            examples = self._group(examples)
+        limit = data.eval_limit if split == "validation" else data.test_limit
+        if limit is None or limit >= len(examples):
+            return examples
+        # The same subset for every run (fixed seed), so methods are scored on the same examples.
+        return self._sample(random.Random(data.subset_seed), examples, limit, split)
+
+    @staticmethod
+    def _sample(rng: random.Random, items: list, k: int, what: str) -> list:
+        if k > len(items):
+            raise DataError(f"asked for {k} examples of {what}, which has only {len(items)}")
+        return [items[i] for i in sorted(rng.sample(range(len(items)), k))]
+
+    def _group(self, examples: List[Example]) -> List[Example]:
+        """Generation eval: one item per source (e.g. meaning representation) with all its references."""
+        key = self.run.task.group_by
+        groups: Dict[str, Example] = {}
+        refs: Dict[str, List[str]] = defaultdict(list)
+        for ex in examples:
+            k = ex.fields[key] if key else ex.where
+            groups.setdefault(k, ex)
+            refs[k].append(ex.target)
+        return [Example(fields=ex.fields, references=refs[k], where=ex.where) for k, ex in groups.items()]
+
+    # --- tokenization, cached ---
+    def setup(self, stage: Optional[str] = None) -> None:
+        if self.splits:
+            return
+        if not self.raw:
+            self.read()
+        for split, examples in self.raw.items():
+            self.splits[split] = self._encoded(split, examples)
+
+    def _encode_row(self, split: str, ex: Example) -> dict:
+        if split != "train" and self.run.task.kind == TaskKind.generation:
+            row = {"prompt_ids": self.adapter.encode_prompt(ex), "references": ex.references}
+        else:
+            row = self.adapter.encode(ex)
+        row["prompt"] = self.adapter.prompt_text(ex)
+        return row
+
+    def _encoded(self, split: str, examples: List[Example]) -> datasets.Dataset:
+        path = self.cache_dir / self._cache_key(split, examples)
+        self.cache_hits[split] = path.exists()
+        if path.exists():
+            return datasets.load_from_disk(str(path))
+        dataset = datasets.Dataset.from_list([self._encode_row(split, ex) for ex in examples])
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = tempfile.mkdtemp(dir=self.cache_dir, prefix=".tmp-")
+        dataset.save_to_disk(tmp)
+        try:
+            os.replace(tmp, path)  # atomic: a crash never leaves half a cache entry
+        except OSError:  # another run wrote the same entry first
+            shutil.rmtree(tmp, ignore_errors=True)
+        return datasets.load_from_disk(str(path))
+
+    def _cache_key(self, split: str, examples: List[Example]) -> str:
+        task, tok = self.run.task, self.adapter.tokenizer
+        backend = getattr(tok, "backend_tokenizer", None)
+        vocab = backend.to_str() if backend is not None else json.dumps(sorted(tok.get_vocab().items()))
+        h = hashlib.sha256()
+        for part in (
+            CACHE_FORMAT, split == "train", self.adapter.family.value, task.kind.value, task.template,
+            task.columns, task.labels, task.max_source_length, task.max_target_length,
+            type(tok).__name__, tok.pad_token_id, tok.eos_token_id, vocab,
+        ):
+            h.update(json.dumps(part, sort_keys=True, default=str).encode())
+        for ex in examples:
+            h.update(json.dumps([ex.fields, ex.label, ex.target, ex.references], sort_keys=True).encode())
+        return f"{task.name}-{split}-{h.hexdigest()[:20]}"
+
+    # --- loaders ---
+    def train_dataloader(self):
+        generator = torch.Generator().manual_seed(self.run.seed)
+        return DataLoader(
+            self.splits["train"], batch_size=self.run.data.batch_size, shuffle=True,
+            generator=generator, collate_fn=self.adapter.collate_train,
+            num_workers=self.run.data.num_workers,
+        )
+
+    def _eval_loader(self, split: str):
+        return DataLoader(
+            self.splits[split], batch_size=self.run.data.eval_batch_size,
+            collate_fn=self.adapter.collate_eval, num_workers=self.run.data.num_workers,
+        )
+
+    def val_dataloader(self):
+        return self._eval_loader("validation")
+
+    def test_dataloader(self):
+        return self._eval_loader("test")
+
+    @property
+    def has_test(self) -> bool:
+        return "test" in self.raw
