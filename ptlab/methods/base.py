@@ -1,0 +1,136 @@
+"""The LightningModule every method shares; a method only says how the backbone is wrapped.
+
+Training, evaluation, scoring, optimisation and checkpoint contents live here once, so the four
+methods differ in exactly one thing: which parameters train.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Dict, List
+
+import lightning as L
+import torch
+from transformers import get_scheduler
+
+from ptlab.config import RunConfig, TaskKind
+from ptlab.metrics import TaskMetrics
+from ptlab.models.families import FamilyAdapter
+
+NO_DECAY = ("bias", "norm.weight", "layernorm.weight", "layer_norm.weight", "ln_f.weight")
+
+
+class MethodModule(L.LightningModule):
+    """A backbone wrapped by a method, trained with the task's LM/classification loss."""
+
+    trains = True
+    # Checkpoints of parameter-efficient methods hold only what trains (the frozen backbone is
+    # reloaded from its source); full fine-tuning must save every weight.
+    saves_frozen_weights = False
+
+    def __init__(self, run: RunConfig, adapter: FamilyAdapter, backbone):
+        super().__init__()
+        self.run = run
+        self.adapter = adapter
+        self.model = self.wrap(backbone)
+        self.strict_loading = self.saves_frozen_weights
+        self.metrics = torch.nn.ModuleDict({s: TaskMetrics(run.task) for s in ("val", "test")})
+        self.predictions: Dict[str, List[Dict[str, Any]]] = {"val": [], "test": []}
+        self.train_tokens = 0
+        self.train_seconds = 0.0
+
+    def wrap(self, backbone):
+        """Return the module to train; subclasses freeze or add parameters here."""
+        return backbone
+
+    # --- parameter accounting ---
+    def parameter_counts(self) -> Dict[str, Any]:
+        trainable = sum(p.numel() for p in self.model.parameters() if p.requires_grad)
+        total = sum(p.numel() for p in self.model.parameters())
+        if not self.trains:
+            trainable = 0
+        return {"trainable": trainable, "total": total, "trainable_fraction": trainable / total}
+
+    def trainable_names(self) -> set:
+        return {f"model.{n}" for n, p in self.model.named_parameters() if p.requires_grad}
+
+    # --- training ---
+    def on_train_batch_start(self, batch, batch_idx):
+        self._step_started = time.perf_counter()
+
+    def training_step(self, batch, batch_idx):
+        loss = self.adapter.loss(self.model, batch)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"non-finite training loss {loss.item()} at step {self.global_step}")
+        self.log("train/loss", loss, prog_bar=True, batch_size=batch["input_ids"].shape[0])
+        self.train_tokens += int(batch["attention_mask"].sum())
+        return loss
+
+    def on_train_batch_end(self, outputs, batch, batch_idx):
+        self.train_seconds += time.perf_counter() - self._step_started
+
+    def configure_optimizers(self):
+        cfg = self.run.method
+        named = [(n, p) for n, p in self.model.named_parameters() if p.requires_grad]
+        groups = [
+            {"params": [p for n, p in named if not n.lower().endswith(NO_DECAY)],
+             "weight_decay": cfg.weight_decay},
+            {"params": [p for n, p in named if n.lower().endswith(NO_DECAY)], "weight_decay": 0.0},
+        ]
+        optimizer = torch.optim.AdamW([g for g in groups if g["params"]], lr=cfg.lr)
+        total = int(self.trainer.estimated_stepping_batches)
+        scheduler = get_scheduler(
+            cfg.schedule, optimizer, num_warmup_steps=int(cfg.warmup_ratio * total),
+            num_training_steps=total,
+        )
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    # --- evaluation: one scorer for every method ---
+    def validation_step(self, batch, batch_idx):
+        self._evaluate(batch, "val")
+
+    def test_step(self, batch, batch_idx):
+        self._evaluate(batch, "test")
+
+    def _evaluate(self, batch, split: str) -> None:
+        metrics = self.metrics[split]
+        if self.run.task.kind == TaskKind.classification:
+            summed, mean = self.adapter.score(self.model, batch)
+            metrics.update_classification({"sum": summed, "mean": mean}, batch["label"])
+            labels = list(self.run.task.labels)
+            rows = zip(batch["prompt"], batch["label"].tolist(), summed.tolist(), mean.tolist())
+            for prompt, gold, s, m in rows:
+                self.predictions[split].append({
+                    "prompt": prompt, "gold": labels[gold], "predicted": labels[max(range(len(s)), key=s.__getitem__)],
+                    "scores": dict(zip(labels, s)), "scores_norm": dict(zip(labels, m)),
+                })
+        else:
+            texts = self.adapter.generate(self.model, batch, self.run.decode.num_beams)
+            metrics.update_generation(texts, batch["references"])
+            rows = zip(batch["prompt"], texts, batch["references"])
+            self.predictions[split].extend(
+                {"prompt": p, "predicted": t, "references": r} for p, t, r in rows
+            )
+
+    def on_validation_epoch_start(self):
+        self.predictions["val"] = []
+
+    def on_test_epoch_start(self):
+        self.predictions["test"] = []
+
+    def on_validation_epoch_end(self):
+        self._log_split("val")
+
+    def on_test_epoch_end(self):
+        self._log_split("test")
+
+    def _log_split(self, split: str) -> None:
+        values = self.metrics[split].compute()
+        self.metrics[split].reset()
+        self.log_dict({f"{split}/{k}": v for k, v in values.items()}, sync_dist=True)
+
+    # --- checkpoints ---
+    def on_save_checkpoint(self, checkpoint):
+        if not self.saves_frozen_weights:
+            keep = self.trainable_names()
+            checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if k in keep}

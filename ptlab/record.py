@@ -1,0 +1,124 @@
+"""A run's record on disk: one results format for every method, written atomically.
+
+`results.json` is the contract between a run and everything that reads runs (reports, sweeps,
+W&B): model, method, task, seed, metrics, parameter counts, memory, time, versions, status.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import subprocess
+import tempfile
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+import torch
+
+from ptlab.errors import RunDirError
+
+RESULTS = "results.json"
+SCHEMA_VERSION = 1
+
+
+def write_json(path: Path, payload: Any) -> None:
+    """Write via a temp file and rename, so a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    os.chmod(tmp, 0o644)
+    with os.fdopen(fd, "w") as f:
+        json.dump(payload, f, indent=2, sort_keys=False, default=str)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def read_results(run_dir: Path) -> Optional[Dict[str, Any]]:
+    path = Path(run_dir) / RESULTS
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def check_run_dir(run_dir: Path, if_exists: str) -> Optional[str]:
+    """Decide what to do with a run dir that may hold an earlier run; never overwrite silently.
+
+    Returns "skip" (completed; resume asked), "resume" (unfinished, has a checkpoint), or None
+    (start fresh). Raises RunDirError when the dir holds an earlier run and resuming was not asked.
+    """
+    previous = read_results(run_dir)
+    last = last_checkpoint(run_dir)
+    if previous is None and last is None:
+        return None
+    state = previous["status"] if previous else "unfinished"
+    if if_exists == "refuse":
+        raise RunDirError(
+            f"run directory {run_dir} already holds a {state} run; refusing to overwrite it. "
+            f"Pass if_exists=resume to continue it (a completed run is then left as it is), "
+            f"or choose another run with name=<experiment name> or other overrides."
+        )
+    if previous and previous["status"] == "completed":
+        return "skip"
+    if previous:  # keep the failed attempt's record beside the new one
+        n = len(list(Path(run_dir).glob("results.attempt-*.json"))) + 1
+        os.replace(Path(run_dir) / RESULTS, Path(run_dir) / f"results.attempt-{n}.json")
+    return "resume" if last else None
+
+
+def last_checkpoint(run_dir: Path) -> Optional[Path]:
+    path = Path(run_dir) / "checkpoints" / "last.ckpt"
+    return path if path.exists() else None
+
+
+class PeakMemory:
+    """Peak memory of this run alone: CUDA allocator peak on GPU, peak RSS on CPU.
+
+    On Linux the RSS high-water mark is reset per run (/proc/self/clear_refs), so runs of a
+    multirun in one process do not inherit each other's peaks.
+    """
+
+    def __init__(self, device: str):
+        self.device = device
+
+    def reset(self) -> None:
+        if self.device == "cuda":
+            torch.cuda.reset_peak_memory_stats()
+        try:
+            Path("/proc/self/clear_refs").write_text("5")
+        except OSError:
+            pass
+
+    def read(self) -> Dict[str, Any]:
+        if self.device == "cuda":
+            return {"peak_memory_bytes": torch.cuda.max_memory_allocated(), "memory_kind": "cuda_allocated"}
+        try:
+            for line in Path("/proc/self/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    return {"peak_memory_bytes": int(line.split()[1]) * 1024, "memory_kind": "cpu_peak_rss"}
+        except OSError:
+            pass
+        return {"peak_memory_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+                "memory_kind": "cpu_peak_rss_process"}
+
+
+def versions() -> Dict[str, Any]:
+    found = {"python": platform.python_version()}
+    for name in ("torch", "transformers", "peft", "lightning", "datasets", "hydra-core", "ptlab"):
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = None
+    return found
+
+
+def git_commit() -> Dict[str, Any]:
+    """The commit of the ptlab source that ran, and whether it had uncommitted changes."""
+    src = Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(["git", "-C", str(src), "rev-parse", "HEAD"], capture_output=True,
+                                text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(src), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10).stdout.strip() != ""
+        return {"commit": commit, "dirty": dirty}
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}

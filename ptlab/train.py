@@ -1,0 +1,205 @@
+"""`ptlab-train`: one Hydra command trains and evaluates any model x method x task.
+
+Order matters for a researcher's time: the config is validated, the run dir checked and the data
+read and tokenized before the model (the slow part) loads, so bad input fails in seconds.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import os
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+import hydra
+import lightning as L
+import torch
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
+
+from ptlab.config import RunConfig, TaskKind, validate
+from ptlab.errors import ConfigError, PtlabError
+from ptlab.metrics import check_metric_names
+from ptlab.record import (
+    RESULTS, PeakMemory, check_run_dir, git_commit, read_results, versions, write_json,
+)
+
+log = logging.getLogger("ptlab")
+ROOT = Path(__file__).resolve().parents[1]
+os.environ.setdefault("PTLAB_ROOT", str(ROOT))  # conf/train.yaml finds experiments/ through it
+
+
+def train(cfg: DictConfig) -> Dict[str, Any]:
+    """Run one job from a composed config; returns the results record."""
+    run = validate(cfg)
+    check_metric_names(run.task)
+    _check_trainer_keys(run.trainer)
+    out = Path(run.paths.output_dir)
+    action = check_run_dir(out, run.if_exists.value)
+    if action == "skip":
+        print(f"ptlab: {out} holds a completed run; leaving it as it is.")
+        return read_results(out)
+    if not (out / "config.yaml").exists():
+        out.mkdir(parents=True, exist_ok=True)
+        OmegaConf.save(cfg, out / "config.yaml", resolve=True)
+
+    record = _identity(run, out)
+    started = time.perf_counter()
+    try:
+        record.update(_execute(run, cfg, out, resume=action == "resume"))
+        record["status"], record["error"] = "completed", None
+    except BaseException as err:
+        record["status"], record["error"] = "failed", f"{type(err).__name__}: {err}"
+        raise
+    finally:
+        record["time"] = {**record.get("time", {}), "total_seconds": time.perf_counter() - started}
+        record["finished_at"] = _now()
+        write_json(out / RESULTS, record)
+    print(f"ptlab: results in {out / RESULTS}")
+    return record
+
+
+def _execute(run: RunConfig, cfg: DictConfig, out: Path, resume: bool) -> Dict[str, Any]:
+    from ptlab.data.datamodule import TaskDataModule
+    from ptlab.methods import METHODS
+    from ptlab.models.families import make_adapter
+    from ptlab.models.loading import load_model, load_tokenizer
+
+    L.seed_everything(run.seed, workers=True, verbose=False)
+    tokenizer = load_tokenizer(run.model, run.paths.cache_dir)
+    adapter = make_adapter(run.model.family, tokenizer, run.task)
+    data = TaskDataModule(run, adapter)
+    data.setup()
+    num_labels = len(run.task.labels) if run.task.kind == TaskKind.classification else None
+    backbone = load_model(run.model, run.paths.cache_dir, num_labels=num_labels)
+    module = METHODS[run.method.name](run, adapter, backbone)
+    trainer = _trainer(cfg, run, out)
+    memory = PeakMemory("cuda" if trainer.strategy.root_device.type == "cuda" else "cpu")
+    memory.reset()
+    main = run.task.main_metric
+    result: Dict[str, Any] = {
+        "params": module.parameter_counts(),
+        "data": {split: len(ds) for split, ds in data.splits.items()},
+        "tokenization_cache_hit": data.cache_hits,
+    }
+
+    fit_started = time.perf_counter()
+    if run.trains:
+        last = out / "checkpoints" / "last.ckpt"
+        trainer.fit(module, datamodule=data, ckpt_path=str(last) if resume else None, weights_only=False)
+    train_seconds = time.perf_counter() - fit_started if run.trains else 0.0
+
+    eval_started = time.perf_counter()
+    final = _validate(trainer, module, data)
+    best, best_step = final, trainer.global_step
+    if run.trains:
+        best, best_step = _best(trainer, module, data, final, main, out)
+    test = _metrics(trainer.test(module, datamodule=data, verbose=False)[0], "test") if data.has_test else None
+    eval_seconds = time.perf_counter() - eval_started
+
+    for split in ("val", "test"):
+        if module.predictions[split]:
+            _write_jsonl(out / f"predictions_{split}.jsonl", module.predictions[split])
+    if run.trains and run.method.export_adapter and hasattr(module, "export_adapter"):
+        module.export_adapter(out / "adapter")
+    result.update({
+        "main_metric": main,
+        "metrics": {"val_final": final, "val_best": best, "test": test},
+        "best": {"step": best_step, "checkpoint": "checkpoints/best.ckpt" if run.trains else None,
+                 "rule": f"highest val/{main} over all validations incl. the final one; ties keep the earliest"},
+        "memory": memory.read(),
+        "time": {"train_seconds": train_seconds, "train_step_seconds": module.train_seconds,
+                 "eval_seconds": eval_seconds},
+        "throughput": {"train_tokens": module.train_tokens,
+                       "train_tokens_per_second": module.train_tokens / module.train_seconds
+                       if module.train_seconds else None},
+    })
+    return result
+
+
+def _best(trainer, module, data, final, main, out):
+    """Apply the fixed rule: the best validation of training, unless the final weights beat it."""
+    ckpt = trainer.checkpoint_callback
+    best_path = Path(ckpt.best_model_path) if ckpt and ckpt.best_model_path else None
+    score = float(ckpt.best_model_score) if best_path else None
+    if score is None or final[main] > score:
+        best_path = out / "checkpoints" / "best.ckpt"
+        trainer.save_checkpoint(best_path)
+        return final, trainer.global_step
+    state = torch.load(best_path, map_location="cpu", weights_only=True)
+    module.load_state_dict(state["state_dict"], strict=module.strict_loading)
+    return _validate(trainer, module, data), state["global_step"]
+
+
+def _validate(trainer, module, data) -> Dict[str, float]:
+    return _metrics(trainer.validate(module, datamodule=data, verbose=False)[0], "val")
+
+
+def _metrics(logged, split: str) -> Dict[str, float]:
+    return {k.split("/", 1)[1]: float(v) for k, v in logged.items() if k.startswith(f"{split}/")}
+
+
+def _trainer(cfg: DictConfig, run: RunConfig, out: Path) -> L.Trainer:
+    callbacks = [hydra.utils.instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
+    loggers = [hydra.utils.instantiate(c) for c in (cfg.get("logger") or {}).values() if c]
+    return L.Trainer(**run.trainer, callbacks=callbacks, logger=loggers or False, default_root_dir=str(out))
+
+
+def _check_trainer_keys(trainer_cfg: Dict[str, Any]) -> None:
+    allowed = set(inspect.signature(L.Trainer.__init__).parameters) - {"self", "callbacks", "logger"}
+    unknown = sorted(set(trainer_cfg) - allowed)
+    if unknown:
+        raise ConfigError(f"unknown trainer option(s) {unknown}: trainer.* takes lightning.Trainer arguments")
+
+
+def _identity(run: RunConfig, out: Path) -> Dict[str, Any]:
+    overrides = HydraConfig.get().overrides.task if HydraConfig.initialized() else []
+    return {
+        "schema_version": 1, "status": "running", "error": None, "name": run.name,
+        "model": run.model.name, "method": run.method.name, "task": run.task.name, "seed": run.seed,
+        "family": run.model.family.value, "overrides": list(overrides), "run_dir": str(out),
+        "versions": versions(), "git": git_commit(), "started_at": _now(),
+    }
+
+
+def _write_jsonl(path: Path, rows) -> None:
+    import json
+
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("".join(json.dumps(r, default=str) + "\n" for r in rows))
+    tmp.replace(path)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+_failures: list = []
+
+
+@hydra.main(version_base="1.3", config_path=str(ROOT / "conf"), config_name="train")
+def _hydra_main(cfg: DictConfig) -> Optional[Dict[str, Any]]:
+    try:
+        return train(cfg)
+    except PtlabError as err:
+        print(f"ptlab: error: {err}", file=sys.stderr)
+        if HydraConfig.get().mode == RunMode.MULTIRUN:
+            _failures.append(str(err))  # one bad sweep point must not stop the others
+            return None
+        sys.exit(1)
+
+
+def main() -> None:
+    """Console script `ptlab-train` (same as `python -m ptlab.train`)."""
+    _hydra_main()
+    if _failures:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
