@@ -10,12 +10,17 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from enum import Enum
+from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from ptlab.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+# conf/train.yaml finds the named experiments (experiments/experiment/) through this resolver.
+OmegaConf.register_new_resolver("ptlab_root", lambda: str(ROOT), replace=True)
 
 
 class Family(str, Enum):
@@ -27,6 +32,13 @@ class Family(str, Enum):
 class TaskKind(str, Enum):
     classification = "classification"
     generation = "generation"
+
+
+# The metric names a task may declare; ptlab/metrics.py builds each one.
+METRIC_NAMES = {
+    TaskKind.classification: ("accuracy", "accuracy_norm", "macro_f1"),
+    TaskKind.generation: ("bleu", "rouge_l"),
+}
 
 
 class PromptInit(str, Enum):
@@ -168,6 +180,12 @@ class TaskConfig:
                 raise ConfigError(f"task {self.name}: task.columns needs a 'label' column")
         elif "target" not in self.columns:
             raise ConfigError(f"task {self.name}: a generation task needs a 'target' column")
+        unknown = [m for m in self.metrics if m not in METRIC_NAMES[self.kind]]
+        if unknown:
+            raise ConfigError(
+                f"task.metrics: {unknown} unknown for a {self.kind.value} task; "
+                f"known: {list(METRIC_NAMES[self.kind])}"
+            )
         if self.main_metric not in self.metrics:
             raise ConfigError(
                 f"task.main_metric={self.main_metric!r} is not among task.metrics={self.metrics}"

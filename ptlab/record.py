@@ -16,8 +16,6 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Dict, Optional
 
-import torch
-
 from ptlab.errors import RunDirError
 
 RESULTS = "results.json"
@@ -82,6 +80,8 @@ class PeakMemory:
 
     def reset(self) -> None:
         if self.device == "cuda":
+            import torch
+
             torch.cuda.reset_peak_memory_stats()
         try:
             Path("/proc/self/clear_refs").write_text("5")
@@ -90,6 +90,8 @@ class PeakMemory:
 
     def read(self) -> Dict[str, Any]:
         if self.device == "cuda":
+            import torch
+
             return {"peak_memory_bytes": torch.cuda.max_memory_allocated(), "memory_kind": "cuda_allocated"}
         try:
             for line in Path("/proc/self/status").read_text().splitlines():

@@ -7,8 +7,6 @@ read and tokenized before the model (the slow part) loads, so bad input fails in
 from __future__ import annotations
 
 import inspect
-import logging
-import os
 import sys
 import time
 from datetime import datetime, timezone
@@ -16,29 +14,21 @@ from pathlib import Path
 from typing import Any, Dict, Optional
 
 import hydra
-import lightning as L
-import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from ptlab.config import RunConfig, TaskKind, validate
+from ptlab.config import ROOT, RunConfig, TaskKind, validate
 from ptlab.errors import ConfigError, PtlabError
-from ptlab.metrics import check_metric_names
 from ptlab.record import (
     RESULTS, PeakMemory, check_run_dir, git_commit, read_results, versions, write_json,
 )
 
-log = logging.getLogger("ptlab")
-ROOT = Path(__file__).resolve().parents[1]
-os.environ.setdefault("PTLAB_ROOT", str(ROOT))  # conf/train.yaml finds experiments/ through it
 
 
 def train(cfg: DictConfig) -> Dict[str, Any]:
     """Run one job from a composed config; returns the results record."""
     run = validate(cfg)
-    check_metric_names(run.task)
-    _check_trainer_keys(run.trainer)
     out = Path(run.paths.output_dir)
     action = check_run_dir(out, run.if_exists.value)
     if action == "skip":
@@ -64,20 +54,29 @@ def train(cfg: DictConfig) -> Dict[str, Any]:
     return record
 
 
-def _execute(run: RunConfig, cfg: DictConfig, out: Path, resume: bool) -> Dict[str, Any]:
+def build_run(run: RunConfig):
+    """Data (read, then tokenized) and the method's module, in the order that fails fastest."""
+    import lightning as L
+
     from ptlab.data.datamodule import TaskDataModule
     from ptlab.methods import METHODS
     from ptlab.models.families import make_adapter
     from ptlab.models.loading import load_model, load_tokenizer
 
     L.seed_everything(run.seed, workers=True, verbose=False)
+    data = TaskDataModule(run)
+    data.read()  # bad data fails here, before the tokenizer and model load
     tokenizer = load_tokenizer(run.model, run.paths.cache_dir)
-    adapter = make_adapter(run.model.family, tokenizer, run.task)
-    data = TaskDataModule(run, adapter)
+    data.adapter = make_adapter(run.model.family, tokenizer, run.task)
     data.setup()
     num_labels = len(run.task.labels) if run.task.kind == TaskKind.classification else None
     backbone = load_model(run.model, run.paths.cache_dir, num_labels=num_labels)
-    module = METHODS[run.method.name](run, adapter, backbone)
+    return data, METHODS[run.method.name](run, data.adapter, backbone)
+
+
+def _execute(run: RunConfig, cfg: DictConfig, out: Path, resume: bool) -> Dict[str, Any]:
+    _check_trainer_keys(run.trainer)
+    data, module = build_run(run)
     trainer = _trainer(cfg, run, out)
     memory = PeakMemory("cuda" if trainer.strategy.root_device.type == "cuda" else "cpu")
     memory.reset()
@@ -95,7 +94,10 @@ def _execute(run: RunConfig, cfg: DictConfig, out: Path, resume: bool) -> Dict[s
     train_seconds = time.perf_counter() - fit_started if run.trains else 0.0
 
     eval_started = time.perf_counter()
-    final = _validate(trainer, module, data)
+    if module.last_val and module.last_val[0] == trainer.global_step:
+        final = module.last_val[1]  # training ended on a validation: no need to score twice
+    else:
+        final = _validate(trainer, module, data)
     best, best_step = final, trainer.global_step
     if run.trains:
         best, best_step = _best(trainer, module, data, final, main, out)
@@ -131,7 +133,11 @@ def _best(trainer, module, data, final, main, out):
         best_path = out / "checkpoints" / "best.ckpt"
         trainer.save_checkpoint(best_path)
         return final, trainer.global_step
+    import torch
+
     state = torch.load(best_path, map_location="cpu", weights_only=True)
+    if state["global_step"] == trainer.global_step:
+        return final, trainer.global_step
     module.load_state_dict(state["state_dict"], strict=module.strict_loading)
     return _validate(trainer, module, data), state["global_step"]
 
@@ -144,14 +150,18 @@ def _metrics(logged, split: str) -> Dict[str, float]:
     return {k.split("/", 1)[1]: float(v) for k, v in logged.items() if k.startswith(f"{split}/")}
 
 
-def _trainer(cfg: DictConfig, run: RunConfig, out: Path) -> L.Trainer:
+def _trainer(cfg: DictConfig, run: RunConfig, out: Path):
+    import lightning as L
+
     callbacks = [hydra.utils.instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
     loggers = [hydra.utils.instantiate(c) for c in (cfg.get("logger") or {}).values() if c]
     return L.Trainer(**run.trainer, callbacks=callbacks, logger=loggers or False, default_root_dir=str(out))
 
 
 def _check_trainer_keys(trainer_cfg: Dict[str, Any]) -> None:
-    allowed = set(inspect.signature(L.Trainer.__init__).parameters) - {"self", "callbacks", "logger"}
+    from lightning import Trainer
+
+    allowed = set(inspect.signature(Trainer.__init__).parameters) - {"self", "callbacks", "logger"}
     unknown = sorted(set(trainer_cfg) - allowed)
     if unknown:
         raise ConfigError(f"unknown trainer option(s) {unknown}: trainer.* takes lightning.Trainer arguments")

@@ -1,5 +1,40 @@
-"""Tests never touch the network: the Hub is offline before huggingface_hub is first imported."""
+"""Shared test set-up: no network, the real data in ../shared/data, configs composed by Hydra."""
 
 import os
+from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before huggingface_hub is first imported
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA_DIR = Path(os.environ.get("PTLAB_DATA_DIR", ROOT.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    if not (DATA_DIR / "sst2").is_dir():
+        pytest.skip(f"real datasets not found at {DATA_DIR} (set PTLAB_DATA_DIR)")
+    return DATA_DIR
+
+
+@pytest.fixture(scope="session")
+def shared_cache(tmp_path_factory) -> Path:
+    """One model/tokenization cache for the in-process tests of a session."""
+    return tmp_path_factory.mktemp("ptlab-cache")
+
+
+@pytest.fixture
+def compose_run(data_dir, shared_cache, tmp_path):
+    """Compose conf/train.yaml with overrides, as ptlab-train would, and validate it."""
+    from hydra import compose, initialize_config_dir
+
+    from ptlab.config import validate
+
+    def _compose(*overrides: str):
+        fixed = [f"paths.data_dir={data_dir}", f"paths.cache_dir={shared_cache}",
+                 f"paths.output_dir={tmp_path / 'run'}"]
+        with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+            return validate(compose("train", overrides=[*overrides, *fixed]))
+
+    return _compose

@@ -33,10 +33,10 @@ CACHE_FORMAT = 1  # bump when the encoded row layout changes
 
 
 class TaskDataModule(L.LightningDataModule):
-    def __init__(self, run: RunConfig, adapter: FamilyAdapter):
+    def __init__(self, run: RunConfig, adapter: Optional[FamilyAdapter] = None):
         super().__init__()
         self.run = run
-        self.adapter = adapter
+        self.adapter = adapter  # may be set after read(): reading needs no tokenizer
         self.cache_dir = Path(os.path.expanduser(run.paths.cache_dir)) / "tokenized"
         self.raw: Dict[str, List[Example]] = {}
         self.splits: Dict[str, datasets.Dataset] = {}

@@ -7,7 +7,7 @@ methods differ in exactly one thing: which parameters train.
 from __future__ import annotations
 
 import time
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional, Tuple
 
 import lightning as L
 import torch
@@ -32,12 +32,15 @@ class MethodModule(L.LightningModule):
         super().__init__()
         self.run = run
         self.adapter = adapter
-        self.model = self.wrap(backbone)
+        # from_pretrained returns eval mode, and Lightning keeps submodules' modes: without
+        # this, dropout would stay off during training.
+        self.model = self.wrap(backbone).train()
         self.strict_loading = self.saves_frozen_weights
         self.metrics = torch.nn.ModuleDict({s: TaskMetrics(run.task) for s in ("val", "test")})
         self.predictions: Dict[str, List[Dict[str, Any]]] = {"val": [], "test": []}
         self.train_tokens = 0
         self.train_seconds = 0.0
+        self.last_val: Optional[Tuple[int, Dict[str, float]]] = None  # (step, metrics)
 
     def wrap(self, backbone):
         """Return the module to train; subclasses freeze or add parameters here."""
@@ -127,6 +130,8 @@ class MethodModule(L.LightningModule):
     def _log_split(self, split: str) -> None:
         values = self.metrics[split].compute()
         self.metrics[split].reset()
+        if split == "val":
+            self.last_val = (self.global_step, values)
         self.log_dict({f"{split}/{k}": v for k, v in values.items()}, sync_dist=True)
 
     # --- checkpoints ---

@@ -43,17 +43,37 @@ def _to(batch: Batch, model) -> Batch:
 
 
 def token_logprobs(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-row sum of log p(label token) and the token count; logits[:, t] predicts labels[:, t].
-
-    Only labelled positions go through the vocabulary softmax, which is most of the cost saved
-    on a large vocabulary.
-    """
+    """Per-row sum of log p(label token) and the token count; logits[:, t] predicts labels[:, t]."""
     mask = labels != IGNORE
-    picked = logits[mask].float()
-    lp = -F.cross_entropy(picked, labels[mask], reduction="none")
+    return _row_sums(logits[mask], labels, mask)
+
+
+def _row_sums(picked_logits, labels, mask) -> tuple[torch.Tensor, torch.Tensor]:
+    lp = -F.cross_entropy(picked_logits.float(), labels[mask], reduction="none")
     rows = mask.nonzero()[:, 0]
-    sums = torch.zeros(labels.shape[0], device=logits.device).index_add_(0, rows, lp)
+    sums = torch.zeros(labels.shape[0], device=labels.device).index_add_(0, rows, lp)
     return sums, mask.sum(dim=1)
+
+
+def last_hidden(model, batch: Batch) -> tuple[torch.Tensor, torch.nn.Module]:
+    """A causal LM's final hidden states at the batch's real positions, and its LM head.
+
+    The LM head (vocabulary x hidden) is a large share of a small LM's compute; the loss and the
+    scorer need it at a few positions only, so the forward keeps one position of logits and the
+    head is applied where needed. Works under peft (prompt tuning's virtual positions dropped).
+    """
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    captured = {}
+
+    def grab(module, args, output):
+        captured["h"] = output[0] if isinstance(output, tuple) else output.last_hidden_state
+
+    handle = base.get_decoder().register_forward_hook(grab)
+    try:
+        model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], logits_to_keep=1)
+    finally:
+        handle.remove()
+    return captured["h"][:, -batch["input_ids"].shape[1]:], base.get_output_embeddings()
 
 
 class FamilyAdapter:
@@ -165,16 +185,30 @@ class CausalAdapter(FamilyAdapter):
         return self._joined([r["prompt_ids"] for r in rows], [r["answer_ids"] for r in rows])
 
     def _answer_logprobs(self, model, batch):
-        out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
-        # Prompt tuning prepends virtual-token positions to the logits: keep the real ones.
-        logits = out.logits[:, -batch["input_ids"].shape[1]:]
-        return token_logprobs(logits[:, :-1], batch["labels"][:, 1:])
+        hidden, head = last_hidden(model, batch)
+        labels = batch["labels"][:, 1:]  # position t predicts token t + 1
+        mask = labels != IGNORE
+        return _row_sums(head(hidden[:, :-1][mask]), labels, mask)
 
     def loss(self, model, batch):
         sums, counts = self._answer_logprobs(model, batch)
         return -sums.sum() / counts.sum()
 
+    @cached_property
+    def single_token_choices(self) -> bool:
+        firsts = [c[0] for c in self.choice_ids if len(c) == 1]
+        return len(firsts) == len(self.choice_ids) == len(set(firsts))
+
     def score(self, model, batch):
+        if self.single_token_choices:
+            # Every verbalizer is one distinct token: one forward per example, read at the
+            # answer position, gives exactly the K log-probabilities.
+            inputs = _to(self._inputs(batch["prompt_ids"]), model)
+            hidden, head = last_hidden(model, inputs)
+            last = inputs["attention_mask"].sum(dim=1) - 1
+            logp = head(hidden[torch.arange(len(last)), last]).float().log_softmax(-1)
+            scores = logp[:, [c[0] for c in self.choice_ids]]
+            return scores, scores
         prompts, choices = batch["prompt_ids"], self.choice_ids
         k = len(choices)
         flat = self._joined([p for p in prompts for _ in range(k)], choices * len(prompts))

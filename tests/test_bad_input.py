@@ -1,0 +1,267 @@
+"""Bad input through the real CLI: every mistake a researcher can make ends the process non-zero
+with ONE line `ptlab: error: ...` naming the offending key, file or line (no traceback), config
+mistakes fail before anything is written, a completed run is never touched again, and the shipped
+defaults are safe (no remote code; checkpoints load with `weights_only=True`).
+
+Each case is a `python -m ptlab.train` subprocess: ~1 s for a config error, ~10 s for a data error
+(lightning/peft are imported before the data is read), ~15-20 s for a tiny model run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Dict, Optional, Tuple
+
+import pytest
+from omegaconf import OmegaConf
+
+from ptlab.config import ModelConfig
+
+REPO = Path(__file__).resolve().parents[1]
+REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+needs_real_data = pytest.mark.skipif(
+    not (REAL_DATA / "sst2").is_dir(), reason=f"real datasets not found at {REAL_DATA}"
+)
+ERROR = "ptlab: error:"
+CONFIG_TIMEOUT = 60  # a config error returns in ~1 s; this only catches a hang
+RUN_TIMEOUT = 300
+
+
+@pytest.fixture(scope="session")
+def cli_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """PTLAB_CACHE_DIR for every CLI subprocess of the session (tests/test_cli_real.py uses the same
+    folder), so SmolLM2's GGUF tokenizer/weights are converted at most once per test run."""
+    path = tmp_path_factory.getbasetemp() / "ptlab-cli-cache"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+def ptlab(
+    *overrides: str,
+    log_dir: Path,
+    cache: Path,
+    data_dir: Optional[Path | str] = None,
+    timeout: int = RUN_TIMEOUT,
+) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
+           "PTLAB_LOG_DIR": str(log_dir), "PTLAB_CACHE_DIR": str(cache)}
+    env.pop("PTLAB_DATA_DIR", None)
+    if data_dir is not None:
+        env["PTLAB_DATA_DIR"] = str(data_dir)
+    return subprocess.run(
+        [sys.executable, "-m", "ptlab.train", *overrides],
+        env=env, cwd=log_dir.parent, capture_output=True, text=True, timeout=timeout,
+    )
+
+
+def error_line(proc: subprocess.CompletedProcess) -> str:
+    """The one `ptlab: error:` line of a failed run (and no traceback anywhere in stderr)."""
+    shown = f"\n--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}"
+    assert proc.returncode != 0, shown
+    assert "Traceback" not in proc.stderr, shown
+    lines = [line for line in proc.stderr.splitlines() if line.startswith(ERROR)]
+    assert len(lines) == 1, shown
+    return lines[0]
+
+
+def written(log_dir: Path) -> list:
+    """What ptlab itself wrote under the log dir (Hydra's own job log aside)."""
+    if not log_dir.exists():
+        return []
+    return sorted(str(p.relative_to(log_dir)) for p in log_dir.rglob("*")
+                  if p.is_file() and p.name != "train.log")
+
+
+def run_dir_of(proc: subprocess.CompletedProcess) -> Path:
+    found = re.search(r"^ptlab: results in (.+)$", proc.stdout, re.MULTILINE)
+    assert found, f"stdout names no results.json:\n{proc.stdout}\n{proc.stderr}"
+    path = Path(found.group(1).strip())
+    assert path.name == "results.json" and path.is_file()
+    return path.parent
+
+
+def snapshot(run_dir: Path) -> Dict[str, Tuple[str, str, int]]:
+    """Every entry under a run dir: kind, sha256 (files) and mtime in ns."""
+    state = {}
+    for p in sorted(run_dir.rglob("*")):
+        st = p.stat()
+        digest = hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else ""
+        state[str(p.relative_to(run_dir))] = ("file" if p.is_file() else "dir", digest, st.st_mtime_ns)
+    return state
+
+
+# ---------------------------------------------------------------- config errors (no model, ~1 s)
+
+CONFIG_ERRORS = {
+    # id: (overrides, needles in the error line)
+    "prefix-num_virtual_tokens-0": (
+        ["model=tiny-llama", "method=prefix_tuning", "method.num_virtual_tokens=0"],
+        ["method.num_virtual_tokens", "> 0", "got 0"]),
+    "prefix-num_virtual_tokens-neg": (
+        ["model=tiny-llama", "method=prefix_tuning", "method.num_virtual_tokens=-3"],
+        ["method.num_virtual_tokens", "> 0", "got -3"]),
+    "prompt-num_virtual_tokens-0": (
+        ["model=tiny-bert", "method=prompt_tuning", "method.num_virtual_tokens=0"],
+        ["method.num_virtual_tokens", "> 0", "got 0"]),
+    "lr-0": (["model=tiny-bert", "method=full_finetune", "method.lr=0"], ["method.lr", "> 0", "got 0"]),
+    "lr-neg": (["model=tiny-bert", "method=full_finetune", "method.lr=-1"], ["method.lr", "> 0", "got -1"]),
+    "lr-not-a-float": (["model=tiny-bert", "method=full_finetune", "method.lr=abc"],
+                       ["method.lr", "abc"]),
+    "zero_shot-on-encoder": (["model=tiny-bert", "method=zero_shot"],
+                             ["method=zero_shot", "model=tiny-bert", "LM head"]),
+    "generation-on-encoder": (["model=tiny-bert", "method=full_finetune", "task=e2e_nlg"],
+                              ["task=e2e_nlg", "model=tiny-bert", "generat"]),
+}
+
+
+@pytest.mark.parametrize("overrides, needles", CONFIG_ERRORS.values(), ids=CONFIG_ERRORS.keys())
+def test_config_error_is_one_line_and_writes_nothing(overrides, needles, tmp_path, cli_cache):
+    log_dir = tmp_path / "runs"
+    start = time.perf_counter()
+    proc = ptlab(*overrides, "debug=smoke", log_dir=log_dir, cache=cli_cache,
+                 data_dir=REAL_DATA, timeout=CONFIG_TIMEOUT)
+    seconds = time.perf_counter() - start
+    line = error_line(proc)
+    for needle in needles:
+        assert needle in line, line
+    # Fails at validation, before the run dir is checked or written and before any load.
+    assert written(log_dir) == [], written(log_dir)
+    assert not list(log_dir.rglob("results.json"))
+    assert all(log.stat().st_size == 0 for log in log_dir.rglob("train.log"))  # Hydra's, empty
+    print(f"{overrides}: exit {proc.returncode} in {seconds:.1f} s: {line}")
+
+
+@pytest.mark.parametrize("group", ["model", "method", "task"])
+def test_unknown_group_option_names_group_and_option(group, tmp_path, cli_cache):
+    log_dir = tmp_path / "runs"
+    proc = ptlab(f"{group}=nope", "debug=smoke", log_dir=log_dir, cache=cli_cache,
+                 timeout=CONFIG_TIMEOUT)
+    assert proc.returncode != 0
+    assert f"Could not find '{group}/nope'" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert written(log_dir) == []
+
+
+# ---------------------------------------------------------------- data errors (~10 s each)
+
+def sst2_dir(root: Path, train: bytes | None = None, dev: bytes | None = None) -> Path:
+    """`<root>/sst2/{train,dev}.tsv`, valid unless `train` / `dev` content is given.
+
+    The valid train split has 20 rows: debug=smoke draws data.k=16 from it."""
+    good_rows = [f"a {'fine' if i % 2 else 'dull'} film number {i} .\t{i % 2}\n" for i in range(20)]
+    good_train = ("sentence\tlabel\n" + "".join(good_rows)).encode()
+    good_dev = ("sentence\tlabel\n" + "".join(good_rows[:4])).encode()
+    folder = root / "sst2"
+    folder.mkdir(parents=True)
+    (folder / "train.tsv").write_bytes(good_train if train is None else train)
+    (folder / "dev.tsv").write_bytes(good_dev if dev is None else dev)
+    return root
+
+
+TRAIN_FIRST_ROWS = b"sentence\tlabel\nwarm and witty .\t1\n"
+DATA_ERRORS = {
+    # id: (train.tsv, dev.tsv, the file named, the line named (None: whole file), needles)
+    "missing-column": (None, b"text\tlabel\nwarm .\t1\n", "dev.tsv", 1,
+                       ["'sentence'", "task.columns.text"]),
+    "label-without-verbalizer": (None, b"sentence\tlabel\nwarm .\t1\ncold .\t7\n", "dev.tsv", 3,
+                                 ["'7'", "no verbalizer"]),
+    "empty-split": (None, b"sentence\tlabel\n", "dev.tsv", None, ["no rows"]),
+    "not-utf8": (TRAIN_FIRST_ROWS + b"caf\xff\xfe film .\t1\n" + b"dull .\t0\n" * 18, None,
+                 "train.tsv", 3, ["UTF-8"]),
+}
+
+
+@pytest.mark.parametrize("train, dev, file, line_no, needles", DATA_ERRORS.values(),
+                         ids=DATA_ERRORS.keys())
+def test_bad_data_file_names_file_and_line(train, dev, file, line_no, needles, tmp_path, cli_cache):
+    data_dir = sst2_dir(tmp_path / "data", train=train, dev=dev)
+    proc = ptlab("model=tiny-bert", "method=full_finetune", "debug=smoke", log_dir=tmp_path / "runs",
+                 cache=cli_cache, data_dir=data_dir)
+    line = error_line(proc)
+    path = data_dir / "sst2" / file
+    where = f"{path}:{line_no}:" if line_no else f"{path}:"
+    assert where in line, line
+    for needle in needles:
+        assert needle in line, line
+
+
+def test_missing_data_dir_is_named(tmp_path, cli_cache):
+    proc = ptlab("model=tiny-bert", "method=full_finetune", "debug=smoke", log_dir=tmp_path / "runs",
+                 cache=cli_cache, data_dir="/nonexistent")
+    line = error_line(proc)
+    assert "/nonexistent" in line and "does not exist" in line, line
+
+
+def test_data_dir_without_task_folder_names_the_folder(tmp_path, cli_cache):
+    data_dir = tmp_path / "data"
+    (data_dir / "rte").mkdir(parents=True)  # some other task's folder only
+    proc = ptlab("model=tiny-bert", "method=full_finetune", "debug=smoke", log_dir=tmp_path / "runs",
+                 cache=cli_cache, data_dir=data_dir)
+    line = error_line(proc)
+    assert str(data_dir / "sst2") in line and "does not exist" in line, line
+
+
+# ---------------------------------------------------------------- a completed run is never touched
+
+@needs_real_data
+def test_completed_run_dir_is_refused_then_skipped_untouched(tmp_path, cli_cache):
+    log_dir = tmp_path / "runs"
+    command = ["model=tiny-llama", "method=zero_shot", "debug=smoke"]
+    first = ptlab(*command, log_dir=log_dir, cache=cli_cache, data_dir=REAL_DATA)
+    assert first.returncode == 0, first.stderr
+    run_dir = run_dir_of(first)
+    assert json.loads((run_dir / "results.json").read_text())["status"] == "completed"
+    before = snapshot(run_dir)
+    assert "results.json" in before and "config.yaml" in before
+
+    again = ptlab(*command, log_dir=log_dir, cache=cli_cache, data_dir=REAL_DATA)
+    line = error_line(again)
+    assert "refusing" in line and str(run_dir) in line and "completed" in line, line
+    assert snapshot(run_dir) == before  # same files, same bytes, same mtimes, nothing new
+
+    resumed = ptlab(*command, "if_exists=resume", log_dir=log_dir, cache=cli_cache,
+                    data_dir=REAL_DATA)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"{run_dir} holds a completed run; leaving it as it is" in resumed.stdout, resumed.stdout
+    assert snapshot(run_dir) == before
+
+
+# ---------------------------------------------------------------- safe defaults
+
+@pytest.mark.parametrize("path", sorted((REPO / "conf" / "model").glob("*.yaml")), ids=lambda p: p.stem)
+def test_no_model_config_trusts_remote_code(path):
+    raw = OmegaConf.load(path)
+    assert raw.get("trust_remote_code", False) is False
+    merged = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(ModelConfig), raw))
+    assert merged.trust_remote_code is False
+
+
+@needs_real_data
+def test_prefix_tuning_checkpoint_loads_weights_only_and_holds_only_the_prefix(tmp_path, cli_cache):
+    import torch
+    from peft import PeftConfig
+
+    proc = ptlab("model=tiny-llama", "method=prefix_tuning", "debug=smoke",
+                 log_dir=tmp_path / "runs", cache=cli_cache, data_dir=REAL_DATA)
+    assert proc.returncode == 0, proc.stderr
+    run_dir = run_dir_of(proc)
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["status"] == "completed"
+    assert results["best"]["checkpoint"] == "checkpoints/best.ckpt"
+
+    ckpt = torch.load(run_dir / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=True)
+    keys = list(ckpt["state_dict"])
+    assert keys and all(k.startswith("model.prompt_encoder.") for k in keys), keys
+    assert sum(v.numel() for v in ckpt["state_dict"].values()) == results["params"]["trainable"]
+
+    assert (run_dir / "adapter" / "adapter_config.json").is_file()
+    adapter = PeftConfig.from_pretrained(str(run_dir / "adapter"))
+    assert adapter.peft_type.value == "PREFIX_TUNING"
+    assert adapter.num_virtual_tokens == 10

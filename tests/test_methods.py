@@ -1,0 +1,79 @@
+"""Every method x model family, on a classification and a generation task, with tiny models:
+the loss falls, only the method's parameters change, and checkpoints reload to the same model."""
+
+import lightning as L
+import pytest
+import torch
+
+from ptlab.train import build_run
+
+FAMILIES = ["tiny-llama", "tiny-t5", "tiny-bert"]
+TRAINED = {"full_finetune": 3e-3, "prefix_tuning": 3e-2, "prompt_tuning": 3e-2}
+CASES = [
+    (model, method, task)
+    for model in FAMILIES
+    for method in TRAINED
+    for task in ("sst2", "e2e_nlg")
+    if not (model == "tiny-bert" and task == "e2e_nlg")  # an encoder cannot generate
+]
+
+
+def _build(compose_run, model, method, task):
+    run = compose_run(
+        f"model={model}", f"method={method}", f"task={task}", f"method.lr={TRAINED[method]}",
+        "method.warmup_ratio=0", "data.k=8", "data.batch_size=8", "data.eval_limit=4",
+    )
+    return build_run(run)
+
+
+def _eval_loss(module, batch):
+    module.model.eval()
+    with torch.no_grad():
+        loss = float(module.adapter.loss(module.model, batch))
+    module.model.train()
+    return loss
+
+
+@pytest.mark.parametrize("model,method,task", CASES, ids=["-".join(c) for c in CASES])
+def test_method_trains_only_its_parameters_and_reloads(compose_run, tmp_path, model, method, task):
+    data, module = _build(compose_run, model, method, task)
+    assert all(m.training for m in module.model.modules())  # dropout on: HF loads in eval mode
+    batch = next(iter(data.train_dataloader()))  # k=8, batch 8: the whole training set
+    before = {n: p.detach().clone() for n, p in module.model.named_parameters()}
+    loss_before = _eval_loss(module, batch)
+
+    trainer = L.Trainer(max_steps=12, logger=False, enable_checkpointing=False,
+                        enable_progress_bar=False, enable_model_summary=False, accelerator="cpu")
+    trainer.fit(module, train_dataloaders=data.train_dataloader())
+    assert _eval_loss(module, batch) < loss_before
+
+    trainable = {n for n, p in module.model.named_parameters() if p.requires_grad}
+    changed = {n for n, p in module.model.named_parameters() if not torch.equal(p, before[n])}
+    assert changed and changed <= trainable
+    if method == "full_finetune":
+        assert trainable == set(before)
+    else:  # peft: the prompt/prefix tables, plus the fresh classification head of an encoder
+        assert all("prompt_encoder" in n or "classifier" in n for n in trainable)
+        assert any("prompt_encoder" in n for n in changed)
+
+    path = tmp_path / "step.ckpt"
+    trainer.save_checkpoint(path)
+    state = torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
+    expected = {f"model.{n}" for n in (set(before) if method == "full_finetune" else trainable)}
+    assert set(state) >= expected if method == "full_finetune" else set(state) == expected
+
+    _, fresh = _build(compose_run, model, method, task)  # same seed: the same frozen backbone
+    fresh.load_state_dict(state, strict=fresh.strict_loading)
+    assert _eval_loss(fresh, batch) == pytest.approx(_eval_loss(module, batch), abs=1e-6)
+
+
+@pytest.mark.parametrize("model,task", [("tiny-llama", "sst2"), ("tiny-t5", "e2e_nlg")])
+def test_zero_shot_trains_nothing_and_scores_with_the_shared_scorer(compose_run, model, task):
+    run = compose_run(f"model={model}", "method=zero_shot", f"task={task}", "data.eval_limit=4")
+    data, module = build_run(run)
+    assert not any(p.requires_grad for p in module.model.parameters())
+    assert module.parameter_counts()["trainable"] == 0
+    trainer = L.Trainer(logger=False, enable_progress_bar=False, accelerator="cpu")
+    metrics = trainer.validate(module, datamodule=data, verbose=False)[0]
+    assert set(metrics) == {f"val/{m}" for m in run.task.metrics}
+    assert len(module.predictions["val"]) == 4

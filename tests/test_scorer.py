@@ -1,0 +1,70 @@
+"""The rank scorer equals log-probabilities computed by hand, one unpadded sequence at a time."""
+
+import dataclasses
+
+import pytest
+import torch
+
+from ptlab.data.sources import Example
+from ptlab.models.families import make_adapter
+from ptlab.models.loading import load_model, load_tokenizer
+
+# Multi-token verbalizers of different lengths (the general path: summed and length-normalized
+# scores differ), and distinct single tokens (causal LMs: one forward per example).
+MULTI = {"yes": " absolutely wonderful indeed", "no": " no"}
+SINGLE = {"yes": " good", "no": " bad"}
+TEXTS = ["a gripping , funny film", "dull", "the plot makes no sense at all , sadly"]
+
+
+@pytest.fixture(params=[("tiny-llama", MULTI), ("tiny-llama", SINGLE), ("tiny-t5", MULTI)],
+                ids=["causal-multi-token", "causal-single-token", "seq2seq-multi-token"])
+def setup(request, compose_run, shared_cache):
+    model_name, labels = request.param
+    run = compose_run(f"model={model_name}", "method=zero_shot", "task=sst2")
+    task = dataclasses.replace(run.task, labels=labels)
+    tokenizer = load_tokenizer(run.model, shared_cache)
+    torch.manual_seed(0)
+    model = load_model(run.model, shared_cache).eval()
+    adapter = make_adapter(run.model.family, tokenizer, task)
+    examples = [Example(fields={"text": t}, label=0) for t in TEXTS]
+    batch = adapter.collate_eval([{**adapter.encode(e), "prompt": ""} for e in examples])
+    return run.model.family.value, adapter, model, batch
+
+
+def _by_hand(family, adapter, model, prompt, choice):
+    """log p(choice | prompt), token by token, for one sequence with no padding."""
+    with torch.no_grad():
+        if family == "causal":
+            ids = torch.tensor([prompt + choice])
+            logp = model(input_ids=ids).logits[0].log_softmax(-1)
+            return sum(float(logp[len(prompt) + i - 1, tok]) for i, tok in enumerate(choice))
+        decoder_in = [model.config.decoder_start_token_id] + choice[:-1]
+        logits = model(input_ids=torch.tensor([prompt]), decoder_input_ids=torch.tensor([decoder_in])).logits
+        logp = logits[0].log_softmax(-1)
+        return sum(float(logp[i, tok]) for i, tok in enumerate(choice))
+
+
+def test_rank_scores_equal_hand_computed_log_probabilities(setup):
+    family, adapter, model, batch = setup
+    if getattr(adapter, "single_token_choices", False):
+        assert [len(c) for c in adapter.choice_ids] == [1, 1]
+    else:
+        assert len(adapter.choice_ids[0]) > len(adapter.choice_ids[1])
+    with torch.no_grad():
+        summed, mean = adapter.score(model, batch)
+    for b, prompt in enumerate(batch["prompt_ids"]):
+        for k, choice in enumerate(adapter.choice_ids):
+            expected = _by_hand(family, adapter, model, prompt, choice)
+            assert float(summed[b, k]) == pytest.approx(expected, abs=1e-4)
+            assert float(mean[b, k]) == pytest.approx(expected / len(choice), abs=1e-4)
+
+
+def test_training_loss_is_the_gold_verbalizers_mean_token_nll(setup):
+    family, adapter, model, _ = setup
+    examples = [Example(fields={"text": t}, label=i % 2) for i, t in enumerate(TEXTS)]
+    rows = [adapter.encode(e) for e in examples]
+    with torch.no_grad():
+        loss = float(adapter.loss(model, adapter.collate_train(rows)))
+    total = sum(_by_hand(family, adapter, model, r["prompt_ids"], r["answer_ids"]) for r in rows)
+    tokens = sum(len(r["answer_ids"]) for r in rows)
+    assert loss == pytest.approx(-total / tokens, abs=1e-4)
