@@ -125,15 +125,25 @@ class TaskDataModule(L.LightningDataModule):
             shutil.rmtree(tmp, ignore_errors=True)
         return datasets.load_from_disk(str(path))
 
+    def _tokenizer_fingerprint(self) -> str:
+        """The tokenizer's vocabulary and pipeline, without the truncation/padding state that
+        encoding itself changes (which would make the key depend on what was encoded first)."""
+        tok = self.adapter.tokenizer
+        backend = getattr(tok, "backend_tokenizer", None)
+        if backend is None:
+            return json.dumps(sorted(tok.get_vocab().items()))
+        state = json.loads(backend.to_str())
+        state.pop("truncation", None)
+        state.pop("padding", None)
+        return json.dumps(state, sort_keys=True)
+
     def _cache_key(self, split: str, examples: List[Example]) -> str:
         task, tok = self.run.task, self.adapter.tokenizer
-        backend = getattr(tok, "backend_tokenizer", None)
-        vocab = backend.to_str() if backend is not None else json.dumps(sorted(tok.get_vocab().items()))
         h = hashlib.sha256()
         for part in (
             CACHE_FORMAT, split == "train", self.adapter.family.value, task.kind.value, task.template,
             task.columns, task.labels, task.max_source_length, task.max_target_length,
-            type(tok).__name__, tok.pad_token_id, tok.eos_token_id, vocab,
+            type(tok).__name__, tok.pad_token_id, tok.eos_token_id, self._tokenizer_fingerprint(),
         ):
             h.update(json.dumps(part, sort_keys=True, default=str).encode())
         for ex in examples:
