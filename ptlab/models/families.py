@@ -161,7 +161,31 @@ class FamilyAdapter:
         return [t.strip().split("\n")[0].strip() for t in texts]
 
 
-class CausalAdapter(FamilyAdapter):
+class LMAdapter(FamilyAdapter):
+    """Causal and encoder-decoder LMs: the answer's tokens are scored after the prompt."""
+
+    def _with_answers(self, prompts, answers) -> Batch:
+        raise NotImplementedError
+
+    def _answer_logprobs(self, model, batch) -> tuple[torch.Tensor, torch.Tensor]:
+        raise NotImplementedError
+
+    def collate_train(self, rows):
+        return self._with_answers([r["prompt_ids"] for r in rows], [r["answer_ids"] for r in rows])
+
+    def loss(self, model, batch):
+        sums, counts = self._answer_logprobs(model, batch)
+        return -sums.sum() / counts.sum()
+
+    def score(self, model, batch):
+        prompts, choices = batch["prompt_ids"], self.choice_ids
+        k = len(choices)
+        flat = self._with_answers([p for p in prompts for _ in range(k)], choices * len(prompts))
+        sums, counts = self._answer_logprobs(model, _to(flat, model))
+        return sums.view(-1, k), (sums / counts).view(-1, k)
+
+
+class CausalAdapter(LMAdapter):
     family = Family.causal
     peft_task_type = TaskType.CAUSAL_LM
 
@@ -172,7 +196,7 @@ class CausalAdapter(FamilyAdapter):
         ids = self.encode_target(" " + text.strip())[: self.task.max_target_length - 1]
         return ids + [self.tokenizer.eos_token_id]
 
-    def _joined(self, prompts, answers) -> Batch:
+    def _with_answers(self, prompts, answers) -> Batch:
         seqs = [list(p) + list(a) for p, a in zip(prompts, answers)]
         labels = [[IGNORE] * len(p) + list(a) for p, a in zip(prompts, answers)]
         return {
@@ -181,18 +205,11 @@ class CausalAdapter(FamilyAdapter):
             "labels": _pad(labels, IGNORE),
         }
 
-    def collate_train(self, rows):
-        return self._joined([r["prompt_ids"] for r in rows], [r["answer_ids"] for r in rows])
-
     def _answer_logprobs(self, model, batch):
         hidden, head = last_hidden(model, batch)
         labels = batch["labels"][:, 1:]  # position t predicts token t + 1
         mask = labels != IGNORE
         return _row_sums(head(hidden[:, :-1][mask]), labels, mask)
-
-    def loss(self, model, batch):
-        sums, counts = self._answer_logprobs(model, batch)
-        return -sums.sum() / counts.sum()
 
     @cached_property
     def single_token_choices(self) -> bool:
@@ -209,11 +226,7 @@ class CausalAdapter(FamilyAdapter):
             logp = head(hidden[torch.arange(len(last)), last]).float().log_softmax(-1)
             scores = logp[:, [c[0] for c in self.choice_ids]]
             return scores, scores
-        prompts, choices = batch["prompt_ids"], self.choice_ids
-        k = len(choices)
-        flat = self._joined([p for p in prompts for _ in range(k)], choices * len(prompts))
-        sums, counts = self._answer_logprobs(model, _to(flat, model))
-        return sums.view(-1, k), (sums / counts).view(-1, k)
+        return super().score(model, batch)
 
     def generate(self, model, batch, num_beams):
         prompts = batch["prompt_ids"]
@@ -223,7 +236,7 @@ class CausalAdapter(FamilyAdapter):
         return self._decode(out[:, inputs["input_ids"].shape[1]:])
 
 
-class Seq2SeqAdapter(FamilyAdapter):
+class Seq2SeqAdapter(LMAdapter):
     family = Family.seq2seq
     peft_task_type = TaskType.SEQ_2_SEQ_LM
 
@@ -233,26 +246,11 @@ class Seq2SeqAdapter(FamilyAdapter):
     def target_for_training(self, text: str) -> List[int]:
         return self.encode_target(text)[: self.task.max_target_length]
 
-    def _pair(self, prompts, answers) -> Batch:
+    def _with_answers(self, prompts, answers) -> Batch:
         return {**self._inputs(prompts), "labels": _pad(answers, IGNORE)}
 
-    def collate_train(self, rows):
-        return self._pair([r["prompt_ids"] for r in rows], [r["answer_ids"] for r in rows])
-
     def _answer_logprobs(self, model, batch):
-        out = model(**batch)
-        return token_logprobs(out.logits, batch["labels"])
-
-    def loss(self, model, batch):
-        sums, counts = self._answer_logprobs(model, batch)
-        return -sums.sum() / counts.sum()
-
-    def score(self, model, batch):
-        prompts, choices = batch["prompt_ids"], self.choice_ids
-        k = len(choices)
-        flat = self._pair([p for p in prompts for _ in range(k)], choices * len(prompts))
-        sums, counts = self._answer_logprobs(model, _to(flat, model))
-        return sums.view(-1, k), (sums / counts).view(-1, k)
+        return token_logprobs(model(**batch).logits, batch["labels"])
 
     def generate(self, model, batch, num_beams):
         prompts = batch["prompt_ids"]
