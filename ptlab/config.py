@@ -50,9 +50,11 @@ class PromptInit(str, Enum):
 
 
 class IfExists(str, Enum):
-    refuse = "refuse"  # a run dir holding a completed run is an error
-    resume = "resume"  # continue an unfinished run from its last checkpoint
-    skip = "skip"  # leave a completed run alone and exit 0
+    """What to do when the run dir holds an earlier run (a failed attempt without a checkpoint
+    is always kept under attempts/<n>/ and started over)."""
+
+    refuse = "refuse"  # a completed run, or an unfinished one with a checkpoint, is an error
+    resume = "resume"  # continue an unfinished run from last.ckpt; leave a completed run as it is
 
 
 @dataclass

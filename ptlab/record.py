@@ -41,26 +41,44 @@ def read_results(run_dir: Path) -> Optional[Dict[str, Any]]:
 def check_run_dir(run_dir: Path, if_exists: str) -> Optional[str]:
     """Decide what to do with a run dir that may hold an earlier run; never overwrite silently.
 
-    Returns "skip" (completed; resume asked), "resume" (unfinished, has a checkpoint), or None
-    (start fresh). Raises RunDirError when the dir holds an earlier run and resuming was not asked.
+    - a completed run: refused, or with if_exists=resume left as it is ("skip");
+    - an unfinished run with a checkpoint: refused, or with if_exists=resume continued ("resume");
+    - a failed attempt with nothing to resume from: its record moves to attempts/<n>/ and the
+      run starts over (None), so fixing bad data and re-running the same command just works.
     """
+    run_dir = Path(run_dir)
     previous = read_results(run_dir)
     last = last_checkpoint(run_dir)
-    if previous is None and last is None:
-        return None
-    state = previous["status"] if previous else "unfinished"
-    if if_exists == "refuse":
-        raise RunDirError(
-            f"run directory {run_dir} already holds a {state} run; refusing to overwrite it. "
-            f"Pass if_exists=resume to continue it (a completed run is then left as it is), "
-            f"or choose another run with name=<experiment name> or other overrides."
-        )
     if previous and previous["status"] == "completed":
+        if if_exists == "refuse":
+            raise RunDirError(
+                f"run directory {run_dir} already holds a completed run; refusing to overwrite it. "
+                f"Pass if_exists=resume to leave it as it is, or choose another run "
+                f"(name=<experiment name>, seed=..., or other overrides)."
+            )
         return "skip"
-    if previous:  # keep the failed attempt's record beside the new one
-        n = len(list(Path(run_dir).glob("results.attempt-*.json"))) + 1
-        os.replace(Path(run_dir) / RESULTS, Path(run_dir) / f"results.attempt-{n}.json")
-    return "resume" if last else None
+    if last is not None:
+        if if_exists == "refuse":
+            raise RunDirError(
+                f"run directory {run_dir} holds an unfinished run with checkpoint {last}; refusing "
+                f"to start over. Pass if_exists=resume to continue it from that checkpoint."
+            )
+        _archive(run_dir, [RESULTS])
+        return "resume"
+    _archive(run_dir, [RESULTS, "config.yaml", "metrics.csv"])
+    return None
+
+
+def _archive(run_dir: Path, names) -> None:
+    """Move an earlier attempt's files to attempts/<n>/, keeping them beside the new attempt."""
+    present = [n for n in names if (run_dir / n).exists()]
+    if not present or RESULTS not in present:
+        return
+    n = len(list((run_dir / "attempts").glob("*"))) + 1 if (run_dir / "attempts").exists() else 1
+    target = run_dir / "attempts" / str(n)
+    target.mkdir(parents=True)
+    for name in present:
+        os.replace(run_dir / name, target / name)
 
 
 def last_checkpoint(run_dir: Path) -> Optional[Path]:

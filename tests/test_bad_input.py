@@ -208,6 +208,20 @@ def test_data_dir_without_task_folder_names_the_folder(tmp_path, cli_cache):
     assert str(data_dir / "sst2") in line and "does not exist" in line, line
 
 
+def test_fixing_bad_data_and_rerunning_keeps_the_failed_attempt(tmp_path, cli_cache):
+    data_dir = sst2_dir(tmp_path / "data", dev=b"sentence\tlabel\nwarm .\t1\ncold .\t7\n")
+    args = ("model=tiny-bert", "method=full_finetune", "debug=smoke")
+    log_dir = tmp_path / "runs"
+    assert "no verbalizer" in error_line(ptlab(*args, log_dir=log_dir, cache=cli_cache, data_dir=data_dir))
+    (data_dir / "sst2" / "dev.tsv").write_bytes(b"sentence\tlabel\nwarm .\t1\ncold .\t0\n")
+    proc = ptlab(*args, log_dir=log_dir, cache=cli_cache, data_dir=data_dir)
+    run_dir = run_dir_of(proc)
+    assert json.loads((run_dir / "results.json").read_text())["status"] == "completed"
+    failed = json.loads((run_dir / "attempts" / "1" / "results.json").read_text())
+    assert failed["status"] == "failed" and "no verbalizer" in failed["error"]
+    assert (run_dir / "attempts" / "1" / "config.yaml").is_file()
+
+
 # ---------------------------------------------------------------- a completed run is never touched
 
 @needs_real_data
