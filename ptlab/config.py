@@ -119,11 +119,16 @@ class PrefixTuningConfig(MethodConfig):
     num_virtual_tokens: int = 10
     prefix_projection: bool = False  # the reparameterization MLP of Li & Liang (2021)
     encoder_hidden_size: int = 512
+    # Causal LMs without the MLP: start from the model's own keys/values for real tokens.
+    init: PromptInit = PromptInit.auto
+    init_text: Optional[str] = None
 
     def check(self) -> None:
         super().check()
         _positive("method.num_virtual_tokens", self.num_virtual_tokens)
         _positive("method.encoder_hidden_size", self.encoder_hidden_size)
+        if self.init == PromptInit.text and not self.init_text:
+            raise ConfigError("method.init=text needs method.init_text")
 
 
 @dataclass
@@ -248,7 +253,6 @@ class RunConfig:
     seed: int = 0
     name: str = "default"
     if_exists: IfExists = IfExists.refuse
-    compile: bool = False
 
     @property
     def trains(self) -> bool:
@@ -262,7 +266,6 @@ class _Scalars:
     seed: int = 0
     name: str = "default"
     if_exists: IfExists = IfExists.refuse
-    compile: bool = False
 
 
 def _positive(key: str, value: int) -> None:
@@ -323,6 +326,12 @@ def _check_combination(run: RunConfig) -> None:
         raise ConfigError("set data.k or data.k_per_class, not both")
     if run.data.k_per_class is not None and kind != TaskKind.classification:
         raise ConfigError("data.k_per_class needs a classification task")
-    if run.method.name == "prompt_tuning" and run.method.init == PromptInit.labels:
-        if kind != TaskKind.classification:
-            raise ConfigError("method.init=labels needs a classification task; use random or text")
+    init = getattr(run.method, "init", PromptInit.auto)
+    if init == PromptInit.labels and kind != TaskKind.classification:
+        raise ConfigError("method.init=labels needs a classification task; use auto, random or text")
+    if run.method.name == "prefix_tuning" and init not in (PromptInit.auto, PromptInit.random):
+        if family != Family.causal or run.method.prefix_projection:
+            raise ConfigError(
+                f"method.init={init.value} for prefix tuning needs a causal LM and "
+                f"method.prefix_projection=false; use init=random (or auto)"
+            )

@@ -7,6 +7,7 @@ read and tokenized before the model (the slow part) loads, so bad input fails in
 from __future__ import annotations
 
 import inspect
+import json
 import sys
 import time
 from datetime import datetime, timezone
@@ -21,9 +22,8 @@ from omegaconf import DictConfig, OmegaConf
 from ptlab.config import ROOT, RunConfig, TaskKind, validate
 from ptlab.errors import ConfigError, PtlabError
 from ptlab.record import (
-    RESULTS, PeakMemory, check_run_dir, git_commit, read_results, versions, write_json,
+    RESULTS, SCHEMA_VERSION, PeakMemory, check_run_dir, git_commit, read_results, versions, write_json,
 )
-
 
 
 def train(cfg: DictConfig) -> Dict[str, Any]:
@@ -170,7 +170,7 @@ def _check_trainer_keys(trainer_cfg: Dict[str, Any]) -> None:
 def _identity(run: RunConfig, out: Path) -> Dict[str, Any]:
     overrides = HydraConfig.get().overrides.task if HydraConfig.initialized() else []
     return {
-        "schema_version": 1, "status": "running", "error": None, "name": run.name,
+        "schema_version": SCHEMA_VERSION, "status": "running", "error": None, "name": run.name,
         "model": run.model.name, "method": run.method.name, "task": run.task.name, "seed": run.seed,
         "family": run.model.family.value, "overrides": list(overrides), "run_dir": str(out),
         "versions": versions(), "git": git_commit(), "started_at": _now(),
@@ -178,8 +178,6 @@ def _identity(run: RunConfig, out: Path) -> Dict[str, Any]:
 
 
 def _write_jsonl(path: Path, rows) -> None:
-    import json
-
     tmp = path.with_suffix(".tmp")
     tmp.write_text("".join(json.dumps(r, default=str) + "\n" for r in rows))
     tmp.replace(path)

@@ -77,3 +77,18 @@ def test_zero_shot_trains_nothing_and_scores_with_the_shared_scorer(compose_run,
     metrics = trainer.validate(module, datamodule=data, verbose=False)[0]
     assert set(metrics) == {f"val/{m}" for m in run.task.metrics}
     assert len(module.predictions["val"]) == 4
+
+
+def test_prefix_starts_as_the_model_with_its_init_text_in_front(compose_run):
+    run = compose_run("model=tiny-llama", "method=prefix_tuning", "method.num_virtual_tokens=3",
+                      "method.init=text", "method.init_text='a truly great film'")
+    data, module = build_run(run)
+    tokenizer = data.adapter.tokenizer
+    prefix = tokenizer("a truly great film", add_special_tokens=False)["input_ids"][:3]
+    prompt = torch.tensor([tokenizer("Review: dull\nSentiment:")["input_ids"]])
+    module.model.eval()
+    with torch.no_grad():
+        tuned = module.model(input_ids=prompt).logits
+        backbone = module.model.get_base_model()
+        with_text = backbone(input_ids=torch.cat([torch.tensor([prefix]), prompt], dim=1)).logits
+    torch.testing.assert_close(tuned, with_text[:, len(prefix):], atol=1e-5, rtol=1e-5)

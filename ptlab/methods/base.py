@@ -23,7 +23,6 @@ NO_DECAY = ("bias", "norm.weight", "layernorm.weight", "layer_norm.weight", "ln_
 class MethodModule(L.LightningModule):
     """A backbone wrapped by a method, trained with the task's LM/classification loss."""
 
-    trains = True
     # Checkpoints of parameter-efficient methods hold only what trains (the frozen backbone is
     # reloaded from its source); full fine-tuning must save every weight.
     saves_frozen_weights = False
@@ -50,8 +49,6 @@ class MethodModule(L.LightningModule):
     def parameter_counts(self) -> Dict[str, Any]:
         trainable = sum(p.numel() for p in self.model.parameters() if p.requires_grad)
         total = sum(p.numel() for p in self.model.parameters())
-        if not self.trains:
-            trainable = 0
         return {"trainable": trainable, "total": total, "trainable_fraction": trainable / total}
 
     def trainable_names(self) -> set:

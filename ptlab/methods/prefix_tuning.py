@@ -1,7 +1,16 @@
-"""Prefix tuning (Li & Liang, 2021): trained key/value prefixes at every layer, via peft."""
+"""Prefix tuning (Li & Liang, 2021): trained key/value prefixes at every layer, via peft.
 
+peft starts prefixes from N(0, 1), far from any real key/value, which wrecks a pretrained LM's
+behaviour at step 0 and is slow to recover on a small budget. As Li & Liang recommend for low
+data, causal LMs start instead from the frozen model's own keys/values for real tokens (the class
+verbalizers, a text, or sampled vocabulary): at step 0 the model behaves exactly as if those
+tokens preceded the prompt. `init=random` keeps peft's init.
+"""
+
+import torch
 from peft import PrefixTuningConfig
 
+from ptlab.config import Family
 from ptlab.methods.peft_method import PeftMethod
 
 
@@ -14,3 +23,19 @@ class PrefixTuning(PeftMethod):
             prefix_projection=cfg.prefix_projection,
             encoder_hidden_size=cfg.encoder_hidden_size,
         )
+
+    def wrap(self, backbone):
+        model = super().wrap(backbone)
+        if self.adapter.family != Family.causal or self.run.method.prefix_projection:
+            return model  # no cache to read activations from / an MLP that cannot be inverted
+        table = model.prompt_encoder[model.active_adapter].embedding.weight  # (n, layers*2*kv_dim)
+        ids = self.init_token_ids(table.shape[0])
+        if ids:
+            with torch.no_grad():
+                cache = backbone(input_ids=torch.tensor([ids], device=backbone.device), use_cache=True).past_key_values
+                # peft reads each row as [layer0 keys, layer0 values, layer1 keys, ...] per token.
+                rows = [torch.cat([layer.keys[0].transpose(0, 1).flatten(1),
+                                   layer.values[0].transpose(0, 1).flatten(1)], dim=1)
+                        for layer in cache.layers]
+                table.copy_(torch.cat(rows, dim=1))
+        return model

@@ -4,8 +4,6 @@ from ptlab.methods.base import MethodModule
 
 
 class ZeroShot(MethodModule):
-    trains = False
-
     def wrap(self, backbone):
         backbone.requires_grad_(False)
         return backbone
