@@ -97,12 +97,14 @@ class MethodConfig:
 @dataclass
 class FullFinetuneConfig(MethodConfig):
     lr: float = 2e-5
+    weight_decay: float = 0.01
 
 
 @dataclass
-class PromptTuningConfig(MethodConfig):
-    lr: float = 3e-1
-    num_virtual_tokens: int = 20
+class VirtualTokensConfig(MethodConfig):
+    """Methods that train virtual tokens, started from real tokens' embeddings/activations."""
+
+    num_virtual_tokens: int = 10
     init: PromptInit = PromptInit.auto
     init_text: Optional[str] = None
 
@@ -114,21 +116,20 @@ class PromptTuningConfig(MethodConfig):
 
 
 @dataclass
-class PrefixTuningConfig(MethodConfig):
+class PromptTuningConfig(VirtualTokensConfig):
+    lr: float = 3e-2
+    num_virtual_tokens: int = 20
+
+
+@dataclass
+class PrefixTuningConfig(VirtualTokensConfig):
     lr: float = 5e-3
-    num_virtual_tokens: int = 10
     prefix_projection: bool = False  # the reparameterization MLP of Li & Liang (2021)
     encoder_hidden_size: int = 512
-    # Causal LMs without the MLP: start from the model's own keys/values for real tokens.
-    init: PromptInit = PromptInit.auto
-    init_text: Optional[str] = None
 
     def check(self) -> None:
         super().check()
-        _positive("method.num_virtual_tokens", self.num_virtual_tokens)
         _positive("method.encoder_hidden_size", self.encoder_hidden_size)
-        if self.init == PromptInit.text and not self.init_text:
-            raise ConfigError("method.init=text needs method.init_text")
 
 
 @dataclass
