@@ -16,11 +16,17 @@ from typing import Any, Dict, List, Optional
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from ptlab import review
 from ptlab.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
-# conf/train.yaml finds the named experiments (experiments/experiment/) through this resolver.
+# conf/train.yaml finds the named experiments (experiments/experiment/) through ptlab_root;
+# conf/hydra/default.yaml names run dirs with ptlab_run_tag; conf/logger/wandb.yaml derives a
+# stable run id and the offline default through the others.
 OmegaConf.register_new_resolver("ptlab_root", lambda: str(ROOT), replace=True)
+OmegaConf.register_new_resolver("ptlab_run_id", review.run_id, replace=True)
+OmegaConf.register_new_resolver("ptlab_run_tag", review.run_tag, replace=True)
+OmegaConf.register_new_resolver("ptlab_wandb_offline", review.offline_by_default, replace=True)
 
 
 class Family(str, Enum):

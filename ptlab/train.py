@@ -19,6 +19,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from ptlab import review
 from ptlab.config import ROOT, RunConfig, TaskKind, validate
 from ptlab.errors import ConfigError, PtlabError
 from ptlab.record import (
@@ -34,14 +35,16 @@ def train(cfg: DictConfig) -> Dict[str, Any]:
     if action == "skip":
         print(f"ptlab: {out} holds a completed run; leaving it as it is.")
         return read_results(out)
+    resolved = review.redact(OmegaConf.to_container(cfg, resolve=True))
     if not (out / "config.yaml").exists():
         out.mkdir(parents=True, exist_ok=True)
-        OmegaConf.save(cfg, out / "config.yaml", resolve=True)
+        OmegaConf.save(OmegaConf.create(resolved), out / "config.yaml")
 
     record = _identity(run, out)
     started = time.perf_counter()
+    live: Dict[str, Any] = {}  # the trainer and module, for closing the W&B run at the end
     try:
-        record.update(_execute(run, cfg, out, resume=action == "resume"))
+        record.update(_execute(run, cfg, out, resolved, live, resume=action == "resume"))
         record["status"], record["error"] = "completed", None
     except BaseException as err:
         record["status"], record["error"] = "failed", f"{type(err).__name__}: {err}"
@@ -50,6 +53,8 @@ def train(cfg: DictConfig) -> Dict[str, Any]:
         record["time"] = {**record.get("time", {}), "total_seconds": time.perf_counter() - started}
         record["finished_at"] = _now()
         write_json(out / RESULTS, record)
+        if live:
+            review.finish(live["trainer"], live["module"].predictions, out / RESULTS, record["status"])
     print(f"ptlab: results in {out / RESULTS}")
     return record
 
@@ -74,10 +79,13 @@ def build_run(run: RunConfig):
     return data, METHODS[run.method.name](run, data.adapter, backbone)
 
 
-def _execute(run: RunConfig, cfg: DictConfig, out: Path, resume: bool) -> Dict[str, Any]:
+def _execute(run: RunConfig, cfg: DictConfig, out: Path, resolved: Dict[str, Any],
+             live: Dict[str, Any], resume: bool) -> Dict[str, Any]:
     _check_trainer_keys(run.trainer)
     data, module = build_run(run)
     trainer = _trainer(cfg, run, out)
+    live.update(trainer=trainer, module=module)
+    review.start(trainer, resolved, run.task.main_metric, module.parameter_counts())
     memory = PeakMemory("cuda" if trainer.strategy.root_device.type == "cuda" else "cpu")
     memory.reset()
     main = run.task.main_metric
@@ -169,10 +177,12 @@ def _check_trainer_keys(trainer_cfg: Dict[str, Any]) -> None:
 
 def _identity(run: RunConfig, out: Path) -> Dict[str, Any]:
     overrides = HydraConfig.get().overrides.task if HydraConfig.initialized() else []
+    overrides = [f"{o.split('=', 1)[0]}={review.REDACTED}" if review.SECRET_KEY.search(o.split("=", 1)[0])
+                 else o for o in overrides]
     return {
         "schema_version": SCHEMA_VERSION, "status": "running", "error": None, "name": run.name,
         "model": run.model.name, "method": run.method.name, "task": run.task.name, "seed": run.seed,
-        "family": run.model.family.value, "overrides": list(overrides), "run_dir": str(out),
+        "family": run.model.family.value, "overrides": overrides, "run_dir": str(out),
         "versions": versions(), "git": git_commit(), "started_at": _now(),
     }
 

@@ -1,0 +1,280 @@
+"""ptlab-report through the real CLI (`python -m ptlab.report` subprocesses, ~2-3 s each) on run
+dirs built here: results.json records shaped like ptlab-train's (completed, failed, still running,
+an archived earlier attempt) and their metrics.csv, spread over two "machines" as a partial sweep.
+The expected cells are computed here, independently of pandas.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+MODELS = ["smollm2-135m", "gpt2"]
+TASKS = {"sst2": "accuracy", "rte": "macro_f1"}  # rte's main metric differs on purpose
+METHODS = ["zero_shot", "prompt_tuning", "prefix_tuning", "full_finetune"]
+FRACTION = {"zero_shot": 0.0, "prompt_tuning": 8.56e-05, "prefix_tuning": 8.56e-04, "full_finetune": 1.0}
+SEEDS = [0, 1, 2]
+FAILED = ("gpt2", "sst2", "prefix_tuning", 2)
+RUNNING = ("smollm2-135m", "rte", "prompt_tuning", 1)
+MISSING = ("gpt2", "rte", "full_finetune")
+
+
+def score(model: str, task: str, method: str, seed: int) -> float:
+    """The main metric of one fixture run, in [0, 1], different for every seed and cell."""
+    return (0.5 + 0.08 * METHODS.index(method) + 0.03 * list(TASKS).index(task) + 0.02 * MODELS.index(model)
+            + 0.0137 * seed + 0.0041 * seed ** 2)
+
+
+def record(model: str, task: str, method: str, seed: int, status: str = "completed",
+           finished_at: str = "2026-11-22T15:00:01+00:00") -> Dict:
+    """A results.json as ptlab-train writes it (a failed or running run has only its identity)."""
+    run = {
+        "schema_version": 1, "status": status, "error": None, "name": "sweep", "model": model,
+        "method": method, "task": task, "seed": seed, "family": "causal",
+        "overrides": [f"method={method}", f"task={task}", f"seed={seed}"], "run_dir": "/elsewhere/run",
+        "versions": {"python": "3.11.7", "torch": "2.13.0+cpu"}, "git": {"commit": "1d26f09", "dirty": False},
+        "started_at": "2026-11-22T14:57:29+00:00",
+    }
+    if status == "failed":
+        return {**run, "error": "OutOfMemoryError: CUDA out of memory", "time": {"total_seconds": 3.5},
+                "finished_at": finished_at}
+    if status == "running":
+        return run
+    value = score(model, task, method, seed)
+    metrics = {"accuracy": value + 0.05, "accuracy_norm": value + 0.05, "macro_f1": value - 0.05}
+    metrics[TASKS[task]] = value
+    trainable = 0 if method == "zero_shot" else int(FRACTION[method] * 134515008)
+    trains = method != "zero_shot"
+    return {
+        **run, "params": {"trainable": trainable, "total": 134515008, "trainable_fraction": FRACTION[method]},
+        "data": {"train": 256, "validation": 200}, "main_metric": TASKS[task],
+        "metrics": {"val_final": {k: v - 0.01 for k, v in metrics.items()}, "val_best": metrics, "test": None},
+        "best": {"step": 40 if trains else 0, "checkpoint": "checkpoints/best.ckpt" if trains else None},
+        "memory": {"peak_memory_bytes": 1_000_000_000 * (1 + METHODS.index(method)) + seed,
+                   "memory_kind": "cpu_peak_rss"},
+        "time": {"train_seconds": 10.0 * METHODS.index(method) + seed, "train_step_seconds": 5.0,
+                 "eval_seconds": 17.0, "total_seconds": 60.0},
+        "throughput": {"train_tokens": 6038, "train_tokens_per_second": 100.0},
+        "finished_at": finished_at,
+    }
+
+
+def metrics_csv(task: str, method: str, value: float) -> str:
+    """Lightning's CSVLogger layout: lr, train and val rows interleaved, the final validation last."""
+    main = TASKS[task]
+    header = f"epoch,lr-AdamW,step,train/loss,val/{main}\n"
+    if method == "zero_shot":
+        return header + f"0,,0,,{value}\n"
+    return header + "".join([
+        ",0.004,9,,\n", f"0,,9,0.9,\n", ",0.002,19,,\n", f"0,,19,0.5,\n", f"0,,19,,{value - 0.05}\n",
+        f"1,,39,0.3,\n", f"1,,39,,{value - 0.02}\n", f"2,,40,,{value}\n",
+    ])
+
+
+def write_run(root: Path, model: str, task: str, method: str, seed: int, status: str = "completed",
+              finished_at: str = "2026-11-22T15:00:01+00:00") -> Path:
+    run_dir = root / "sweep" / model / task / method / f"seed{seed}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "results.json").write_text(json.dumps(record(model, task, method, seed, status, finished_at), indent=2))
+    if status != "running":
+        (run_dir / "config.yaml").write_text(f"seed: {seed}\n")
+        (run_dir / "metrics.csv").write_text(metrics_csv(task, method, score(model, task, method, seed)))
+    return run_dir
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> Path:
+    """A partial sweep from two machines: seeds 0-1 ran on machine_a, seed 2 on machine_b."""
+    root = tmp_path_factory.mktemp("runs")
+    for model in MODELS:
+        for task in TASKS:
+            for method in METHODS:
+                if (model, task, method) == MISSING:
+                    continue
+                for seed in SEEDS:
+                    status = {FAILED: "failed", RUNNING: "running"}.get((model, task, method, seed), "completed")
+                    write_run(root / ("machine_a" if seed < 2 else "machine_b"), model, task, method, seed, status)
+    # an earlier failed attempt of a run that later completed: history, not a run
+    attempt = root / "machine_a/sweep/smollm2-135m/sst2/full_finetune/seed0/attempts/1"
+    attempt.mkdir(parents=True)
+    (attempt / "results.json").write_text(json.dumps(record("smollm2-135m", "sst2", "full_finetune", 0, "failed")))
+    return root
+
+
+def report(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    return subprocess.run([sys.executable, "-m", "ptlab.report", *args], capture_output=True, text=True,
+                          env=env, timeout=120)
+
+
+def table_of(markdown: str) -> Dict[tuple, Dict[str, str]]:
+    """The main table of report.md as {(model, task): {method: cell}}."""
+    lines = markdown.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| model | task (metric) |"))
+    header = [c.strip() for c in lines[start].strip("|").split("|")]
+    table = {}
+    for line in lines[start + 2:]:
+        if not line.startswith("|"):
+            break
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        table[(cells[0], cells[1])] = dict(zip(header[2:], cells[2:]))
+    return table
+
+
+def expected_cell(model: str, task: str, method: str) -> Optional[str]:
+    if (model, task, method) == MISSING:
+        return "missing"
+    seeds = [s for s in SEEDS if (model, task, method, s) not in (FAILED, RUNNING)]
+    values = [100 * score(model, task, method, s) for s in seeds]
+    extra = "".join([", 1 failed" if (model, task, method, 2) == FAILED else "",
+                     ", 1 incomplete" if (model, task, method, 1) == RUNNING else ""])
+    return f"{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f} (n={len(values)}{extra})"
+
+
+@pytest.fixture(scope="module")
+def full(runs, tmp_path_factory):
+    out = tmp_path_factory.mktemp("report")
+    result = report(str(runs), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    return result, out
+
+
+def test_table_cells_are_mean_std_n_with_failed_incomplete_and_missing(full):
+    result, out = full
+    table = table_of((out / "report.md").read_text())
+    assert set(table) == {(m, f"{t} ({TASKS[t]})") for m in MODELS for t in TASKS}
+    for model in MODELS:
+        for task, metric in TASKS.items():
+            row = table[(model, f"{task} ({metric})")]
+            assert list(row) == METHODS  # fewest trained parameters first
+            for method in METHODS:
+                assert row[method] == expected_cell(model, task, method), (model, task, method)
+    assert table[("gpt2", "sst2 (accuracy)")]["prefix_tuning"].endswith("(n=2, 1 failed)")
+    assert table[("smollm2-135m", "rte (macro_f1)")]["prompt_tuning"].endswith("(n=2, 1 incomplete)")
+    assert table[("gpt2", "rte (macro_f1)")]["full_finetune"] == "missing"
+    md = (out / "report.md").read_text()
+    assert "runs read: 45 (43 completed, 1 failed, 1 incomplete)" in md  # attempts/ not counted
+    assert "| gpt2 | sst2 | zero_shot | 0 | 1.00 | cpu_peak_rss | 1.0 |" in md  # cost: %, GB, s
+    assert table_of(result.stdout) == table
+    assert f"ptlab-report: wrote {out / 'report.csv'}" in result.stdout
+
+
+def test_csv_has_one_row_per_model_task_method(full):
+    _, out = full
+    rows = {(r["model"], r["task"], r["method"]): r for r in csv.DictReader((out / "report.csv").open())}
+    assert len(rows) == len(MODELS) * len(TASKS) * len(METHODS)
+    for (model, task, method), row in rows.items():
+        assert row["cell"] == expected_cell(model, task, method)
+        if (model, task, method) == MISSING:
+            assert row["n"] == "0" and row["mean"] == "" and row["trainable_fraction"] == ""
+            continue
+        seeds = [s for s in SEEDS if (model, task, method, s) not in (FAILED, RUNNING)]
+        values = [score(model, task, method, s) for s in seeds]
+        assert float(row["mean"]) == pytest.approx(statistics.mean(values), abs=1e-12)
+        assert float(row["std"]) == pytest.approx(statistics.stdev(values), abs=1e-12)
+        assert int(row["n"]) == len(seeds)
+        assert int(row["n_failed"]) == ((model, task, method, 2) == FAILED)
+        assert float(row["trainable_fraction"]) == FRACTION[method]
+        assert float(row["peak_memory_bytes"]) == pytest.approx(
+            statistics.mean(1e9 * (1 + METHODS.index(method)) + s for s in seeds))
+        assert float(row["train_seconds"]) == pytest.approx(statistics.mean(10.0 * METHODS.index(method) + s
+                                                                            for s in seeds))
+
+
+def test_writes_markdown_latex_and_png_plots(full):
+    _, out = full
+    tex = (out / "report.tex").read_text()
+    assert "\\begin{tabular}{llcccc}" in tex and "\\end{tabular}" in tex
+    assert "prefix\\_tuning" in tex and "$\\pm$" in tex and "missing" in tex
+    for task in TASKS:
+        for kind in ("metric_vs_params", "val_curves"):
+            png = out / f"{task}_{kind}.png"
+            assert png.stat().st_size > 1000 and png.read_bytes()[:8] == PNG_MAGIC, png
+
+
+def test_dirs_from_two_machines_give_the_same_table_as_their_parent(runs, full, tmp_path):
+    _, parent_out = full
+    result = report(str(runs / "machine_a"), str(runs / "machine_b"), "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "report.csv").read_text() == (parent_out / "report.csv").read_text()
+    assert table_of((tmp_path / "report.md").read_text()) == table_of((parent_out / "report.md").read_text())
+
+
+def test_single_seed_failed_only_test_split_and_default_out(tmp_path):
+    """One seed has no ±; a cell of failed runs only says so; --out defaults to the first dir."""
+    write_run(tmp_path, "smollm2-135m", "sst2", "zero_shot", 0)
+    write_run(tmp_path, "smollm2-135m", "sst2", "prompt_tuning", 0, status="failed")
+    result = report(str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    row = table_of((tmp_path / "report.md").read_text())[("smollm2-135m", "sst2 (accuracy)")]
+    assert row == {"zero_shot": f"{100 * score('smollm2-135m', 'sst2', 'zero_shot', 0):.1f} (n=1)",
+                   "prompt_tuning": "failed (n=1)"}
+    assert (tmp_path / "sst2_metric_vs_params.png").read_bytes()[:8] == PNG_MAGIC
+
+    result = report(str(tmp_path), "--split", "test", "--out", str(tmp_path / "test"))
+    assert result.returncode == 0, result.stderr
+    row = table_of(result.stdout)[("smollm2-135m", "sst2 (accuracy)")]
+    assert row["zero_shot"] == "no test metric (n=1)"  # GLUE test labels are hidden: metrics.test is null
+
+    result = report(str(tmp_path), "--metric", "macro_f1", "--out", str(tmp_path / "f1"))
+    assert result.returncode == 0, result.stderr
+    expected = 100 * (score("smollm2-135m", "sst2", "zero_shot", 0) - 0.05)
+    assert table_of(result.stdout)[("smollm2-135m", "sst2 (macro_f1)")]["zero_shot"] == f"{expected:.1f} (n=1)"
+
+
+def test_a_run_copied_twice_counts_once_and_completed_wins(tmp_path):
+    """Seed 0 failed on one machine and was re-run on another: one seed, completed, with a warning."""
+    for seed in (0, 1):
+        write_run(tmp_path / "a", "gpt2", "sst2", "prompt_tuning", seed)
+    write_run(tmp_path / "b", "gpt2", "sst2", "prompt_tuning", 0, status="failed",
+              finished_at="2026-11-23T00:00:00+00:00")
+    result = report(str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    values = [100 * score("gpt2", "sst2", "prompt_tuning", s) for s in (0, 1)]
+    cell = f"{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f} (n=2)"
+    assert table_of(result.stdout)[("gpt2", "sst2 (accuracy)")] == {"prompt_tuning": cell}
+    assert "ptlab-report: warning:" in result.stderr and str(tmp_path / "b") in result.stderr
+
+
+@pytest.mark.parametrize("case", ["no such dir", "no results", "malformed json", "not a record",
+                                  "metric not a number", "out is a file", "unknown metric"])
+def test_bad_input_is_one_error_line_and_exit_2(tmp_path, case):
+    run_dir = write_run(tmp_path / "runs", "gpt2", "sst2", "zero_shot", 0)
+    results = run_dir / "results.json"
+    args: List[str] = [str(tmp_path / "runs")]
+    expect = str(results)
+    if case == "no such dir":
+        args, expect = [str(tmp_path / "nope")], f"{tmp_path / 'nope'} does not exist"
+    elif case == "no results":
+        (tmp_path / "empty").mkdir()
+        args, expect = [str(tmp_path / "empty")], "no results.json found"
+    elif case == "malformed json":
+        results.write_text('{"status": "completed", ')
+    elif case == "not a record":
+        results.write_text("[1, 2]")
+    elif case == "metric not a number":
+        broken = json.loads(results.read_text())
+        broken["metrics"]["val_best"]["accuracy"] = "high"
+        results.write_text(json.dumps(broken))
+    elif case == "out is a file":
+        (tmp_path / "taken").write_text("keep me")
+        args, expect = [*args, "--out", str(tmp_path / "taken")], "is a file"
+    elif case == "unknown metric":
+        args, expect = [*args, "--metric", "acc"], "metric 'acc' is in no run's val metrics"
+    result = report(*args)
+    assert result.returncode == 2
+    assert result.stderr.startswith("ptlab-report: error:") and len(result.stderr.splitlines()) == 1
+    assert expect in result.stderr and "Traceback" not in result.stderr
+    if case == "out is a file":
+        assert (tmp_path / "taken").read_text() == "keep me"
+    assert not (tmp_path / "runs" / "report.md").exists()

@@ -1,0 +1,78 @@
+"""`logger=wandb`: an offline run (no API key) lands in the run dir with the resolved config
+(secrets redacted), identity, best-value summary, prediction table and results artifact.
+
+wandb 0.31 writes offline runs as a LevelDB-style log of protobuf `Record`s (run-<id>.wandb);
+`records` reads it with wandb's own protobuf classes, as `wandb sync` would."""
+
+import json
+import os
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+BLOCK = 32768
+
+
+def records(path: Path):
+    from wandb.proto import wandb_internal_pb2 as pb
+
+    raw, pos, pending = path.read_bytes(), 7, b""  # 7-byte file header: b":W&B" + magic + version
+    while pos + 7 <= len(raw):
+        if BLOCK - pos % BLOCK < 7:  # block trailer padding
+            pos += BLOCK - pos % BLOCK
+            continue
+        _, length, kind = struct.unpack("<IHB", raw[pos:pos + 7])
+        pending += raw[pos + 7:pos + 7 + length]
+        pos += 7 + length
+        if kind in (1, 4):  # a full record, or the last piece of one
+            record = pb.Record()
+            record.ParseFromString(pending)
+            pending = b""
+            yield record
+
+
+def test_offline_wandb_run_holds_config_summary_table_and_artifact(tmp_path, data_dir):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PTLAB_DATA_DIR": str(data_dir),
+           "PTLAB_LOG_DIR": str(tmp_path / "runs"), "PTLAB_CACHE_DIR": str(tmp_path / "cache"),
+           "HOME": str(tmp_path), "PTLAB_TEST_TOKEN": "s3cr3t-value"}
+    env.pop("WANDB_API_KEY", None)
+    env.pop("WANDB_MODE", None)
+    args = ["model=tiny-llama", "method=prefix_tuning", "logger=wandb", "debug=smoke",
+            "name=wb", "+hf_token=${oc.env:PTLAB_TEST_TOKEN}"]
+    proc = subprocess.run([sys.executable, "-m", "ptlab.train", *args], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    [results_path] = (tmp_path / "runs").rglob("results.json")
+    run_dir = results_path.parent
+    [log] = run_dir.glob("wandb/offline-run-*/run-*.wandb")  # offline: no key, no netrc
+
+    seen = {}
+    for record in records(log):
+        kind = record.WhichOneof("record_type")
+        seen.setdefault(kind, []).append(getattr(record, kind))
+    run = seen["run"][0]
+    assert (run.run_group, run.job_type) == ("wb", "prefix_tuning")
+    assert set(run.tags) == {"tiny-llama", "prefix_tuning", "sst2"}
+    config = {u.key: json.loads(u.value_json) for c in seen["config"] for u in c.update}
+    assert config["model"]["name"] == "tiny-llama" and config["method"]["num_virtual_tokens"] == 10
+    assert config["hf_token"] == "<redacted>"
+    summary = {u.key or ".".join(u.nested_key): json.loads(u.value_json)
+               for s in seen["summary"] for u in s.update}
+    results = json.loads(results_path.read_text())
+    assert summary["params/trainable"] == results["params"]["trainable"]
+    assert summary["val/accuracy"]["max"] == pytest.approx(results["metrics"]["val_best"]["accuracy"])
+    assert any(a.type == "results" for a in seen["artifact"])
+    [table] = log.parent.glob("files/media/table/predictions/val_*.table.json")
+    table = json.loads(table.read_text())
+    assert table["columns"][:3] == ["prompt", "gold", "predicted"] and len(table["data"]) == 16
+    assert "s3cr3t-value" not in (run_dir / "config.yaml").read_text()
+    assert "s3cr3t-value" not in json.dumps(config)
+
+    # A rerun of the same command continues the same W&B run (stable id, resume="allow").
+    again = subprocess.run([sys.executable, "-m", "ptlab.train", *args, "if_exists=resume"],
+                           env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0 and log.name == f"run-{run.run_id}.wandb"
