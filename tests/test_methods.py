@@ -46,6 +46,8 @@ def test_method_trains_only_its_parameters_and_reloads(compose_run, tmp_path, mo
                         enable_progress_bar=False, enable_model_summary=False, accelerator="cpu")
     trainer.fit(module, train_dataloaders=data.train_dataloader())
     assert _eval_loss(module, batch) < loss_before
+    optimized = {id(p) for group in trainer.optimizers[0].param_groups for p in group["params"]}
+    assert optimized == {id(p) for p in module.model.parameters() if p.requires_grad}
 
     trainable = {n for n, p in module.model.named_parameters() if p.requires_grad}
     changed = {n for n, p in module.model.named_parameters() if not torch.equal(p, before[n])}
@@ -67,9 +69,11 @@ def test_method_trains_only_its_parameters_and_reloads(compose_run, tmp_path, mo
     assert _eval_loss(fresh, batch) == pytest.approx(_eval_loss(module, batch), abs=1e-6)
 
 
-@pytest.mark.parametrize("model,task", [("tiny-llama", "sst2"), ("tiny-t5", "e2e_nlg")])
-def test_zero_shot_trains_nothing_and_scores_with_the_shared_scorer(compose_run, model, task):
-    run = compose_run(f"model={model}", "method=zero_shot", f"task={task}", "data.eval_limit=4")
+@pytest.mark.parametrize("model,task,beams", [("tiny-llama", "sst2", 1), ("tiny-t5", "e2e_nlg", 1),
+                                              ("tiny-llama", "e2e_nlg", 3)])
+def test_zero_shot_trains_nothing_and_scores_with_the_shared_scorer(compose_run, model, task, beams):
+    run = compose_run(f"model={model}", "method=zero_shot", f"task={task}", "data.eval_limit=4",
+                      f"decode.num_beams={beams}", "task.max_target_length=8")
     data, module = build_run(run)
     assert not any(p.requires_grad for p in module.model.parameters())
     assert module.parameter_counts()["trainable"] == 0

@@ -1,0 +1,42 @@
+"""Every shipped model x method x task composes and validates, or fails with the one config error
+that combination deserves, before anything loads; named experiments compose too."""
+
+from pathlib import Path
+
+import pytest
+
+from ptlab.errors import ConfigError
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+MODELS = sorted(p.stem for p in (CONF / "model").glob("*.yaml"))
+METHODS = sorted(p.stem for p in (CONF / "method").glob("*.yaml"))
+TASKS = sorted(p.stem for p in (CONF / "task").glob("*.yaml"))
+ENCODERS = {"minilm-l6", "roberta-base", "tiny-bert"}
+
+
+def _expected_error(model, method, task):
+    if model in ENCODERS and method == "zero_shot":
+        return "needs a model with an LM head"
+    if model in ENCODERS and task == "e2e_nlg":
+        return "cannot generate text"
+    return None
+
+
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("task", TASKS)
+def test_every_combination_validates_or_says_why_not(compose_run, model, method, task):
+    expected = _expected_error(model, method, task)
+    if expected is None:
+        run = compose_run(f"model={model}", f"method={method}", f"task={task}")
+        assert (run.model.name, run.method.name, run.task.name) == (model, method, task)
+    else:
+        with pytest.raises(ConfigError, match=expected):
+            compose_run(f"model={model}", f"method={method}", f"task={task}")
+
+
+def test_quickstart_experiment_composes_the_main_job(compose_run):
+    run = compose_run("experiment=quickstart", "method=prefix_tuning")
+    assert (run.name, run.model.name, run.task.name) == ("quickstart", "smollm2-135m", "sst2")
+    assert run.trainer["max_steps"] == 40 and run.data.k == 256
+
