@@ -246,16 +246,15 @@ def plot_metric_vs_params(table: pd.DataFrame, task: str, split: str, colors: Di
                     color=colors[row.method], capsize=3,
                     label=f"{row.method} · {row.model}" if len(models) > 1 else row.method)
         if row.trainable_fraction == 0:
-            ax.annotate(f"{row.method} (0 trainable)", (x, 100 * row.mean), xytext=(6, 4),
+            ax.annotate(f"{row.method} (0 trainable, at {ZERO_FLOOR:g})", (x, 100 * row.mean), xytext=(6, 4),
                         textcoords="offset points", fontsize=7)
     ax.set_xscale("log")
-    ax.set_xlabel("trainable parameters (fraction of total, log scale)")
+    floor = f"; 0 is drawn at {ZERO_FLOOR:g}" if (rows["trainable_fraction"] == 0).any() else ""
+    ax.set_xlabel(f"trainable parameters (fraction of total, log scale{floor})")
     ax.set_ylabel(f"{rows['metric'].iloc[0]} ×100 ({split}, mean ± std over seeds)")
     ax.set_title(f"{task}: {rows['metric'].iloc[0]} vs trainable parameters")
-    ax.grid(True, which="both", alpha=0.3)
+    ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7)
-    if (rows["trainable_fraction"] == 0).any():
-        fig.text(0.01, 0.005, f"no trainable parameters (0) is drawn at x = {ZERO_FLOOR:g}", fontsize=7)
     fig.savefig(path, dpi=120)
 
 
@@ -271,7 +270,7 @@ def plot_val_curves(runs: pd.DataFrame, task: str, metric: str, colors: Dict[str
         for column in columns:
             seeds = {}
             for run in runs[(runs["model"] == model) & (runs["column"] == column)].itertuples():
-                curve = _read_curve(run.file.parent / "metrics.csv", f"val/{metric}")
+                curve = read_val_curve(run.file.parent / "metrics.csv", metric)
                 if curve is None:
                     print(f"ptlab-report: warning: no val/{metric} curve in {run.file.parent / 'metrics.csv'}",
                           file=sys.stderr)
@@ -302,14 +301,23 @@ def plot_val_curves(runs: pd.DataFrame, task: str, metric: str, colors: Dict[str
     return drawn
 
 
-def _read_curve(path: Path, column: str) -> Optional[pd.Series]:
-    """The column by step (the last value logged at a step wins), or None when it is not there."""
+def read_val_curve(path: Path, metric: str) -> Optional[pd.Series]:
+    """val/<metric> by step during training, or None when it is not there.
+
+    After fit, ptlab-train may validate again (the best checkpoint; the final weights when
+    training did not end on a validation); lightning logs those with the epoch counter already
+    past the last training epoch. Drawn, they read as a jump at the end, so they are left out.
+    The last value logged at a step wins.
+    """
     try:
         frame = pd.read_csv(path)
     except (OSError, ValueError):
         return None
+    column = f"val/{metric}"
     if column not in frame or "step" not in frame:
         return None
+    if "train/loss" in frame and "epoch" in frame and frame["train/loss"].notna().any():
+        frame = frame[frame["epoch"] <= frame.loc[frame["train/loss"].notna(), "epoch"].max()]
     return frame.dropna(subset=[column]).groupby("step")[column].last()
 
 

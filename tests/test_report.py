@@ -70,14 +70,15 @@ def record(model: str, task: str, method: str, seed: int, status: str = "complet
 
 
 def metrics_csv(task: str, method: str, value: float) -> str:
-    """Lightning's CSVLogger layout: lr, train and val rows interleaved, the final validation last."""
+    """Lightning's CSVLogger layout: lr, train and val rows interleaved; the best at step 19, the
+    final at 39, then ptlab-train's re-validation of the best checkpoint after fit (epoch 2)."""
     main = TASKS[task]
     header = f"epoch,lr-AdamW,step,train/loss,val/{main}\n"
     if method == "zero_shot":
         return header + f"0,,0,,{value}\n"
     return header + "".join([
-        ",0.004,9,,\n", f"0,,9,0.9,\n", ",0.002,19,,\n", f"0,,19,0.5,\n", f"0,,19,,{value - 0.05}\n",
-        f"1,,39,0.3,\n", f"1,,39,,{value - 0.02}\n", f"2,,40,,{value}\n",
+        ",0.004,9,,\n", "0,,9,0.9,\n", ",0.002,19,,\n", "0,,19,0.5,\n", f"0,,19,,{value}\n",
+        ",0.0001,39,,\n", "1,,39,0.3,\n", f"1,,39,,{value - 0.02}\n", f"2,,40,,{value}\n",
     ])
 
 
@@ -184,7 +185,7 @@ def test_csv_has_one_row_per_model_task_method(full):
         assert float(row["std"]) == pytest.approx(statistics.stdev(values), abs=1e-12)
         assert int(row["n"]) == len(seeds)
         assert int(row["n_failed"]) == ((model, task, method, 2) == FAILED)
-        assert float(row["trainable_fraction"]) == FRACTION[method]
+        assert float(row["trainable_fraction"]) == pytest.approx(FRACTION[method])
         assert float(row["peak_memory_bytes"]) == pytest.approx(
             statistics.mean(1e9 * (1 + METHODS.index(method)) + s for s in seeds))
         assert float(row["train_seconds"]) == pytest.approx(statistics.mean(10.0 * METHODS.index(method) + s
@@ -200,6 +201,20 @@ def test_writes_markdown_latex_and_png_plots(full):
         for kind in ("metric_vs_params", "val_curves"):
             png = out / f"{task}_{kind}.png"
             assert png.stat().st_size > 1000 and png.read_bytes()[:8] == PNG_MAGIC, png
+
+
+def test_val_curve_is_the_validations_during_training(tmp_path):
+    """The re-validation of the best checkpoint after fit (logged at the next epoch) is no curve point."""
+    from ptlab.report import read_val_curve
+
+    value = score("gpt2", "sst2", "prompt_tuning", 0)
+    (tmp_path / "metrics.csv").write_text(metrics_csv("sst2", "prompt_tuning", value))
+    curve = read_val_curve(tmp_path / "metrics.csv", "accuracy")
+    assert curve.to_dict() == {19: value, 39: pytest.approx(value - 0.02)}
+    (tmp_path / "zero.csv").write_text(metrics_csv("sst2", "zero_shot", value))
+    assert read_val_curve(tmp_path / "zero.csv", "accuracy").to_dict() == {0: value}
+    assert read_val_curve(tmp_path / "zero.csv", "macro_f1") is None
+    assert read_val_curve(tmp_path / "absent.csv", "accuracy") is None
 
 
 def test_dirs_from_two_machines_give_the_same_table_as_their_parent(runs, full, tmp_path):
@@ -244,6 +259,19 @@ def test_a_run_copied_twice_counts_once_and_completed_wins(tmp_path):
     cell = f"{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f} (n=2)"
     assert table_of(result.stdout)[("gpt2", "sst2 (accuracy)")] == {"prompt_tuning": cell}
     assert "ptlab-report: warning:" in result.stderr and str(tmp_path / "b") in result.stderr
+
+
+def test_other_overrides_are_a_column_of_their_own(tmp_path):
+    """A sweep over method.lr puts runs in <method>/seed<n>/<overrides>/: never averaged together."""
+    plain = write_run(tmp_path, "gpt2", "sst2", "prompt_tuning", 0)
+    tagged = plain / "method.lr=0.1"
+    tagged.mkdir()
+    (tagged / "results.json").write_text((plain / "results.json").read_text())
+    result = report(str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    cell = f"{100 * score('gpt2', 'sst2', 'prompt_tuning', 0):.1f} (n=1)"
+    assert table_of(result.stdout)[("gpt2", "sst2 (accuracy)")] == {
+        "prompt_tuning": cell, "prompt_tuning [method.lr=0.1]": cell}
 
 
 @pytest.mark.parametrize("case", ["no such dir", "no results", "malformed json", "not a record",
