@@ -200,6 +200,9 @@ class TaskConfig:
                 f"task.metrics: {unknown} unknown for a {self.kind.value} task; "
                 f"known: {list(METRIC_NAMES[self.kind])}"
             )
+        fields = [f for f in self.columns if f not in ("label", "target")]
+        if self.group_by is not None and self.group_by not in fields:
+            raise ConfigError(f"task.group_by={self.group_by!r} is not a template field of task.columns: {fields}")
         if self.main_metric not in self.metrics:
             raise ConfigError(
                 f"task.main_metric={self.main_metric!r} is not among task.metrics={self.metrics}"
@@ -329,6 +332,9 @@ def _check_combination(run: RunConfig) -> None:
             f"task={run.task.name} is a generation task; model={run.model.name} (family=encoder) "
             f"cannot generate text. Use a causal or seq2seq model."
         )
+    steps, epochs = run.trainer.get("max_steps", -1), run.trainer.get("max_epochs")
+    if run.trains and steps in (-1, None) and epochs in (-1, None):
+        raise ConfigError("training needs an end: set trainer.max_steps or trainer.max_epochs")
     if run.data.k is not None and run.data.k_per_class is not None:
         raise ConfigError("set data.k or data.k_per_class, not both")
     if run.data.k_per_class is not None and kind != TaskKind.classification:

@@ -10,6 +10,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import subprocess
 import tempfile
 from importlib.metadata import PackageNotFoundError, version
@@ -22,15 +23,18 @@ RESULTS = "results.json"
 SCHEMA_VERSION = 1
 
 
-def write_json(path: Path, payload: Any) -> None:
+def write_text(path: Path, text: str) -> None:
     """Write via a temp file and rename, so a reader never sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     os.chmod(tmp, 0o644)
     with os.fdopen(fd, "w") as f:
-        json.dump(payload, f, indent=2, sort_keys=False, default=str)
-        f.write("\n")
+        f.write(text)
     os.replace(tmp, path)
+
+
+def write_json(path: Path, payload: Any) -> None:
+    write_text(path, json.dumps(payload, indent=2, default=str) + "\n")
 
 
 def read_results(run_dir: Path) -> Optional[Dict[str, Any]]:
@@ -63,22 +67,26 @@ def check_run_dir(run_dir: Path, if_exists: str) -> Optional[str]:
                 f"run directory {run_dir} holds an unfinished run with checkpoint {last}; refusing "
                 f"to start over. Pass if_exists=resume to continue it from that checkpoint."
             )
-        _archive(run_dir, [RESULTS])
+        # The CSV logger starts metrics.csv afresh: keep the curve before the interruption.
+        _archive(run_dir, [RESULTS, "metrics.csv"], keep=["metrics.csv"])
         return "resume"
     _archive(run_dir, [RESULTS, "config.yaml", "metrics.csv"])
     return None
 
 
-def _archive(run_dir: Path, names) -> None:
-    """Move an earlier attempt's files to attempts/<n>/, keeping them beside the new attempt."""
+def _archive(run_dir: Path, names, keep=()) -> None:
+    """Move an earlier attempt's files to attempts/<n>/ (copy those in `keep`), beside the new one."""
     present = [n for n in names if (run_dir / n).exists()]
-    if not present or RESULTS not in present:
+    if RESULTS not in present:
         return
-    n = len(list((run_dir / "attempts").glob("*"))) + 1 if (run_dir / "attempts").exists() else 1
-    target = run_dir / "attempts" / str(n)
+    done = [int(p.name) for p in (run_dir / "attempts").glob("*") if p.name.isdigit()]
+    target = run_dir / "attempts" / str(max(done, default=0) + 1)
     target.mkdir(parents=True)
     for name in present:
-        os.replace(run_dir / name, target / name)
+        if name in keep:
+            shutil.copy2(run_dir / name, target / name)
+        else:
+            os.replace(run_dir / name, target / name)
 
 
 def last_checkpoint(run_dir: Path) -> Optional[Path]:

@@ -24,7 +24,10 @@ from ptlab.record import RESULTS
 
 METHOD_ORDER = ("zero_shot", "prompt_tuning", "prefix_tuning", "full_finetune")  # fewest trained first
 ZERO_FLOOR = 1e-7  # where a method with no trainable parameters sits on a log x axis
-SOURCES = {"val": "val_best", "test": "test"}  # --split -> the metrics entry of results.json
+# --split -> the metrics entry of results.json. `val` is the validation score of the checkpoint
+# chosen on that same validation set (optimistic for trained methods when there is no test split);
+# `val_final` is the last step's, with no selection.
+SOURCES = {"val": "val_best", "val_final": "val_final", "test": "test"}
 STATES = {"completed": "completed", "failed": "failed", "running": "incomplete"}
 REQUIRED = ("model", "task", "method", "seed", "status")
 LATEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
@@ -372,7 +375,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument("--out", type=Path, help="where to write the report files (default: the first DIR)")
     parser.add_argument("--metric", help="metric to compare (default: each task's main_metric)")
     parser.add_argument("--split", choices=sorted(SOURCES), default="val",
-                        help="val: best validation (metrics.val_best, default); test: metrics.test")
+                        help="val: the best checkpoint's validation score (metrics.val_best, default; "
+                             "chosen on that same set); val_final: the last step's; test: metrics.test")
     args = parser.parse_args(argv)
     try:
         text, written = report(args.dirs, args.out or args.dirs[0], args.metric, args.split)

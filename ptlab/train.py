@@ -24,6 +24,7 @@ from ptlab.config import ROOT, RunConfig, TaskKind, validate
 from ptlab.errors import ConfigError, PtlabError
 from ptlab.record import (
     RESULTS, SCHEMA_VERSION, PeakMemory, check_run_dir, git_commit, read_results, versions, write_json,
+    write_text,
 )
 
 
@@ -36,11 +37,11 @@ def train(cfg: DictConfig) -> Dict[str, Any]:
         print(f"ptlab: {out} holds a completed run; leaving it as it is.")
         return read_results(out)
     resolved = review.redact(OmegaConf.to_container(cfg, resolve=True))
-    if not (out / "config.yaml").exists():
-        out.mkdir(parents=True, exist_ok=True)
-        OmegaConf.save(OmegaConf.create(resolved), out / "config.yaml")
+    if not (out / "config.yaml").exists():  # a resumed run keeps the config it started with
+        write_text(out / "config.yaml", OmegaConf.to_yaml(OmegaConf.create(resolved)))
 
     record = _identity(run, out)
+    write_json(out / RESULTS, record)  # status "running": a killed run is visible as unfinished
     started = time.perf_counter()
     live: Dict[str, Any] = {}  # the trainer and module, for closing the W&B run at the end
     try:
@@ -98,7 +99,7 @@ def _execute(run: RunConfig, cfg: DictConfig, out: Path, resolved: Dict[str, Any
     fit_started = time.perf_counter()
     if run.trains:
         last = out / "checkpoints" / "last.ckpt"
-        trainer.fit(module, datamodule=data, ckpt_path=str(last) if resume else None, weights_only=False)
+        trainer.fit(module, datamodule=data, ckpt_path=str(last) if resume else None, weights_only=True)
     train_seconds = time.perf_counter() - fit_started if run.trains else 0.0
 
     eval_started = time.perf_counter()
@@ -188,9 +189,7 @@ def _identity(run: RunConfig, out: Path) -> Dict[str, Any]:
 
 
 def _write_jsonl(path: Path, rows) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("".join(json.dumps(r, default=str) + "\n" for r in rows))
-    tmp.replace(path)
+    write_text(path, "".join(json.dumps(r, default=str) + "\n" for r in rows))
 
 
 def _now() -> str:
@@ -216,6 +215,7 @@ def main() -> None:
     """Console script `ptlab-train` (same as `python -m ptlab.train`)."""
     _hydra_main()
     if _failures:
+        print(f"ptlab: {len(_failures)} run(s) of the sweep failed:", *_failures, sep="\n  ", file=sys.stderr)
         sys.exit(1)
 
 

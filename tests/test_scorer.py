@@ -21,7 +21,7 @@ TEXTS = ["a gripping , funny film", "dull", "the plot makes no sense at all , sa
 def setup(request, compose_run, shared_cache):
     model_name, labels = request.param
     run = compose_run(f"model={model_name}", "method=zero_shot", "task=sst2")
-    task = dataclasses.replace(run.task, labels=labels)
+    task = dataclasses.replace(run.task, labels=labels, max_target_length=8)
     tokenizer = load_tokenizer(run.model, shared_cache)
     torch.manual_seed(0)
     model = load_model(run.model, shared_cache).eval()

@@ -15,6 +15,7 @@ import random
 import shutil
 import tempfile
 from collections import defaultdict
+from importlib.metadata import version
 from pathlib import Path
 from typing import Dict, List, Optional
 
@@ -26,10 +27,13 @@ from torch.utils.data import DataLoader
 from ptlab.config import RunConfig, TaskKind
 from ptlab.data.sources import Example, declared_splits, load_split, resolve_data_dir
 from ptlab.errors import DataError
+from ptlab.models import families
 from ptlab.models.families import FamilyAdapter
 
 log = logging.getLogger(__name__)
 CACHE_FORMAT = 1  # bump when the encoded row layout changes
+# The encoding code itself is part of the key: editing it must not reuse stale ids.
+ENCODER_SOURCE = hashlib.sha256(Path(families.__file__).read_bytes()).hexdigest()
 
 
 class TaskDataModule(L.LightningDataModule):
@@ -141,7 +145,7 @@ class TaskDataModule(L.LightningDataModule):
         task, tok = self.run.task, self.adapter.tokenizer
         h = hashlib.sha256()
         for part in (
-            CACHE_FORMAT, split == "train", self.adapter.family.value, task.kind.value, task.template,
+            CACHE_FORMAT, ENCODER_SOURCE, version("transformers"), version("tokenizers"), split == "train", self.adapter.family.value, task.kind.value, task.template,
             task.columns, task.labels, task.max_source_length, task.max_target_length,
             type(tok).__name__, tok.pad_token_id, tok.eos_token_id, self._tokenizer_fingerprint(),
         ):

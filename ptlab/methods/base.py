@@ -17,8 +17,6 @@ from ptlab.config import RunConfig, TaskKind
 from ptlab.metrics import TaskMetrics
 from ptlab.models.families import FamilyAdapter
 
-NO_DECAY = ("bias", "norm.weight", "layernorm.weight", "layer_norm.weight", "ln_f.weight")
-
 
 class MethodModule(L.LightningModule):
     """A backbone wrapped by a method, trained with the task's LM/classification loss."""
@@ -47,8 +45,12 @@ class MethodModule(L.LightningModule):
 
     # --- parameter accounting ---
     def parameter_counts(self) -> Dict[str, Any]:
-        trainable = sum(p.numel() for p in self.model.parameters() if p.requires_grad)
-        total = sum(p.numel() for p in self.model.parameters())
+        if hasattr(self.model, "get_nb_trainable_parameters"):
+            # peft: a trained copy of an encoder's head is counted once, not beside the original
+            trainable, total = self.model.get_nb_trainable_parameters()
+        else:
+            trainable = sum(p.numel() for p in self.model.parameters() if p.requires_grad)
+            total = sum(p.numel() for p in self.model.parameters())
         return {"trainable": trainable, "total": total, "trainable_fraction": trainable / total}
 
     def trainable_names(self) -> set:
@@ -71,11 +73,10 @@ class MethodModule(L.LightningModule):
 
     def configure_optimizers(self):
         cfg = self.run.method
-        named = [(n, p) for n, p in self.model.named_parameters() if p.requires_grad]
-        groups = [
-            {"params": [p for n, p in named if not n.lower().endswith(NO_DECAY)],
-             "weight_decay": cfg.weight_decay},
-            {"params": [p for n, p in named if n.lower().endswith(NO_DECAY)], "weight_decay": 0.0},
+        trained = [p for p in self.model.parameters() if p.requires_grad]
+        groups = [  # no weight decay on biases and norm scales (the 1-D parameters)
+            {"params": [p for p in trained if p.ndim >= 2], "weight_decay": cfg.weight_decay},
+            {"params": [p for p in trained if p.ndim < 2], "weight_decay": 0.0},
         ]
         optimizer = torch.optim.AdamW([g for g in groups if g["params"]], lr=cfg.lr)
         total = int(self.trainer.estimated_stepping_batches)
@@ -132,7 +133,13 @@ class MethodModule(L.LightningModule):
         self.log_dict({f"{split}/{k}": v for k, v in values.items()}, sync_dist=True)
 
     # --- checkpoints ---
+    def on_load_checkpoint(self, checkpoint):
+        counters = checkpoint.get("ptlab_counters", {})  # a resumed run keeps counting
+        self.train_tokens = counters.get("train_tokens", 0)
+        self.train_seconds = counters.get("train_seconds", 0.0)
+
     def on_save_checkpoint(self, checkpoint):
+        checkpoint["ptlab_counters"] = {"train_tokens": self.train_tokens, "train_seconds": self.train_seconds}
         if not self.saves_frozen_weights:
             keep = self.trainable_names()
             checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if k in keep}

@@ -22,6 +22,7 @@ from peft import TaskType
 
 from ptlab.config import Family, TaskConfig, TaskKind
 from ptlab.data.sources import Example
+from ptlab.errors import ConfigError
 
 IGNORE = -100
 Batch = Dict[str, Any]
@@ -91,10 +92,14 @@ class FamilyAdapter:
     def prompt_text(self, ex: Example) -> str:
         return self.task.template.format(**ex.fields)
 
+    truncation_side = "left"  # LMs keep the end of an over-long prompt: the answer cue sits there
+
     def encode_prompt(self, ex: Example) -> List[int]:
-        ids = self.tokenizer(self.prompt_text(ex))["input_ids"]
-        # Keep the end of an over-long prompt: the answer cue ("Sentiment:") sits there.
-        return ids[-self.task.max_source_length:]
+        # The tokenizer truncates the text, not its special tokens (BOS, [CLS]/[SEP] stay).
+        self.tokenizer.truncation_side = self.truncation_side
+        return self.tokenizer(
+            self.prompt_text(ex), truncation=True, max_length=self.task.max_source_length
+        )["input_ids"]
 
     def encode_target(self, text: str) -> List[int]:
         raise NotImplementedError
@@ -114,8 +119,15 @@ class FamilyAdapter:
 
     @cached_property
     def choice_ids(self) -> List[List[int]]:
-        """Token ids of each label's verbalizer, in class-index order."""
-        return [self.encode_target(v)[: self.task.max_target_length] for v in self.task.labels.values()]
+        """Token ids of each label's verbalizer, in class-index order (never truncated)."""
+        ids = [self.encode_target(v) for v in self.task.labels.values()]
+        longest = max(len(c) for c in ids)
+        if longest > self.task.max_target_length:
+            raise ConfigError(
+                f"task {self.task.name}: a verbalizer in task.labels is {longest} tokens long, more "
+                f"than task.max_target_length={self.task.max_target_length}"
+            )
+        return ids
 
     # --- per-family behaviour ---
     def collate_train(self, rows: List[Batch]) -> Batch:
@@ -244,7 +256,9 @@ class Seq2SeqAdapter(LMAdapter):
         return self.tokenizer(text.strip())["input_ids"]  # ends with the tokenizer's eos
 
     def target_for_training(self, text: str) -> List[int]:
-        return self.encode_target(text)[: self.task.max_target_length]
+        ids = self.encode_target(text)  # ends with eos: keep it, so the model learns to stop
+        limit = self.task.max_target_length
+        return ids if len(ids) <= limit else ids[: limit - 1] + ids[-1:]
 
     def _with_answers(self, prompts, answers) -> Batch:
         return {**self._inputs(prompts), "labels": _pad(answers, IGNORE)}
@@ -262,11 +276,7 @@ class EncoderAdapter(FamilyAdapter):
     family = Family.encoder
     peft_task_type = TaskType.SEQ_CLS
 
-    def encode_prompt(self, ex: Example) -> List[int]:
-        # Encoders read [CLS] ... [SEP]: truncate the text, keep the special tokens.
-        return self.tokenizer(
-            self.prompt_text(ex), truncation=True, max_length=self.task.max_source_length
-        )["input_ids"]
+    truncation_side = "right"  # a classification head reads the whole text; keep its start
 
     @cached_property
     def choice_ids(self) -> List[List[int]]:
