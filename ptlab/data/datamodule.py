@@ -15,6 +15,7 @@ import random
 import shutil
 import tempfile
 from collections import defaultdict
+from functools import cached_property
 from importlib.metadata import version
 from pathlib import Path
 from typing import Dict, List, Optional
@@ -129,6 +130,7 @@ class TaskDataModule(L.LightningDataModule):
             shutil.rmtree(tmp, ignore_errors=True)
         return datasets.load_from_disk(str(path))
 
+    @cached_property
     def _tokenizer_fingerprint(self) -> str:
         """The tokenizer's vocabulary and pipeline, without the truncation/padding state that
         encoding itself changes (which would make the key depend on what was encoded first)."""
@@ -147,7 +149,7 @@ class TaskDataModule(L.LightningDataModule):
         for part in (
             CACHE_FORMAT, ENCODER_SOURCE, version("transformers"), version("tokenizers"), split == "train", self.adapter.family.value, task.kind.value, task.template,
             task.columns, task.labels, task.max_source_length, task.max_target_length,
-            type(tok).__name__, tok.pad_token_id, tok.eos_token_id, self._tokenizer_fingerprint(),
+            type(tok).__name__, tok.pad_token_id, tok.eos_token_id, self._tokenizer_fingerprint,
         ):
             h.update(json.dumps(part, sort_keys=True, default=str).encode())
         for ex in examples:
