@@ -8,6 +8,7 @@ impossible model x method x task combination fails before any download, load or 
 from __future__ import annotations
 
 import dataclasses
+import signal as signal_module
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -56,11 +57,12 @@ class PromptInit(str, Enum):
 
 
 class IfExists(str, Enum):
-    """What to do when the run dir holds an earlier run (a failed attempt without a checkpoint
-    is always kept under attempts/<n>/ and started over)."""
+    """What to do when the run dir holds an earlier run. Nothing written is ever lost: whatever
+    a new attempt would replace moves to attempts/<n>/ first."""
 
+    resume = "resume"  # skip a completed run; continue an unfinished one from last.ckpt; else start
     refuse = "refuse"  # a completed run, or an unfinished one with a checkpoint, is an error
-    resume = "resume"  # continue an unfinished run from last.ckpt; leave a completed run as it is
+    rerun = "rerun"  # start over; the earlier attempt (record, checkpoints, predictions) is archived
 
 
 @dataclass
@@ -250,6 +252,21 @@ class PathsConfig:
 
 
 @dataclass
+class PreemptionConfig:
+    """The preemption signal and SIGTERM save a checkpoint at the next step; ptlab owns requeue."""
+
+    signal: str = "USR1"  # what SLURM sends before the time limit (sbatch --signal=USR1@<s>)
+    requeue: bool = True  # on `signal` inside a SLURM job: scontrol requeue this job
+    max_requeues: int = 5  # compared with SLURM_RESTART_COUNT
+
+    def check(self) -> None:
+        if not hasattr(signal_module, f"SIG{self.signal.upper().removeprefix('SIG')}"):
+            raise ConfigError(f"preemption.signal={self.signal!r} is not a signal name (e.g. USR1, USR2)")
+        if self.max_requeues < 0:
+            raise ConfigError(f"preemption.max_requeues must be >= 0, got {self.max_requeues}")
+
+
+@dataclass
 class RunConfig:
     """The validated, typed view of one run; what the rest of ptlab consumes."""
 
@@ -260,9 +277,10 @@ class RunConfig:
     decode: DecodeConfig
     paths: PathsConfig
     trainer: Dict[str, Any]
+    preemption: PreemptionConfig = field(default_factory=PreemptionConfig)
     seed: int = 0
     name: str = "default"
-    if_exists: IfExists = IfExists.refuse
+    if_exists: IfExists = IfExists.resume
 
     @property
     def trains(self) -> bool:
@@ -275,7 +293,7 @@ class _Scalars:
 
     seed: int = 0
     name: str = "default"
-    if_exists: IfExists = IfExists.refuse
+    if_exists: IfExists = IfExists.resume
 
 
 def _positive(key: str, value: int) -> None:
@@ -312,9 +330,10 @@ def validate(cfg: DictConfig) -> RunConfig:
         decode=_typed(DecodeConfig, cfg.get("decode", {}), "decode"),
         paths=_typed(PathsConfig, cfg.get("paths"), "paths"),
         trainer=OmegaConf.to_container(cfg.get("trainer", {}), resolve=True),
+        preemption=_typed(PreemptionConfig, cfg.get("preemption", {}), "preemption"),
         **dataclasses.asdict(scalars),
     )
-    for part in (run.method, run.task, run.data, run.decode):
+    for part in (run.method, run.task, run.data, run.decode, run.preemption):
         part.check()
     _check_combination(run)
     return run

@@ -15,3 +15,7 @@ class DataError(PtlabError):
 
 class RunDirError(PtlabError):
     """A run directory that must not be written to (it holds a completed run)."""
+
+
+class DivergedError(PtlabError):
+    """The training loss became NaN or infinite."""

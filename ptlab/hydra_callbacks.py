@@ -1,16 +1,24 @@
 """Hydra callbacks: a sweep ends with its comparison table, so the main job prints the answer."""
 
 from pathlib import Path
+from typing import List
 
 from hydra.experimental.callback import Callback
 
 
 class SweepReport(Callback):
-    """After a multirun, run ptlab-report over the sweep dir (report.md, .csv, .tex, plots)."""
+    """After a multirun, run ptlab-report over the sweep dir (report.md, .csv, .tex, plots).
+
+    Runs may have run in other processes (SLURM jobs), so what did not complete is read from
+    their records, for the sweep's exit status.
+    """
+
+    unfinished: List[str] = []
 
     def on_multirun_end(self, config, **kwargs) -> None:
         from ptlab.errors import PtlabError
-        from ptlab.report import report
+        from ptlab.record import read_results
+        from ptlab.report import find_results, report
 
         sweep_dir = Path(config.hydra.sweep.dir)
         try:
@@ -21,3 +29,7 @@ class SweepReport(Callback):
         print(text)
         for path in written:
             print(f"ptlab-report: wrote {path}")
+        for path in find_results([sweep_dir]):
+            record = read_results(path.parent)
+            if record["status"] != "completed":
+                SweepReport.unfinished.append(f"{path.parent}: {record['status']}: {record.get('error')}")

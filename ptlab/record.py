@@ -42,42 +42,50 @@ def read_results(run_dir: Path) -> Optional[Dict[str, Any]]:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def check_run_dir(run_dir: Path, if_exists: str) -> Optional[str]:
-    """Decide what to do with a run dir that may hold an earlier run; never overwrite silently.
+# Everything a run writes into its directory, i.e. what a forced rerun moves aside.
+RUN_FILES = (RESULTS, "config.yaml", "metrics.csv", "checkpoints", "predictions_val.jsonl",
+             "predictions_test.jsonl", "adapter")
 
-    - a completed run: refused, or with if_exists=resume left as it is ("skip");
-    - an unfinished run with a checkpoint: refused, or with if_exists=resume continued ("resume");
-    - a failed attempt with nothing to resume from: its record moves to attempts/<n>/ and the
-      run starts over (None), so fixing bad data and re-running the same command just works.
+
+def check_run_dir(run_dir: Path, if_exists: str) -> str:
+    """Decide what to do with a run dir that may hold an earlier run; never lose what it holds.
+
+    Returns "skip" (a completed run, left as it is), "resume" (continue from last.ckpt) or
+    "start". With if_exists=resume (the default) re-launching a sweep skips finished runs and
+    continues interrupted ones; if_exists=refuse makes either an error; if_exists=rerun starts
+    over. Whatever a new attempt replaces moves to attempts/<n>/ first.
     """
     run_dir = Path(run_dir)
     previous = read_results(run_dir)
     last = last_checkpoint(run_dir)
+    if if_exists == "rerun":
+        _archive(run_dir, RUN_FILES)
+        return "start"
     if previous and previous["status"] == "completed":
         if if_exists == "refuse":
             raise RunDirError(
                 f"run directory {run_dir} already holds a completed run; refusing to overwrite it. "
-                f"Pass if_exists=resume to leave it as it is, or choose another run "
-                f"(name=<experiment name>, seed=..., or other overrides)."
+                f"Pass if_exists=resume to leave it as it is, if_exists=rerun to run it again "
+                f"(the earlier attempt moves to attempts/<n>/), or choose another run."
             )
         return "skip"
     if last is not None:
         if if_exists == "refuse":
             raise RunDirError(
                 f"run directory {run_dir} holds an unfinished run with checkpoint {last}; refusing "
-                f"to start over. Pass if_exists=resume to continue it from that checkpoint."
+                f"to start over. Pass if_exists=resume to continue it, or if_exists=rerun to start over."
             )
         # The CSV logger starts metrics.csv afresh: keep the curve before the interruption.
         _archive(run_dir, [RESULTS, "metrics.csv"], keep=["metrics.csv"])
         return "resume"
     _archive(run_dir, [RESULTS, "config.yaml", "metrics.csv"])
-    return None
+    return "start"
 
 
 def _archive(run_dir: Path, names, keep=()) -> None:
     """Move an earlier attempt's files to attempts/<n>/ (copy those in `keep`), beside the new one."""
     present = [n for n in names if (run_dir / n).exists()]
-    if RESULTS not in present:
+    if RESULTS not in present and "checkpoints" not in present:
         return
     done = [int(p.name) for p in (run_dir / "attempts").glob("*") if p.name.isdigit()]
     target = run_dir / "attempts" / str(max(done, default=0) + 1)

@@ -28,7 +28,7 @@ ZERO_FLOOR = 1e-7  # where a method with no trainable parameters sits on a log x
 # chosen on that same validation set (optimistic for trained methods when there is no test split);
 # `val_final` is the last step's, with no selection.
 SOURCES = {"val": "val_best", "val_final": "val_final", "test": "test"}
-STATES = {"completed": "completed", "failed": "failed", "running": "incomplete"}
+STATES = {"completed": "completed", "failed": "failed", "running": "incomplete", "preempted": "incomplete"}
 REQUIRED = ("model", "task", "method", "seed", "status")
 LATEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
                  "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 import sys
 import time
+import traceback
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Dict, Optional
@@ -22,6 +24,9 @@ from omegaconf import DictConfig, OmegaConf
 from ptlab import review
 from ptlab.config import ROOT, RunConfig, TaskKind, validate
 from ptlab.errors import ConfigError, PtlabError
+from ptlab.hydra_callbacks import SweepReport
+from ptlab.launch import global_rank, launch_token, rank_zero_decision
+from ptlab.preemption import Preempted, requeue, signum, watching
 from ptlab.record import (
     RESULTS, SCHEMA_VERSION, PeakMemory, check_run_dir, git_commit, read_results, versions, write_json,
     write_text,
@@ -31,31 +36,44 @@ from ptlab.record import (
 def train(cfg: DictConfig) -> Dict[str, Any]:
     """Run one job from a composed config; returns the results record."""
     run = validate(cfg)
+    _check_launch(run)
     out = Path(run.paths.output_dir)
-    action = check_run_dir(out, run.if_exists.value)
+    rank, token = global_rank(), launch_token()
+    action = check_run_dir(out, run.if_exists.value) if rank == 0 else rank_zero_decision(out, token)
     if action == "skip":
-        print(f"ptlab: {out} holds a completed run; leaving it as it is.")
+        print(f"ptlab: {out} holds a completed run; leaving it as it is (if_exists=rerun runs it again).")
         return read_results(out)
     resolved = review.redact(OmegaConf.to_container(cfg, resolve=True))
-    if not (out / "config.yaml").exists():  # a resumed run keeps the config it started with
+    if rank == 0 and not (out / "config.yaml").exists():  # a resumed run keeps its first config
         write_text(out / "config.yaml", OmegaConf.to_yaml(OmegaConf.create(resolved)))
 
-    record = _identity(run, out)
-    write_json(out / RESULTS, record)  # status "running": a killed run is visible as unfinished
+    record = {**_identity(run, out), "launch": token, "action": action}
+    if rank == 0:
+        write_json(out / RESULTS, record)  # status "running": a killed run is visible as unfinished
     started = time.perf_counter()
     live: Dict[str, Any] = {}  # the trainer and module, for closing the W&B run at the end
-    try:
-        record.update(_execute(run, cfg, out, resolved, live, resume=action == "resume"))
-        record["status"], record["error"] = "completed", None
-    except BaseException as err:
-        record["status"], record["error"] = "failed", f"{type(err).__name__}: {err}"
-        raise
-    finally:
-        record["time"] = {**record.get("time", {}), "total_seconds": time.perf_counter() - started}
-        record["finished_at"] = _now()
-        write_json(out / RESULTS, record)
-        if live:
-            review.finish(live["trainer"], live["module"].predictions, out / RESULTS, record["status"])
+    preempted: Optional[Preempted] = None
+    with watching(run.preemption) as flag:
+        try:
+            record.update(_execute(run, cfg, out, resolved, live, action == "resume", flag))
+            record["status"], record["error"] = "completed", None
+        except BaseException as err:
+            if isinstance(err, Preempted) or flag.received:  # also Lightning's own SIGTERM stop mid-eval
+                preempted = err if isinstance(err, Preempted) else Preempted(flag.received, None, None)
+                record["status"], record["error"] = "preempted", str(preempted)
+            else:
+                record["status"], record["error"] = "failed", f"{type(err).__name__}: {err}"
+                raise
+        finally:
+            record["time"] = {**record.get("time", {}), "total_seconds": time.perf_counter() - started}
+            record["finished_at"] = _now()
+            if rank == 0:
+                write_json(out / RESULTS, record)
+            if live:
+                review.finish(live["trainer"], live["module"].predictions, out / RESULTS, record["status"])
+    if preempted:
+        print(f"ptlab: {preempted}; {requeue(preempted, run.preemption)}", file=sys.stderr)
+        raise SystemExit(128 + signum(preempted.signame))  # not a return: a wrapper must not record a result
     print(f"ptlab: results in {out / RESULTS}")
     return record
 
@@ -81,10 +99,10 @@ def build_run(run: RunConfig):
 
 
 def _execute(run: RunConfig, cfg: DictConfig, out: Path, resolved: Dict[str, Any],
-             live: Dict[str, Any], resume: bool) -> Dict[str, Any]:
+             live: Dict[str, Any], resume: bool, flag) -> Dict[str, Any]:
     _check_trainer_keys(run.trainer)
     data, module = build_run(run)
-    trainer = _trainer(cfg, run, out)
+    trainer = _trainer(cfg, run, out, flag)
     live.update(trainer=trainer, module=module)
     review.start(trainer, resolved, run.task.main_metric, module.parameter_counts())
     memory = PeakMemory("cuda" if trainer.strategy.root_device.type == "cuda" else "cpu")
@@ -94,6 +112,7 @@ def _execute(run: RunConfig, cfg: DictConfig, out: Path, resolved: Dict[str, Any
         "params": module.parameter_counts(),
         "data": {split: len(ds) for split, ds in data.splits.items()},
         "tokenization_cache_hit": data.cache_hits,
+        "world_size": trainer.world_size,
     }
 
     fit_started = time.perf_counter()
@@ -113,6 +132,9 @@ def _execute(run: RunConfig, cfg: DictConfig, out: Path, resolved: Dict[str, Any
     test = _metrics(trainer.test(module, datamodule=data, verbose=False)[0], "test") if data.has_test else None
     eval_seconds = time.perf_counter() - eval_started
 
+    result["resumed_from_step"] = module.start_step if resume else None
+    if trainer.global_rank != 0:
+        return result
     for split in ("val", "test"):
         if module.predictions[split]:
             _write_jsonl(out / f"predictions_{split}.jsonl", module.predictions[split])
@@ -159,12 +181,34 @@ def _metrics(logged, split: str) -> Dict[str, float]:
     return {k.split("/", 1)[1]: float(v) for k, v in logged.items() if k.startswith(f"{split}/")}
 
 
-def _trainer(cfg: DictConfig, run: RunConfig, out: Path):
+def _trainer(cfg: DictConfig, run: RunConfig, out: Path, flag):
     import lightning as L
+    from lightning.pytorch.plugins.environments import SLURMEnvironment
+
+    from ptlab.checkpointing import PreemptionCheckpoint
 
     callbacks = [hydra.utils.instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
+    callbacks.append(PreemptionCheckpoint(flag, out / "checkpoints" / "last.ckpt"))
     loggers = [hydra.utils.instantiate(c) for c in (cfg.get("logger") or {}).values() if c]
-    return L.Trainer(**run.trainer, callbacks=callbacks, logger=loggers or False, default_root_dir=str(out))
+    # ptlab owns requeue (ptlab/preemption.py), so Lightning's SLURM auto-requeue stays off;
+    # ptlab's samplers shard the data per rank themselves (exact eval shards, resumable order).
+    plugins = [SLURMEnvironment(auto_requeue=False)] if SLURMEnvironment.detect() else None
+    return L.Trainer(**run.trainer, callbacks=callbacks, logger=loggers or False, plugins=plugins,
+                     use_distributed_sampler=False, default_root_dir=str(out))
+
+
+def _check_launch(run: RunConfig) -> None:
+    """Lightning starts extra local ranks by re-running the command, which in a multirun would
+    re-run the whole sweep in every rank; sweeps get their ranks from srun/torchrun instead."""
+    devices, nodes = run.trainer.get("devices", 1), run.trainer.get("num_nodes", 1)
+    many = nodes != 1 or (devices not in (1, "1", "auto", None) and str(devices) not in ("[0]",))
+    started_elsewhere = any(k in os.environ for k in ("SLURM_NTASKS", "WORLD_SIZE", "LOCAL_RANK"))
+    if many and not started_elsewhere and HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
+        raise ConfigError(
+            f"trainer.devices={devices} (num_nodes={nodes}) in a local multirun: run one configuration "
+            f"per command, or sweep with hydra/launcher=slurm (one task per device), or start the ranks "
+            f"with torchrun/srun."
+        )
 
 
 def _check_trainer_keys(trainer_cfg: Dict[str, Any]) -> None:
@@ -201,21 +245,27 @@ _failures: list = []
 
 @hydra.main(version_base="1.3", config_path=str(ROOT / "conf"), config_name="train")
 def _hydra_main(cfg: DictConfig) -> Optional[Dict[str, Any]]:
+    multirun = HydraConfig.get().mode == RunMode.MULTIRUN
     try:
         return train(cfg)
-    except PtlabError as err:
+    except Exception as err:  # noqa: BLE001 - one failed sweep point must not stop the others
+        if not isinstance(err, PtlabError):
+            if not multirun:
+                raise  # a single run shows the whole traceback
+            traceback.print_exc()
         print(f"ptlab: error: {err}", file=sys.stderr)
-        if HydraConfig.get().mode == RunMode.MULTIRUN:
-            _failures.append(str(err))  # one bad sweep point must not stop the others
-            return None
-        sys.exit(1)
+        if not multirun:
+            sys.exit(1)
+        _failures.append(f"{HydraConfig.get().runtime.output_dir}: {type(err).__name__}: {err}")
+        return None  # results.json records the failure; the sweep goes on
 
 
 def main() -> None:
     """Console script `ptlab-train` (same as `python -m ptlab.train`)."""
     _hydra_main()
-    if _failures:
-        print(f"ptlab: {len(_failures)} run(s) of the sweep failed:", *_failures, sep="\n  ", file=sys.stderr)
+    failed = _failures or SweepReport.unfinished
+    if failed:
+        print(f"ptlab: {len(failed)} run(s) of the sweep did not complete:", *failed, sep="\n  ", file=sys.stderr)
         sys.exit(1)
 
 

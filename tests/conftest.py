@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["slurm_cluster"]  # the session fixture slurm_cluster: a real single-host SLURM cluster
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before huggingface_hub is first imported
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,3 +40,12 @@ def compose_run(data_dir, shared_cache, tmp_path):
             return validate(compose("train", overrides=[*overrides, *fixed]))
 
     return _compose
+
+
+@pytest.fixture(scope="session")
+def cli_cache(tmp_path_factory) -> Path:
+    """PTLAB_CACHE_DIR for every CLI subprocess of the session, so SmolLM2's GGUF tokenizer and
+    weights are converted at most once per test run."""
+    path = tmp_path_factory.getbasetemp() / "ptlab-cli-cache"
+    path.mkdir(exist_ok=True)
+    return path

@@ -34,15 +34,6 @@ CONFIG_TIMEOUT = 60  # a config error returns in ~1 s; this only catches a hang
 RUN_TIMEOUT = 300
 
 
-@pytest.fixture(scope="session")
-def cli_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """PTLAB_CACHE_DIR for every CLI subprocess of the session (tests/test_cli_real.py uses the same
-    folder), so SmolLM2's GGUF tokenizer/weights are converted at most once per test run."""
-    path = tmp_path_factory.getbasetemp() / "ptlab-cli-cache"
-    path.mkdir(exist_ok=True)
-    return path
-
-
 def ptlab(
     *overrides: str,
     log_dir: Path,
@@ -225,7 +216,7 @@ def test_fixing_bad_data_and_rerunning_keeps_the_failed_attempt(tmp_path, cli_ca
 # ---------------------------------------------------------------- a completed run is never touched
 
 @needs_real_data
-def test_completed_run_dir_is_refused_then_skipped_untouched(tmp_path, cli_cache):
+def test_completed_run_is_skipped_refused_or_rerun_and_never_lost(tmp_path, cli_cache):
     log_dir = tmp_path / "runs"
     command = ["model=tiny-llama", "method=zero_shot", "debug=smoke"]
     first = ptlab(*command, log_dir=log_dir, cache=cli_cache, data_dir=REAL_DATA)
@@ -235,16 +226,21 @@ def test_completed_run_dir_is_refused_then_skipped_untouched(tmp_path, cli_cache
     before = snapshot(run_dir)
     assert "results.json" in before and "config.yaml" in before
 
-    again = ptlab(*command, log_dir=log_dir, cache=cli_cache, data_dir=REAL_DATA)
-    line = error_line(again)
-    assert "refusing" in line and str(run_dir) in line and "completed" in line, line
+    again = ptlab(*command, log_dir=log_dir, cache=cli_cache, data_dir=REAL_DATA)  # default: resume
+    assert again.returncode == 0, again.stderr
+    assert f"{run_dir} holds a completed run; leaving it as it is" in again.stdout, again.stdout
     assert snapshot(run_dir) == before  # same files, same bytes, same mtimes, nothing new
 
-    resumed = ptlab(*command, "if_exists=resume", log_dir=log_dir, cache=cli_cache,
-                    data_dir=REAL_DATA)
-    assert resumed.returncode == 0, resumed.stderr
-    assert f"{run_dir} holds a completed run; leaving it as it is" in resumed.stdout, resumed.stdout
+    refused = ptlab(*command, "if_exists=refuse", log_dir=log_dir, cache=cli_cache, data_dir=REAL_DATA)
+    line = error_line(refused)
+    assert "refusing" in line and str(run_dir) in line and "completed" in line, line
     assert snapshot(run_dir) == before
+
+    rerun = ptlab(*command, "if_exists=rerun", log_dir=log_dir, cache=cli_cache, data_dir=REAL_DATA)
+    assert rerun.returncode == 0, rerun.stderr
+    assert json.loads((run_dir / "results.json").read_text())["status"] == "completed"
+    archived = snapshot(run_dir / "attempts" / "1")  # the first run, moved aside byte for byte
+    assert {k: v[:2] for k, v in archived.items()} == {k: v[:2] for k, v in before.items()}
 
 
 # ---------------------------------------------------------------- safe defaults

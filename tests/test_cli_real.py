@@ -24,15 +24,6 @@ if not (REAL_DATA / "sst2").is_dir():
     pytest.skip(f"real datasets not found at {REAL_DATA}", allow_module_level=True)
 
 
-@pytest.fixture(scope="session")
-def cli_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """PTLAB_CACHE_DIR for every CLI subprocess of the session (the same folder as
-    tests/test_bad_input.py's), so SmolLM2's GGUF is dequantized at most once per test run."""
-    path = tmp_path_factory.getbasetemp() / "ptlab-cli-cache"
-    path.mkdir(exist_ok=True)
-    return path
-
-
 def ptlab_train(*overrides: str, log_dir: Path, cache: Path) -> subprocess.CompletedProcess:
     """The installed console script (`python -m ptlab.train` if it is not on this interpreter's path)."""
     script = Path(sys.executable).with_name("ptlab-train")

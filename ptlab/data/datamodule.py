@@ -26,6 +26,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from ptlab.config import RunConfig, TaskKind
+from ptlab.data.sampling import ResumableLoader, ResumableShuffle, ShardSampler
 from ptlab.data.sources import Example, declared_splits, load_split, resolve_data_dir
 from ptlab.errors import DataError
 from ptlab.models import families
@@ -157,18 +158,29 @@ class TaskDataModule(L.LightningDataModule):
         return f"{task.name}-{split}-{h.hexdigest()[:20]}"
 
     # --- loaders ---
+    def _ranks(self):
+        trainer = self.trainer
+        return (trainer.global_rank, trainer.world_size) if trainer else (0, 1)
+
     def train_dataloader(self):
-        generator = torch.Generator().manual_seed(self.run.seed)
-        return DataLoader(
-            self.splits["train"], batch_size=self.run.data.batch_size, shuffle=True,
-            generator=generator, collate_fn=self.adapter.collate_train,
-            num_workers=self.run.data.num_workers,
+        rank, world = self._ranks()
+        sampler = ResumableShuffle(len(self.splits["train"]), self.run.data.batch_size, self.run.seed, rank, world)
+        return ResumableLoader(
+            self.splits["train"], sampler, trained=self._batches_trained,
+            collate_fn=self.adapter.collate_train, num_workers=self.run.data.num_workers,
+            generator=torch.Generator().manual_seed(self.run.seed),  # worker seeds, not the global RNG
         )
 
+    def _batches_trained(self) -> Optional[int]:
+        return self.trainer.lightning_module.batches_trained if self.trainer else None
+
     def _eval_loader(self, split: str):
+        rank, world = self._ranks()
         return DataLoader(
             self.splits[split], batch_size=self.run.data.eval_batch_size,
+            sampler=ShardSampler(len(self.splits[split]), rank, world),
             collate_fn=self.adapter.collate_eval, num_workers=self.run.data.num_workers,
+            generator=torch.Generator().manual_seed(self.run.seed),
         )
 
     def val_dataloader(self):

@@ -7,6 +7,8 @@ methods differ in exactly one thing: which parameters train.
 from __future__ import annotations
 
 import time
+from pathlib import Path
+from itertools import zip_longest
 from typing import Any, Dict, List, Optional, Tuple
 
 import lightning as L
@@ -14,7 +16,9 @@ import torch
 from transformers import get_scheduler
 
 from ptlab.config import RunConfig, TaskKind
+from ptlab.errors import DivergedError
 from ptlab.metrics import TaskMetrics
+from ptlab.methods.rng import rng_states, set_rng_states
 from ptlab.models.families import FamilyAdapter
 
 
@@ -37,6 +41,9 @@ class MethodModule(L.LightningModule):
         self.predictions: Dict[str, List[Dict[str, Any]]] = {"val": [], "test": []}
         self.train_tokens = 0
         self.train_seconds = 0.0
+        self.batches_trained = 0  # the data position a resumed run continues from
+        self._resume_rng: Optional[Dict[str, Any]] = None
+        self.start_step = 0
         self.last_val: Optional[Tuple[int, Dict[str, float]]] = None  # (step, metrics)
 
     def wrap(self, backbone):
@@ -63,9 +70,13 @@ class MethodModule(L.LightningModule):
     def training_step(self, batch, batch_idx):
         loss = self.adapter.loss(self.model, batch)
         if not torch.isfinite(loss):
-            raise FloatingPointError(f"non-finite training loss {loss.item()} at step {self.global_step}")
+            last = Path(self.run.paths.output_dir) / "checkpoints" / "last.ckpt"
+            kept = f"{last} (the latest validation's) is kept" if last.exists() else "no checkpoint was saved yet"
+            raise DivergedError(f"non-finite training loss {loss.item()} at step {self.global_step}; "
+                                f"the run stopped and {kept}. Try a lower method.lr.")
         self.log("train/loss", loss, prog_bar=True, batch_size=batch["input_ids"].shape[0])
         self.train_tokens += int(batch["attention_mask"].sum())
+        self.batches_trained += 1
         return loss
 
     def on_train_batch_end(self, outputs, batch, batch_idx):
@@ -126,6 +137,10 @@ class MethodModule(L.LightningModule):
         self._log_split("test")
 
     def _log_split(self, split: str) -> None:
+        if self.trainer.world_size > 1:  # each rank scored one shard: rank r holds r, r+w, ...
+            shards: List[Any] = [None] * self.trainer.world_size
+            torch.distributed.all_gather_object(shards, self.predictions[split])
+            self.predictions[split] = [row for group in zip_longest(*shards) for row in group if row is not None]
         values = self.metrics[split].compute()
         self.metrics[split].reset()
         if split == "val":
@@ -137,9 +152,21 @@ class MethodModule(L.LightningModule):
         counters = checkpoint.get("ptlab_counters", {})  # a resumed run keeps counting
         self.train_tokens = counters.get("train_tokens", 0)
         self.train_seconds = counters.get("train_seconds", 0.0)
+        self.batches_trained = counters.get("batches_trained", 0)
+        self._resume_rng = checkpoint.get("ptlab_rng")
+
+    def on_train_start(self):
+        self.start_step = self.global_step
+        # Restored here, after everything that runs between loading and the first step, so
+        # dropout draws the same masks as in an uninterrupted run.
+        if self._resume_rng is not None:
+            set_rng_states(self._resume_rng)
+            self._resume_rng = None
 
     def on_save_checkpoint(self, checkpoint):
-        checkpoint["ptlab_counters"] = {"train_tokens": self.train_tokens, "train_seconds": self.train_seconds}
+        checkpoint["ptlab_counters"] = {"train_tokens": self.train_tokens, "train_seconds": self.train_seconds,
+                                        "batches_trained": self.batches_trained}
+        checkpoint["ptlab_rng"] = rng_states()
         if not self.saves_frozen_weights:
             keep = self.trainable_names()
             checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if k in keep}

@@ -1,0 +1,51 @@
+"""The training-loop side of preemption: checkpoint at a step boundary, then stop.
+
+The checkpoint is taken where Lightning itself checkpoints, so its loop state restores exactly:
+after a training step, or, when that step is followed by a validation, after the validation
+(and after the best/last checkpoints of that validation). A resumed run then continues as an
+uninterrupted one would: weights, optimizer, scheduler, data position, RNG, best so far.
+"""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import torch
+from lightning.pytorch.callbacks import Checkpoint
+from lightning.pytorch.trainer.states import TrainerFn
+
+from ptlab.preemption import Preempted, SignalFlag, signum
+
+
+class PreemptionCheckpoint(Checkpoint):
+    """Saves last.ckpt and stops at the first step boundary after a signal (all ranks agree).
+
+    A `Checkpoint` subclass, so Lightning runs it after the ModelCheckpoint callbacks.
+    """
+
+    def __init__(self, flag: SignalFlag, checkpoint: Path):
+        self.flag, self.checkpoint = flag, checkpoint
+
+    def on_train_start(self, trainer, pl_module):
+        self.flag.install()  # Lightning registered its own SIGTERM handler as fit started
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        loop = trainer.fit_loop.epoch_loop
+        if loop._should_accumulate() or loop._should_check_val_fx(trainer.fit_loop._data_fetcher):
+            return  # mid-accumulation, or a validation is due first: stop after it instead
+        self._stop_if_signalled(trainer, pl_module)
+
+    def on_validation_end(self, trainer, pl_module):
+        if trainer.state.fn == TrainerFn.FITTING and not trainer.sanity_checking:
+            self._stop_if_signalled(trainer, pl_module)
+
+    def _stop_if_signalled(self, trainer, pl_module) -> None:
+        received = self.flag.received
+        if trainer.world_size > 1:  # one rank's signal stops every rank at the same step
+            code = torch.tensor([signum(received) if received else 0], device=pl_module.device)
+            torch.distributed.all_reduce(code, op=torch.distributed.ReduceOp.MAX)
+            received = signal.Signals(int(code)).name.removeprefix("SIG") if int(code) else None
+        if received:
+            trainer.save_checkpoint(self.checkpoint)
+            raise Preempted(received, trainer.global_step, self.checkpoint)

@@ -1,0 +1,82 @@
+"""Batch order that a resumed run can pick up exactly, and eval shards with no duplicates.
+
+A requeued job must see the same batches in the same order as an uninterrupted one, so the
+training order is a pure function of (seed, epoch) and the number of batches already trained,
+which the checkpoint records. Lightning restores it through the loader's `state_dict` protocol.
+Under DDP each rank takes its slice of every global batch; evaluation shards are disjoint (no
+padding with repeats, which would skew the metrics a comparison rests on).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from typing import Callable, Iterator, List, Optional
+
+from torch.utils.data import BatchSampler, DataLoader, Sampler
+
+
+class ResumableShuffle(Sampler[int]):
+    """This rank's indices for one epoch, in an order that comes from (seed, epoch) alone.
+
+    Lightning calls `set_epoch`; a resumed run sets `resume_at` (batches trained before it
+    started) and its first epoch skips the batches already trained.
+    """
+
+    def __init__(self, size: int, batch_size: int, seed: int, rank: int = 0, world: int = 1):
+        self.size, self.batch_size, self.seed = size, batch_size, seed
+        self.rank, self.world = rank, world
+        self.epoch = 0
+        self.resume_at = 0
+        self.batches = math.ceil(size / (batch_size * world))  # per epoch
+
+    def __len__(self) -> int:
+        return self.size if self.world == 1 else self.batches * self.batch_size
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self) -> Iterator[int]:
+        skip = min(max(self.resume_at - self.epoch * self.batches, 0), self.batches)
+        self.resume_at = 0  # later epochs start from their beginning
+        order = list(range(self.size))
+        random.Random(f"{self.seed}:{self.epoch}").shuffle(order)
+        step = self.batch_size * self.world
+        if self.world > 1:  # every rank needs a full batch: wrap the last global batch around
+            order += order[: self.batches * step - self.size]
+        for start in range(skip * step, self.batches * step, step):
+            lo = start + self.rank * self.batch_size
+            yield from order[lo: lo + self.batch_size]
+
+
+class ResumableLoader(DataLoader):
+    """A DataLoader Lightning saves and restores (the `state_dict` / `load_state_dict` protocol).
+
+    The state is the number of batches trained, read from the module at save time: the loader
+    itself runs ahead of training by Lightning's prefetch, so its own count would be off. A
+    loader used outside a ptlab DataModule has no such count and restarts its epoch.
+    """
+
+    def __init__(self, dataset, sampler: ResumableShuffle, trained: Callable[[], Optional[int]], **kwargs):
+        super().__init__(dataset, batch_sampler=BatchSampler(sampler, sampler.batch_size, drop_last=False), **kwargs)
+        self._trained = trained
+
+    def state_dict(self) -> dict:
+        trained = self._trained()
+        return {} if trained is None else {"batches_trained": trained}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.batch_sampler.sampler.resume_at = state.get("batches_trained", 0)
+
+
+class ShardSampler(Sampler[int]):
+    """Rank r of w evaluates examples r, r+w, r+2w, ...: disjoint shards that cover the split."""
+
+    def __init__(self, size: int, rank: int, world: int):
+        self.indices = range(rank, size, world)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.indices)

@@ -1,0 +1,61 @@
+"""Which process of a launch this is, and one decision per launch about the run dir.
+
+Under DDP every rank runs `train()`: srun and torchrun start them together, Lightning's own
+launcher re-runs the command for ranks > 0. Only rank 0 reads and writes the run dir; the others
+wait for its decision (start / resume / skip), recorded in results.json under this launch's token,
+so no rank can resume while another starts over.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from pathlib import Path
+
+from ptlab.errors import RunDirError
+from ptlab.record import read_results
+
+RANK_KEYS = ("RANK", "LOCAL_RANK", "SLURM_PROCID", "JSM_NAMESPACE_RANK")  # Lightning's order
+TOKEN_ENV = "PTLAB_LAUNCH"
+
+
+def global_rank() -> int:
+    for key in RANK_KEYS:
+        if key in os.environ:
+            return int(os.environ[key])
+    return 0
+
+
+def launch_token() -> str:
+    """Shared by every rank of one launch and different for the next (a requeue is a new launch)."""
+    if TOKEN_ENV not in os.environ:
+        if "SLURM_JOB_ID" in os.environ:
+            token = f"slurm-{slurm_job_id()}-{os.environ.get('SLURM_RESTART_COUNT', '0')}"
+        elif "TORCHELASTIC_RUN_ID" in os.environ:
+            token = f"torchrun-{os.environ['TORCHELASTIC_RUN_ID']}-{os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')}"
+        else:
+            token = uuid.uuid4().hex
+        os.environ[TOKEN_ENV] = token  # ranks that Lightning's launcher starts inherit it
+    return os.environ[TOKEN_ENV]
+
+
+def slurm_job_id() -> str:
+    """The id `scontrol` knows this job by (an array task is <array job>_<task>)."""
+    if "SLURM_ARRAY_JOB_ID" in os.environ:
+        return f"{os.environ['SLURM_ARRAY_JOB_ID']}_{os.environ['SLURM_ARRAY_TASK_ID']}"
+    return os.environ["SLURM_JOB_ID"]
+
+
+def rank_zero_decision(run_dir: Path, token: str, timeout: float = 300.0) -> str:
+    """For ranks > 0: wait until rank 0 has decided this launch's action for the run dir."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        record = read_results(run_dir) if (Path(run_dir) / "results.json").exists() else None
+        if record and record.get("launch") == token:
+            return record["action"]
+        if record and record.get("status") == "completed" and record.get("launch") != token:
+            return "skip"
+        time.sleep(0.2)
+    raise RunDirError(f"rank {global_rank()}: rank 0 did not record a decision in {run_dir}/results.json "
+                      f"within {timeout:.0f} s (did it fail before training?)")

@@ -1,0 +1,33 @@
+"""Running ptlab-train as a real process, the way users do, for the tests that need one."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+REAL_DATA = Path(os.environ.get("PTLAB_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+
+def ptlab_env(log_dir: Path, cache: Path, data_dir: Optional[Path] = REAL_DATA) -> Dict[str, str]:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
+           "PTLAB_LOG_DIR": str(log_dir), "PTLAB_CACHE_DIR": str(cache)}
+    env.pop("PTLAB_DATA_DIR", None)
+    if data_dir is not None:
+        env["PTLAB_DATA_DIR"] = str(data_dir)
+    return env
+
+
+def ptlab_cmd(*overrides: str) -> List[str]:
+    return [sys.executable, "-m", "ptlab.train", *overrides]
+
+
+def run_dirs(log_dir: Path) -> List[Path]:
+    """Every run dir under a log dir (earlier attempts under attempts/<n>/ are not runs)."""
+    return sorted(p.parent for p in Path(log_dir).rglob("results.json") if p.parent.parent.name != "attempts")
+
+
+def record(run_dir: Path) -> Dict[str, Any]:
+    return json.loads((Path(run_dir) / "results.json").read_text())
