@@ -1,0 +1,42 @@
+"""Data-parallel on CPU (gloo, 2 processes started by Lightning): same results, same format."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from cli import ptlab_cmd, ptlab_env, record, run_dirs
+
+pytestmark = pytest.mark.slow
+
+RUN = ["model=tiny-llama", "method=prompt_tuning", "debug=smoke"]
+
+
+def _shape(node):
+    """The key structure of a record, without its values."""
+    return {k: _shape(v) for k, v in node.items()} if isinstance(node, dict) else type(node).__name__
+
+
+def test_two_process_cpu_ddp_run_gives_the_single_process_results_format(tmp_path, cli_cache):
+    env = ptlab_env(tmp_path, cli_cache)
+    for trainer in ("cpu", "ddp_cpu"):
+        done = subprocess.run(ptlab_cmd(*RUN, f"trainer={trainer}"), env=env, capture_output=True,
+                              text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-3000:]
+    single, ddp = sorted(run_dirs(tmp_path), key=lambda d: "ddp_cpu" in str(d))
+    one, two = record(single), record(ddp)
+    assert (one["world_size"], two["world_size"]) == (1, 2)
+    assert two["status"] == "completed" and _shape(two) == _shape(one)
+    # the two ranks scored disjoint halves of the validation set, gathered back in order
+    ddp_rows = (ddp / "predictions_val.jsonl").read_text().splitlines()
+    single_rows = (single / "predictions_val.jsonl").read_text().splitlines()
+    assert len(ddp_rows) == len(single_rows) == 16
+
+
+def test_local_multirun_with_several_devices_is_refused_before_any_run(tmp_path, cli_cache):
+    done = subprocess.run(ptlab_cmd("-m", *RUN, "trainer=ddp_cpu", "seed=0,1"), env=ptlab_env(tmp_path, cli_cache),
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1
+    assert done.stderr.count("ptlab: error: trainer.devices=2 (num_nodes=1) in a local multirun") == 2
+    assert run_dirs(tmp_path) == []

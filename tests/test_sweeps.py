@@ -1,0 +1,60 @@
+"""Sweeps are idempotent and isolate failures (real `ptlab-train -m` processes, tiny model).
+
+One sweep point trains normally, one diverges (NaN loss), one has a bad value: the sweep runs all
+three, records each, exits non-zero, and a re-launch of the same command skips the completed run
+and retries only the others; if_exists=rerun forces a rerun without losing the first.
+"""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from cli import ptlab_cmd, ptlab_env, record, run_dirs
+
+pytestmark = pytest.mark.slow
+
+SWEEP = ["-m", "name=isolation", "model=tiny-llama", "method=full_finetune", "debug=smoke",
+         "trainer.max_steps=6", "trainer.gradient_clip_val=null", "method.warmup_ratio=0",
+         "method.lr=0.0001,300.0", "data.k=16,100000"]
+
+
+def test_sweep_isolates_failures_and_a_relaunch_skips_completed_runs(tmp_path, cli_cache):
+    env = ptlab_env(tmp_path, cli_cache)
+    first = subprocess.run(ptlab_cmd(*SWEEP), env=env, capture_output=True, text=True, timeout=600)
+    assert first.returncode == 1, first.stderr[-3000:]
+    runs = {_point(r): r for r in map(record, run_dirs(tmp_path))}
+    assert len(runs) == 4  # every point has a record, whatever happened to the others
+
+    good = runs[("0.0001", "16")]
+    assert good["status"] == "completed" and good["metrics"]["val_final"]["accuracy"] >= 0
+    diverged = runs[("300.0", "16")]
+    assert diverged["status"] == "failed"
+    assert "non-finite training loss" in diverged["error"] and "last.ckpt" in diverged["error"]
+    assert (tmp_path / diverged["run_dir"] / "checkpoints" / "last.ckpt").is_file()  # the last good one
+    for lr in ("0.0001", "300.0"):
+        bad = runs[(lr, "100000")]
+        assert bad["status"] == "failed" and "asked for 100000 examples" in bad["error"]
+    assert "3 run(s) of the sweep did not complete" in first.stderr
+    assert "| tiny-llama" in first.stdout  # the sweep still ends with its table
+
+    good_dir = tmp_path / good["run_dir"]
+    before = (good_dir / "results.json").stat().st_mtime_ns
+    again = subprocess.run(ptlab_cmd(*SWEEP), env=env, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 1
+    assert f"{good_dir} holds a completed run; leaving it as it is" in again.stdout
+    assert (good_dir / "results.json").stat().st_mtime_ns == before
+    retried = record(tmp_path / diverged["run_dir"])
+    assert retried["action"] == "resume" and retried["status"] == "failed"  # from its checkpoint, again NaN
+
+    forced = subprocess.run(ptlab_cmd(*SWEEP[1:-2], "method.lr=0.0001", "data.k=16", "if_exists=rerun"),
+                            env=env, capture_output=True, text=True, timeout=600)
+    assert forced.returncode == 0, forced.stderr[-3000:]
+    assert record(good_dir)["started_at"] >= good["started_at"]
+    assert record(good_dir / "attempts" / "1") == good  # the first run, kept as it was
+
+
+def _point(run: dict) -> tuple:
+    overrides = dict(o.split("=", 1) for o in run["overrides"] if "=" in o)
+    return overrides["method.lr"], overrides["data.k"]
