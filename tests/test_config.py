@@ -40,3 +40,20 @@ def test_quickstart_experiment_composes_the_main_job(compose_run):
     assert (run.name, run.model.name, run.task.name) == ("quickstart", "smollm2-135m", "sst2")
     assert run.trainer["max_steps"] == 40 and run.data.k == 256
 
+
+
+@pytest.mark.parametrize("launcher,target", [
+    ("local", "BasicLauncher"), ("local_parallel", "LocalLauncher"), ("slurm", "SlurmLauncher")])
+def test_every_launcher_config_composes(launcher, target):
+    from hydra import compose, initialize_config_dir
+
+    import ptlab.config  # noqa: F401 - registers ptlab's resolvers
+
+    with initialize_config_dir(config_dir=str(Path(__file__).resolve().parents[1] / "conf"), version_base="1.3"):
+        cfg = compose("train", overrides=[f"hydra/launcher={launcher}", "trainer=ddp_cpu"], return_hydra_config=True)
+    settings = cfg.hydra.launcher
+    assert settings._target_.endswith(target)
+    if launcher == "slurm":  # one task per device, ptlab's signal, requeue allowed, submitit's off
+        assert settings.tasks_per_node == cfg.trainer.devices == 2
+        assert settings.additional_parameters.signal == "USR1@120"
+        assert settings.additional_parameters.requeue is True and settings.max_num_timeout == 0
