@@ -18,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from ptlab import review
-from ptlab.errors import ConfigError
+from ptlab.errors import ConfigError, NotApplicable
 
 ROOT = Path(__file__).resolve().parents[1]
 # conf/train.yaml finds the named experiments (experiments/experiment/) through ptlab_root;
@@ -342,7 +342,7 @@ def validate(cfg: DictConfig) -> RunConfig:
 def _check_combination(run: RunConfig) -> None:
     family, kind = run.model.family, run.task.kind
     if family == Family.encoder and run.method.name == "zero_shot":
-        raise ConfigError(
+        raise NotApplicable(
             f"method=zero_shot needs a model with an LM head; model={run.model.name} is an "
             f"encoder with a classification head (family=encoder). Use a causal or seq2seq model."
         )

@@ -9,6 +9,10 @@ class ConfigError(PtlabError):
     """A config value or combination that cannot work."""
 
 
+class NotApplicable(ConfigError):
+    """A method that does not apply to a model (zero-shot needs an LM head); a sweep skips it."""
+
+
 class DataError(PtlabError):
     """A data directory, file, column, label or split that cannot be used."""
 

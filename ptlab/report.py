@@ -65,6 +65,7 @@ def load_run(path: Path, split: str, metric: Optional[str]) -> Dict[str, Any]:
     row = {"file": path, "name": str(record.get("name")), "model": str(record["model"]),
            "task": str(record["task"]), "method": str(record["method"]), "seed": record["seed"],
            "variant": _variant(path, record), "state": STATES[record["status"]],
+           "family": str(record.get("family")),
            "finished_at": str(record.get("finished_at") or ""), "metric": None, "value": math.nan,
            "available": ()}
     if record["status"] != "completed":
@@ -153,6 +154,7 @@ def summarize(runs: pd.DataFrame, split: str) -> pd.DataFrame:
     """One row per model x task x method column, including `missing` ones, with its table cell."""
     columns = columns_of(runs)
     metrics = runs.dropna(subset=["metric"]).groupby("task")["metric"].first()
+    method_of = dict(zip(runs["column"], runs["method"]))
     rows = []
     for (model, task), runs_mt in runs.groupby(["model", "task"], sort=True):
         for column in columns:
@@ -170,6 +172,9 @@ def summarize(runs: pd.DataFrame, split: str) -> pd.DataFrame:
                 "memory_kind": ", ".join(sorted(done["memory_kind"].dropna().unique())),
                 "train_seconds": done["train_seconds"].mean(),
             })
+            if rows[-1]["n"] + rows[-1]["n_failed"] + rows[-1]["n_incomplete"] == 0 and \
+                    method_of[column] == "zero_shot" and set(runs_mt["family"]) == {"encoder"}:
+                rows[-1]["not_applicable"] = True  # ptlab-train skips zero-shot on encoders
     table = pd.DataFrame(rows)
     table["cell"] = [_cell(row, split) for row in table.itertuples()]
     return table
@@ -179,6 +184,8 @@ def _cell(row: Any, split: str) -> str:
     """`mean ± std (n=K, F failed)` x100; no ± for one seed; `failed (n=F)`; `missing`."""
     counts = [(row.n_failed, "failed"), (row.n_incomplete, "incomplete"),
               (row.n_without_metric, f"no {split} metric")]
+    if getattr(row, "not_applicable", False) is True:
+        return "n/a (no LM head)"
     if row.n:
         value = f"{100 * row.mean:.1f}" + (f" ± {100 * row.std:.1f}" if row.n > 1 else "")
         return f"{value} ({', '.join([f'n={row.n}'] + [f'{k} {what}' for k, what in counts if k])})"

@@ -23,7 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from ptlab import review
 from ptlab.config import ROOT, RunConfig, TaskKind, validate
-from ptlab.errors import ConfigError, PtlabError
+from ptlab.errors import ConfigError, NotApplicable, PtlabError
 from ptlab.hydra_callbacks import SweepReport
 from ptlab.launch import global_rank, launch_token, rank_zero_decision
 from ptlab.preemption import Preempted, requeue, signum, watching
@@ -249,6 +249,9 @@ def _hydra_main(cfg: DictConfig) -> Optional[Dict[str, Any]]:
     try:
         return train(cfg)
     except Exception as err:  # noqa: BLE001 - one failed sweep point must not stop the others
+        if multirun and isinstance(err, NotApplicable):  # e.g. zero-shot x encoder: the report says n/a
+            print(f"ptlab: skipped, not applicable: {err}", file=sys.stderr)
+            return None
         if not isinstance(err, PtlabError):
             if not multirun:
                 raise  # a single run shows the whole traceback
