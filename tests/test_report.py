@@ -306,3 +306,20 @@ def test_bad_input_is_one_error_line_and_exit_2(tmp_path, case):
     if case == "out is a file":
         assert (tmp_path / "taken").read_text() == "keep me"
     assert not (tmp_path / "runs" / "report.md").exists()
+
+
+def test_zero_shot_on_an_encoder_is_not_applicable_not_missing(tmp_path):
+    """A sweep over models x methods skips zero-shot on an encoder (no LM head): n/a, not missing."""
+    for model, family, methods in (("smollm2-135m", "causal", ("zero_shot", "prompt_tuning")),
+                                   ("minilm-l6", "encoder", ("prompt_tuning",)),
+                                   ("gpt2", "causal", ("prompt_tuning",))):  # gpt2 lacks its zero-shot run
+        for method in methods:
+            run_dir = write_run(tmp_path / model, "smollm2-135m", "sst2", method, 0)
+            saved = json.loads((run_dir / "results.json").read_text())
+            (run_dir / "results.json").write_text(json.dumps({**saved, "model": model, "family": family}))
+    result = report(str(tmp_path), "--out", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    table = table_of((tmp_path / "out" / "report.md").read_text())
+    assert table[("minilm-l6", "sst2 (accuracy)")]["zero_shot"] == "n/a (no LM head)"
+    assert table[("gpt2", "sst2 (accuracy)")]["zero_shot"] == "missing"
+    assert table[("smollm2-135m", "sst2 (accuracy)")]["zero_shot"].endswith("(n=1)")

@@ -58,3 +58,11 @@ def test_sweep_isolates_failures_and_a_relaunch_skips_completed_runs(tmp_path, c
 def _point(run: dict) -> tuple:
     overrides = dict(o.split("=", 1) for o in run["overrides"] if "=" in o)
     return overrides["method.lr"], overrides["data.k"]
+
+
+def test_a_sweep_skips_zero_shot_on_an_encoder_as_not_applicable(tmp_path, cli_cache):
+    done = subprocess.run(ptlab_cmd("-m", "model=tiny-bert", "method=zero_shot", "debug=smoke"),
+                          env=ptlab_env(tmp_path, cli_cache), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "ptlab: skipped, not applicable: method=zero_shot needs a model with an LM head" in done.stderr
+    assert run_dirs(tmp_path) == []
