@@ -193,8 +193,16 @@ def _trainer(cfg: DictConfig, run: RunConfig, out: Path, flag):
     # ptlab owns requeue (ptlab/preemption.py), so Lightning's SLURM auto-requeue stays off;
     # ptlab's samplers shard the data per rank themselves (exact eval shards, resumable order).
     plugins = [SLURMEnvironment(auto_requeue=False)] if SLURMEnvironment.detect() else None
-    return L.Trainer(**run.trainer, callbacks=callbacks, logger=loggers or False, plugins=plugins,
-                     use_distributed_sampler=False, default_root_dir=str(out))
+    return L.Trainer(**trainer_options(run.trainer), callbacks=callbacks, logger=loggers or False,
+                     plugins=plugins, use_distributed_sampler=False, default_root_dir=str(out))
+
+
+def trainer_options(options: Dict[str, Any]) -> Dict[str, Any]:
+    """lightning.Trainer arguments; a strategy given as a `_target_` config (FSDP) is built."""
+    strategy = options.get("strategy")
+    if isinstance(strategy, dict):
+        return {**options, "strategy": hydra.utils.instantiate(strategy)}
+    return options
 
 
 def _check_launch(run: RunConfig) -> None:

@@ -57,3 +57,20 @@ def test_every_launcher_config_composes(launcher, target):
         assert settings.tasks_per_node == cfg.trainer.devices == 2
         assert settings.additional_parameters.signal == "USR1@120"
         assert settings.additional_parameters.requeue is True and settings.max_num_timeout == 0
+
+
+def test_fsdp_trainer_config_builds_its_strategy_and_wrap_policy():
+    from hydra import compose, initialize_config_dir
+    from lightning.pytorch.strategies import FSDPStrategy
+    from omegaconf import OmegaConf
+    from transformers.models.llama.modeling_llama import LlamaDecoderLayer
+
+    import ptlab.config  # noqa: F401 - registers ptlab's resolvers
+    from ptlab.train import trainer_options
+
+    with initialize_config_dir(config_dir=str(Path(__file__).resolve().parents[1] / "conf"), version_base="1.3"):
+        cfg = compose("train", overrides=["trainer=fsdp"])
+    options = trainer_options(OmegaConf.to_container(cfg.trainer, resolve=True))
+    strategy = options["strategy"]
+    assert isinstance(strategy, FSDPStrategy) and options["precision"] == "bf16-mixed"
+    assert strategy.kwargs["auto_wrap_policy"]._module_classes == {LlamaDecoderLayer}

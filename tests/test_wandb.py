@@ -1,5 +1,5 @@
-"""`logger=wandb`: an offline run (no API key) lands in the run dir with the resolved config
-(secrets redacted), identity, best-value summary, prediction table and results artifact.
+"""`logger=all` (W&B + TensorBoard + CSV): an offline W&B run (no API key) lands in the run dir
+with the resolved config (secrets redacted), identity, best-value summary, prediction table and results artifact.
 
 wandb 0.31 writes offline runs as a LevelDB-style log of protobuf `Record`s (run-<id>.wandb);
 `records` reads it with wandb's own protobuf classes, as `wandb sync` would."""
@@ -41,7 +41,7 @@ def test_offline_wandb_run_holds_config_summary_table_and_artifact(tmp_path, dat
            "HOME": str(tmp_path), "PTLAB_TEST_TOKEN": "s3cr3t-value"}
     env.pop("WANDB_API_KEY", None)
     env.pop("WANDB_MODE", None)
-    args = ["model=tiny-llama", "method=prefix_tuning", "logger=wandb", "debug=smoke",
+    args = ["model=tiny-llama", "method=prefix_tuning", "logger=all", "debug=smoke",
             "name=wb", "+hf_token=${oc.env:PTLAB_TEST_TOKEN}"]
     proc = subprocess.run([sys.executable, "-m", "ptlab.train", *args], env=env, cwd=tmp_path,
                           capture_output=True, text=True, timeout=600)
@@ -49,6 +49,12 @@ def test_offline_wandb_run_holds_config_summary_table_and_artifact(tmp_path, dat
     [results_path] = (tmp_path / "runs").rglob("results.json")
     run_dir = results_path.parent
     [log] = run_dir.glob("wandb/offline-run-*/run-*.wandb")  # offline: no key, no netrc
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    board = EventAccumulator(str(run_dir / "tensorboard"))  # logger=all: W&B + TensorBoard + CSV
+    board.Reload()
+    assert {"train/loss", "val/accuracy"} <= set(board.Tags()["scalars"])
+    assert "val/accuracy" in (run_dir / "metrics.csv").read_text()
 
     seen = {}
     for record in records(log):
