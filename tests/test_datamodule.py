@@ -46,3 +46,15 @@ def test_generation_eval_groups_references_by_meaning_representation(compose_run
     assert len(rows) == 547  # E2E dev: 4,672 references of 547 meaning representations
     assert sum(len(r["references"]) for r in rows) == 4672
     assert rows[0]["prompt"].startswith("Table: name[") and rows[0]["prompt"].endswith("\nText:")
+
+
+def test_cache_key_ignores_the_tokenizers_truncation_state_and_differs_per_tokenizer(compose_run, shared_cache):
+    run = compose_run("model=tiny-llama", "method=prompt_tuning", "data.k=8", "data.eval_limit=8")
+    tokenizer = load_tokenizer(run.model, shared_cache)
+    before = TaskDataModule(run, make_adapter(run.model.family, tokenizer, run.task))._tokenizer_fingerprint
+    tokenizer("an earlier encode leaves truncation set", truncation=True, max_length=3)
+    after = TaskDataModule(run, make_adapter(run.model.family, tokenizer, run.task))._tokenizer_fingerprint
+    assert before == after
+    bert = compose_run("model=tiny-bert", "method=prompt_tuning")
+    other = TaskDataModule(bert, make_adapter(bert.model.family, load_tokenizer(bert.model, shared_cache), bert.task))
+    assert other._tokenizer_fingerprint != before
