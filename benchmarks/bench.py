@@ -66,11 +66,9 @@ def ptlab_throughput(module, data, warmup: int, steps: int) -> float:
 
 def raw_throughput(module, batches, warmup: int) -> float:
     """The same steps by hand: loss, backward, clip, AdamW step, scheduler-free."""
-    model, adapter, cfg = module.model.train(), module.adapter, module.run.method
+    model, adapter = module.model.train(), module.adapter
     trained = [p for p in model.parameters() if p.requires_grad]
-    groups = [{"params": [p for p in trained if p.ndim >= 2], "weight_decay": cfg.weight_decay},
-              {"params": [p for p in trained if p.ndim < 2], "weight_decay": 0.0}]
-    optimizer = torch.optim.AdamW([g for g in groups if g["params"]], lr=cfg.lr)
+    optimizer = torch.optim.AdamW(module.parameter_groups(), lr=module.run.method.lr)
     tokens, start = 0, None
     for i, batch in enumerate(batches):
         if i == warmup:

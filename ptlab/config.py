@@ -259,8 +259,13 @@ class PreemptionConfig:
     requeue: bool = True  # on `signal` inside a SLURM job: scontrol requeue this job
     max_requeues: int = 5  # compared with SLURM_RESTART_COUNT
 
+    @property
+    def signame(self) -> str:
+        """The signal's name without the SIG prefix (USR1 for usr1, SIGUSR1)."""
+        return self.signal.upper().removeprefix("SIG")
+
     def check(self) -> None:
-        if not hasattr(signal_module, f"SIG{self.signal.upper().removeprefix('SIG')}"):
+        if not hasattr(signal_module, f"SIG{self.signame}"):
             raise ConfigError(f"preemption.signal={self.signal!r} is not a signal name (e.g. USR1, USR2)")
         if self.max_requeues < 0:
             raise ConfigError(f"preemption.max_requeues must be >= 0, got {self.max_requeues}")

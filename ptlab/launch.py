@@ -51,7 +51,7 @@ def rank_zero_decision(run_dir: Path, token: str, timeout: float = 300.0) -> str
     """For ranks > 0: wait until rank 0 has decided this launch's action for the run dir."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        record = read_results(run_dir) if (Path(run_dir) / "results.json").exists() else None
+        record = read_results(run_dir)
         if record and record.get("launch") == token:
             return record["action"]
         if record and record.get("status") == "completed" and record.get("launch") != token:

@@ -33,14 +33,15 @@ class Preempted(Exception):
 
 
 def signum(name: str) -> int:
-    return getattr(signal, f"SIG{name.upper().removeprefix('SIG')}")
+    """The number of a signal named without its SIG prefix (USR1, TERM)."""
+    return getattr(signal, f"SIG{name}")
 
 
 class SignalFlag:
     """Records the first preemption signal received; installing it again is harmless."""
 
     def __init__(self, config: PreemptionConfig):
-        self.signums = {signum(config.signal), signal.SIGTERM}
+        self.signums = {signum(config.signame), signal.SIGTERM}
         self.received: Optional[str] = None
         self._previous: Dict[int, object] = {}
 
@@ -71,7 +72,7 @@ def watching(config: PreemptionConfig):
 
 def requeue(stop: Preempted, config: PreemptionConfig) -> str:
     """Requeue this SLURM job if the signal asks for it; returns what happened, for the log."""
-    if stop.signame != config.signal.upper().removeprefix("SIG"):
+    if stop.signame != config.signame:
         return "SIGTERM: not requeued by ptlab (SLURM requeues preempted jobs; run the same command to resume)"
     if not config.requeue or "SLURM_JOB_ID" not in os.environ:
         return "not in a SLURM job: run the same command to resume"

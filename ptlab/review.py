@@ -36,13 +36,14 @@ def run_tag(exclude) -> str:
     """
     from hydra.core.hydra_config import HydraConfig
 
-    items = []
-    for override in HydraConfig.get().overrides.task:
-        key, _, value = str(override).partition("=")
-        bare = key.lstrip("+~")
-        if bare not in exclude:
-            items.append(f"{key}={REDACTED if SECRET_KEY.search(bare) else value}")
-    return ",".join(sorted(items))
+    overrides = HydraConfig.get().overrides.task
+    return ",".join(sorted(redact_override(o) for o in overrides if o.partition("=")[0].lstrip("+~") not in exclude))
+
+
+def redact_override(override: str) -> str:
+    """`key=value` from the command line, the value redacted when the key looks like a secret."""
+    key, _, value = str(override).partition("=")
+    return f"{key}={REDACTED}" if SECRET_KEY.search(key.lstrip("+~")) else str(override)
 
 
 def run_id(*identity: Any) -> str:

@@ -209,7 +209,7 @@ def _check_launch(run: RunConfig) -> None:
     """Lightning starts extra local ranks by re-running the command, which in a multirun would
     re-run the whole sweep in every rank; sweeps get their ranks from srun/torchrun instead."""
     devices, nodes = run.trainer.get("devices", 1), run.trainer.get("num_nodes", 1)
-    many = nodes != 1 or (devices not in (1, "1", "auto", None) and str(devices) not in ("[0]",))
+    many = nodes != 1 or devices not in (1, "1", "auto", None, [0])
     started_elsewhere = any(k in os.environ for k in ("SLURM_NTASKS", "WORLD_SIZE", "LOCAL_RANK"))
     if many and not started_elsewhere and HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
         raise ConfigError(
@@ -230,8 +230,7 @@ def _check_trainer_keys(trainer_cfg: Dict[str, Any]) -> None:
 
 def _identity(run: RunConfig, out: Path) -> Dict[str, Any]:
     overrides = HydraConfig.get().overrides.task if HydraConfig.initialized() else []
-    overrides = [f"{o.split('=', 1)[0]}={review.REDACTED}" if review.SECRET_KEY.search(o.split("=", 1)[0])
-                 else o for o in overrides]
+    overrides = [review.redact_override(o) for o in overrides]
     return {
         "schema_version": SCHEMA_VERSION, "status": "running", "error": None, "name": run.name,
         "model": run.model.name, "method": run.method.name, "task": run.task.name, "seed": run.seed,

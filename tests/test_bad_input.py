@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Dict, Optional, Tuple
@@ -24,8 +22,9 @@ from omegaconf import OmegaConf
 
 from ptlab.config import ModelConfig
 
+from cli import REAL_DATA, ptlab_cmd, ptlab_env
+
 REPO = Path(__file__).resolve().parents[1]
-REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 needs_real_data = pytest.mark.skipif(
     not (REAL_DATA / "sst2").is_dir(), reason=f"real datasets not found at {REAL_DATA}"
 )
@@ -41,14 +40,9 @@ def ptlab(
     data_dir: Optional[Path | str] = None,
     timeout: int = RUN_TIMEOUT,
 ) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
-           "PTLAB_LOG_DIR": str(log_dir), "PTLAB_CACHE_DIR": str(cache)}
-    env.pop("PTLAB_DATA_DIR", None)
-    if data_dir is not None:
-        env["PTLAB_DATA_DIR"] = str(data_dir)
     return subprocess.run(
-        [sys.executable, "-m", "ptlab.train", *overrides],
-        env=env, cwd=log_dir.parent, capture_output=True, text=True, timeout=timeout,
+        ptlab_cmd(*overrides), env=ptlab_env(log_dir, cache, data_dir),
+        cwd=log_dir.parent, capture_output=True, text=True, timeout=timeout,
     )
 
 

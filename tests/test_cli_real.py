@@ -7,7 +7,6 @@ same randomly initialised classifier head and label-initialised prompt that trai
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -17,9 +16,10 @@ from typing import Any, Dict
 
 import pytest
 
+from cli import REAL_DATA, ptlab_env
+
 pytestmark = pytest.mark.slow
 
-REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 if not (REAL_DATA / "sst2").is_dir():
     pytest.skip(f"real datasets not found at {REAL_DATA}", allow_module_level=True)
 
@@ -29,9 +29,7 @@ def ptlab_train(*overrides: str, log_dir: Path, cache: Path) -> subprocess.Compl
     script = Path(sys.executable).with_name("ptlab-train")
     command = [str(script)] if script.is_file() else (
         [shutil.which("ptlab-train")] if shutil.which("ptlab-train") else [sys.executable, "-m", "ptlab.train"])
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
-           "PTLAB_LOG_DIR": str(log_dir), "PTLAB_CACHE_DIR": str(cache), "PTLAB_DATA_DIR": str(REAL_DATA)}
-    proc = subprocess.run([*command, *overrides], env=env, cwd=log_dir.parent,
+    proc = subprocess.run([*command, *overrides], env=ptlab_env(log_dir, cache, REAL_DATA), cwd=log_dir.parent,
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, f"--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr[-5000:]}"
     return proc

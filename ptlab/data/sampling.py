@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import random
-from typing import Callable, Iterator, List, Optional
+from typing import Callable, Iterator, Optional
 
 from torch.utils.data import BatchSampler, DataLoader, Sampler
 

@@ -7,8 +7,8 @@ methods differ in exactly one thing: which parameters train.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from itertools import zip_longest
+from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 import lightning as L
@@ -82,14 +82,19 @@ class MethodModule(L.LightningModule):
     def on_train_batch_end(self, outputs, batch, batch_idx):
         self.train_seconds += time.perf_counter() - self._step_started
 
-    def configure_optimizers(self):
-        cfg = self.run.method
+    def parameter_groups(self) -> List[Dict[str, Any]]:
+        """AdamW groups of the trained parameters: no weight decay on biases and norm scales
+        (the 1-D parameters)."""
         trained = [p for p in self.model.parameters() if p.requires_grad]
-        groups = [  # no weight decay on biases and norm scales (the 1-D parameters)
-            {"params": [p for p in trained if p.ndim >= 2], "weight_decay": cfg.weight_decay},
+        groups = [
+            {"params": [p for p in trained if p.ndim >= 2], "weight_decay": self.run.method.weight_decay},
             {"params": [p for p in trained if p.ndim < 2], "weight_decay": 0.0},
         ]
-        optimizer = torch.optim.AdamW([g for g in groups if g["params"]], lr=cfg.lr)
+        return [g for g in groups if g["params"]]
+
+    def configure_optimizers(self):
+        cfg = self.run.method
+        optimizer = torch.optim.AdamW(self.parameter_groups(), lr=cfg.lr)
         total = int(self.trainer.estimated_stepping_batches)
         scheduler = get_scheduler(
             cfg.schedule, optimizer, num_warmup_steps=int(cfg.warmup_ratio * total),
