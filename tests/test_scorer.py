@@ -1,4 +1,6 @@
-"""The rank scorer equals log-probabilities computed by hand, one unpadded sequence at a time."""
+"""The rank scorer equals log-probabilities computed by hand, one unpadded sequence at a time,
+for a bare model and under peft (prompt and prefix tuning): the scorer computes each prompt once
+and continues every label from its key/value cache, and must match the full per-choice forwards."""
 
 import dataclasses
 
@@ -6,37 +8,46 @@ import pytest
 import torch
 
 from ptlab.data.sources import Example
-from ptlab.models.families import make_adapter
-from ptlab.models.loading import load_model, load_tokenizer
+from ptlab.train import build_run
 
 # Multi-token verbalizers of different lengths (the general path: summed and length-normalized
 # scores differ), and distinct single tokens (causal LMs: one forward per example).
 MULTI = {"yes": " absolutely wonderful indeed", "no": " no"}
 SINGLE = {"yes": " good", "no": " bad"}
 TEXTS = ["a gripping , funny film", "dull", "the plot makes no sense at all , sadly"]
+CASES = {
+    "causal-multi-token": ("tiny-llama", MULTI, "zero_shot"),
+    "causal-single-token": ("tiny-llama", SINGLE, "zero_shot"),
+    "causal-multi-token-prompt-tuning": ("tiny-llama", MULTI, "prompt_tuning"),
+    "causal-multi-token-prefix-tuning": ("tiny-llama", MULTI, "prefix_tuning"),
+    "seq2seq-multi-token": ("tiny-t5", MULTI, "zero_shot"),
+}
 
 
-@pytest.fixture(params=[("tiny-llama", MULTI), ("tiny-llama", SINGLE), ("tiny-t5", MULTI)],
-                ids=["causal-multi-token", "causal-single-token", "seq2seq-multi-token"])
-def setup(request, compose_run, shared_cache):
-    model_name, labels = request.param
-    run = compose_run(f"model={model_name}", "method=zero_shot", "task=sst2")
-    task = dataclasses.replace(run.task, labels=labels, max_target_length=8)
-    tokenizer = load_tokenizer(run.model, shared_cache)
+@pytest.fixture(params=CASES.values(), ids=CASES.keys())
+def setup(request, compose_run):
+    model_name, labels, method = request.param
+    run = compose_run(f"model={model_name}", f"method={method}", "task=sst2", "data.k=8", "data.eval_limit=4")
+    run = dataclasses.replace(run, task=dataclasses.replace(run.task, labels=labels, max_target_length=8))
+    _, module = build_run(run)
+    model, adapter = module.model.eval(), module.adapter
     torch.manual_seed(0)
-    model = load_model(run.model, shared_cache).eval()
-    adapter = make_adapter(run.model.family, tokenizer, task)
+    with torch.no_grad():  # move the prompt/prefix away from its init, so it must be accounted for
+        for param in model.parameters():
+            if param.requires_grad and method != "zero_shot":
+                param.add_(torch.randn_like(param))
     examples = [Example(fields={"text": t}, label=0) for t in TEXTS]
     batch = adapter.collate_eval([{**adapter.encode(e), "prompt": ""} for e in examples])
     return run.model.family.value, adapter, model, batch
 
 
 def _by_hand(family, adapter, model, prompt, choice):
-    """log p(choice | prompt), token by token, for one sequence with no padding."""
+    """log p(choice | prompt), token by token, for one sequence with no padding (under peft the
+    logits of prompt tuning's virtual tokens come first, and are dropped)."""
     with torch.no_grad():
         if family == "causal":
             ids = torch.tensor([prompt + choice])
-            logp = model(input_ids=ids).logits[0].log_softmax(-1)
+            logp = model(input_ids=ids).logits[0, -ids.shape[1]:].log_softmax(-1)
             return sum(float(logp[len(prompt) + i - 1, tok]) for i, tok in enumerate(choice))
         decoder_in = [model.config.decoder_start_token_id] + choice[:-1]
         logits = model(input_ids=torch.tensor([prompt]), decoder_input_ids=torch.tensor([decoder_in])).logits
@@ -46,7 +57,7 @@ def _by_hand(family, adapter, model, prompt, choice):
 
 def test_rank_scores_equal_hand_computed_log_probabilities(setup):
     family, adapter, model, batch = setup
-    if getattr(adapter, "single_token_choices", False):
+    if adapter.task.labels is SINGLE:
         assert [len(c) for c in adapter.choice_ids] == [1, 1]
     else:
         assert len(adapter.choice_ids[0]) > len(adapter.choice_ids[1])

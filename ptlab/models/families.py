@@ -56,14 +56,15 @@ def _row_sums(picked_logits, labels, mask) -> tuple[torch.Tensor, torch.Tensor]:
     return sums, mask.sum(dim=1)
 
 
-def last_hidden(model, batch: Batch) -> tuple[torch.Tensor, torch.nn.Module]:
-    """A causal LM's final hidden states at the batch's real positions, and its LM head.
+def last_hidden(model, batch: Batch, **forward) -> tuple[torch.Tensor, torch.nn.Module, Any]:
+    """A causal LM's final hidden states at the batch's real positions, its LM head, and the
+    forward's output (for its key/value cache when `use_cache=True` is passed).
 
     The LM head (vocabulary x hidden) is a large share of a small LM's compute; the loss and the
     scorer need it at a few positions only, so the forward keeps one position of logits and the
     head is applied where needed. Works under peft (prompt tuning's virtual positions dropped).
     """
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    base = _base(model)
     captured = {}
 
     def grab(module, args, output):
@@ -71,10 +72,16 @@ def last_hidden(model, batch: Batch) -> tuple[torch.Tensor, torch.nn.Module]:
 
     handle = base.get_decoder().register_forward_hook(grab)
     try:
-        model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], logits_to_keep=1)
+        output = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                       logits_to_keep=1, **forward)
     finally:
         handle.remove()
-    return captured["h"][:, -batch["input_ids"].shape[1]:], base.get_output_embeddings()
+    return captured["h"][:, -batch["input_ids"].shape[1]:], base.get_output_embeddings(), output
+
+
+def _base(model):
+    """The transformers model under a peft wrapper (or the model itself)."""
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
 
 
 class FamilyAdapter:
@@ -218,27 +225,48 @@ class CausalAdapter(LMAdapter):
         }
 
     def _answer_logprobs(self, model, batch):
-        hidden, head = last_hidden(model, batch)
+        hidden, head, _ = last_hidden(model, batch)
         labels = batch["labels"][:, 1:]  # position t predicts token t + 1
         mask = labels != IGNORE
         return _row_sums(head(hidden[:, :-1][mask]), labels, mask)
 
-    @cached_property
-    def single_token_choices(self) -> bool:
-        firsts = [c[0] for c in self.choice_ids if len(c) == 1]
-        return len(firsts) == len(self.choice_ids) == len(set(firsts))
-
     def score(self, model, batch):
-        if self.single_token_choices:
-            # Every verbalizer is one distinct token: one forward per example, read at the
-            # answer position, gives exactly the K log-probabilities.
-            inputs = _to(self._inputs(batch["prompt_ids"]), model)
-            hidden, head = last_hidden(model, inputs)
-            last = inputs["attention_mask"].sum(dim=1) - 1
-            logp = head(hidden[torch.arange(len(last)), last]).float().log_softmax(-1)
-            scores = logp[:, [c[0] for c in self.choice_ids]]
-            return scores, scores
-        return super().score(model, batch)
+        """The prompt is computed once per example, whatever the number of labels.
+
+        The first token of every verbalizer is read at the prompt's last position, so distinct
+        single-token verbalizers cost one forward per example. Longer verbalizers continue from
+        the prompt's key/value cache, all choices of the batch in one more (short) forward.
+        """
+        choices = self.choice_ids
+        inputs = _to(self._inputs(batch["prompt_ids"]), model)
+        multi_token = any(len(c) > 1 for c in choices)
+        hidden, head, output = last_hidden(model, inputs, use_cache=multi_token)
+        lengths = inputs["attention_mask"].sum(dim=1)
+        logp = head(hidden[torch.arange(len(lengths)), lengths - 1]).float().log_softmax(-1)
+        sums = logp[:, [c[0] for c in choices]]
+        if multi_token:
+            sums = sums + self._continuations(model, output.past_key_values, inputs, lengths)
+        counts = torch.tensor([len(c) for c in choices], device=sums.device)
+        return sums, sums / counts
+
+    def _continuations(self, model, cache, inputs: Batch, lengths: torch.Tensor) -> torch.Tensor:
+        """log p(verbalizer tokens 2..n | prompt, token 1) for every (example, label), from the
+        prompts' cache repeated per label. The base model continues it: peft's virtual tokens or
+        prefix are already in the cache (they sit ahead of the prompt: `offset` positions)."""
+        choices, n = self.choice_ids, len(lengths)
+        k, device = len(choices), lengths.device
+        offset = cache.get_seq_length() - inputs["input_ids"].shape[1]
+        cache.batch_repeat_interleave(k)
+        ids = _pad([c[:-1] for c in choices], self.pad_id).repeat(n, 1).to(device)
+        targets = _pad([c[1:] for c in choices], IGNORE).repeat(n, 1).to(device)
+        answer = targets != IGNORE
+        prompt_mask = inputs["attention_mask"].repeat_interleave(k, dim=0)
+        mask = torch.cat([prompt_mask.new_ones(n * k, offset), prompt_mask, answer.long()], dim=1)
+        positions = (offset + lengths).repeat_interleave(k)[:, None] + torch.arange(ids.shape[1], device=device)
+        hidden, head, _ = last_hidden(_base(model), {"input_ids": ids, "attention_mask": mask},
+                                      position_ids=positions, past_key_values=cache)
+        sums, _ = _row_sums(head(hidden[answer]), targets, answer)
+        return sums.view(n, k)
 
     def generate(self, model, batch, num_beams):
         prompts = batch["prompt_ids"]
