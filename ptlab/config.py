@@ -224,6 +224,7 @@ class DataConfig:
     batch_size: int = 8
     eval_batch_size: int = 16
     num_workers: int = 0
+    group_by_length: bool = True  # training batches of similar lengths: less padding
 
     def check(self) -> None:
         if self.source not in ("auto", "hub", "local"):

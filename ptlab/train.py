@@ -150,7 +150,8 @@ def _execute(run: RunConfig, cfg: DictConfig, out: Path, resolved: Dict[str, Any
                  "eval_seconds": eval_seconds},
         "throughput": {"train_tokens": module.train_tokens,
                        "train_tokens_per_second": module.train_tokens / module.train_seconds
-                       if module.train_seconds else None},
+                       if module.train_seconds else None,
+                       "padding_fraction": module.padding_fraction},
     })
     return result
 

@@ -1,7 +1,15 @@
 """The DataModule every method shares: seeded few-shot draws, fixed eval subsets, grouped
-multi-reference evaluation, and a tokenization cache that a second run reuses."""
+multi-reference evaluation, a tokenization cache that a second run reuses, and length-grouped
+training batches that resume exactly."""
+
+import math
+import random
+
+import pytest
+from torch.utils.data import BatchSampler
 
 from ptlab.data.datamodule import TaskDataModule
+from ptlab.data.sampling import ResumableShuffle
 from ptlab.models.families import make_adapter
 from ptlab.models.loading import load_tokenizer
 
@@ -58,3 +66,62 @@ def test_cache_key_ignores_the_tokenizers_truncation_state_and_differs_per_token
     bert = compose_run("model=tiny-bert", "method=prompt_tuning")
     other = TaskDataModule(bert, make_adapter(bert.model.family, load_tokenizer(bert.model, shared_cache), bert.task))
     assert other._tokenizer_fingerprint != before
+
+
+def _pad_fraction(loader) -> float:
+    """Padded share of all positions in one epoch of a loader's batches."""
+    masks = [batch["attention_mask"] for batch in loader]
+    return 1 - sum(int(m.sum()) for m in masks) / sum(m.numel() for m in masks)
+
+
+def _sst2_train(compose_run, shared_cache, *overrides):
+    return _data(compose_run("model=tiny-llama", "method=full_finetune", "data.k=512", "data.batch_size=8",
+                             *overrides), shared_cache)
+
+
+def test_length_grouping_is_a_seeded_permutation_that_pads_far_less(compose_run, shared_cache):
+    grouped = _sst2_train(compose_run, shared_cache)
+    plain = _sst2_train(compose_run, shared_cache, "data.group_by_length=false")
+    by_length, shuffled = grouped.train_dataloader(), plain.train_dataloader()
+    sampler = by_length.batch_sampler.sampler
+    assert shuffled.batch_sampler.sampler.lengths is None
+    for epoch in (0, 1):
+        sampler.set_epoch(epoch)
+        shuffled.batch_sampler.sampler.set_epoch(epoch)
+        assert sorted(sampler) == list(range(512))
+        order = list(range(512))
+        random.Random(f"0:{epoch}").shuffle(order)
+        assert list(shuffled.batch_sampler.sampler) == order  # off: the order of before grouping existed
+    twin = ResumableShuffle(512, 8, 0, lengths=sampler.lengths)
+    twin.set_epoch(1)
+    assert list(twin) == list(sampler)
+    twin.set_epoch(0)
+    assert list(twin) != list(sampler)
+
+    for s in (sampler, shuffled.batch_sampler.sampler):
+        s.set_epoch(0)
+    with_grouping, without = _pad_fraction(by_length), _pad_fraction(shuffled)
+    print(f"SST-2 train[512], batch 8, tiny-llama tokenizer: padding fraction {with_grouping:.3f} "
+          f"grouped, {without:.3f} plain shuffle")
+    assert with_grouping < 0.5 * without
+
+
+@pytest.mark.parametrize("world", [1, 2])
+def test_a_resumed_length_grouped_epoch_yields_the_tail_of_the_full_one(compose_run, shared_cache, world):
+    lengths = _sst2_train(compose_run, shared_cache).train_dataloader().batch_sampler.sampler.lengths[:500]
+
+    def batches(rank, epoch, resume_at=0):  # 500 rows: a partial last batch (world 1), wrap-around (world 2)
+        sampler = ResumableShuffle(500, 8, 3, rank, world, lengths)
+        sampler.set_epoch(epoch)
+        sampler.resume_at = resume_at
+        return list(BatchSampler(sampler, 8, drop_last=False))
+
+    per_epoch = math.ceil(500 / (8 * world))
+    for rank in range(world):
+        for epoch in (0, 1):
+            full = batches(rank, epoch)
+            assert len(full) == per_epoch and all(len(b) == 8 for b in full[:-1])
+            for n in (1, 7, per_epoch - 1, per_epoch):
+                assert batches(rank, epoch, epoch * per_epoch + n) == full[n:]
+    if world == 2:  # the two ranks' slices cover the epoch
+        assert {i for r in range(2) for b in batches(r, 0) for i in b} == set(range(500))

@@ -28,6 +28,7 @@ def test_two_process_cpu_ddp_run_gives_the_single_process_results_format(tmp_pat
     one, two = record(single), record(ddp)
     assert (one["world_size"], two["world_size"]) == (1, 2)
     assert two["status"] == "completed" and _shape(two) == _shape(one)
+    assert all(0 <= r["throughput"]["padding_fraction"] < 1 for r in (one, two))
     # the two ranks scored disjoint halves of the validation set, gathered back in order
     ddp_rows = (ddp / "predictions_val.jsonl").read_text().splitlines()
     single_rows = (single / "predictions_val.jsonl").read_text().splitlines()

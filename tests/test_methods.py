@@ -46,6 +46,7 @@ def test_method_trains_only_its_parameters_and_reloads(compose_run, tmp_path, mo
                         enable_progress_bar=False, enable_model_summary=False, accelerator="cpu")
     trainer.fit(module, train_dataloaders=data.train_dataloader())
     assert _eval_loss(module, batch) < loss_before
+    assert module.padding_fraction == pytest.approx(1 - batch["attention_mask"].float().mean().item())
     optimized = {id(p) for group in trainer.optimizers[0].param_groups for p in group["params"]}
     assert optimized == {id(p) for p in module.model.parameters() if p.requires_grad}
 

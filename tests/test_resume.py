@@ -88,5 +88,7 @@ def test_interrupted_run_resumes_to_the_uninterrupted_result(setup, sig, tmp_pat
     assert 7 <= resumed["resumed_from_step"] < 100
     assert resumed["metrics"] == expected["metrics"]  # exact equality, see the module docstring
     assert resumed["best"] == expected["best"]
+    # the same batches, and the checkpointed token counters carried over
+    assert resumed["throughput"]["padding_fraction"] == expected["throughput"]["padding_fraction"]
     assert (run_dir / "predictions_val.jsonl").read_text() == expected_predictions
     assert record(run_dir / "attempts" / "1")["status"] == interrupted["status"]  # history kept

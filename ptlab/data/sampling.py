@@ -4,14 +4,15 @@ A requeued job must see the same batches in the same order as an uninterrupted o
 training order is a pure function of (seed, epoch) and the number of batches already trained,
 which the checkpoint records. Lightning restores it through the loader's `state_dict` protocol.
 Under DDP each rank takes its slice of every global batch; evaluation shards are disjoint (no
-padding with repeats, which would skew the metrics a comparison rests on).
+padding with repeats, which would skew the metrics a comparison rests on). Given row lengths,
+training batches are length-grouped (less padding), still from (seed, epoch) alone.
 """
 
 from __future__ import annotations
 
 import math
 import random
-from typing import Callable, Iterator, Optional
+from typing import Callable, Iterator, List, Optional, Sequence
 
 from torch.utils.data import BatchSampler, DataLoader, Sampler
 
@@ -20,12 +21,17 @@ class ResumableShuffle(Sampler[int]):
     """This rank's indices for one epoch, in an order that comes from (seed, epoch) alone.
 
     Lightning calls `set_epoch`; a resumed run sets `resume_at` (batches trained before it
-    started) and its first epoch skips the batches already trained.
+    started) and its first epoch skips the batches already trained. With `lengths` (one per
+    row), global batches hold rows of similar length: see `_grouped`.
     """
 
-    def __init__(self, size: int, batch_size: int, seed: int, rank: int = 0, world: int = 1):
+    MEGABATCH = 50  # global batches sorted together, as in the HF Trainer's LengthGroupedSampler
+
+    def __init__(self, size: int, batch_size: int, seed: int, rank: int = 0, world: int = 1,
+                 lengths: Optional[Sequence[int]] = None):
         self.size, self.batch_size, self.seed = size, batch_size, seed
         self.rank, self.world = rank, world
+        self.lengths = lengths
         self.epoch = 0
         self.resume_at = 0
         self.batches = math.ceil(size / (batch_size * world))  # per epoch
@@ -40,13 +46,30 @@ class ResumableShuffle(Sampler[int]):
         skip = min(max(self.resume_at - self.epoch * self.batches, 0), self.batches)
         self.resume_at = 0  # later epochs start from their beginning
         order = list(range(self.size))
-        random.Random(f"{self.seed}:{self.epoch}").shuffle(order)
+        rng = random.Random(f"{self.seed}:{self.epoch}")
+        rng.shuffle(order)
         step = self.batch_size * self.world
+        if self.lengths is not None:
+            order = self._grouped(order, rng, step)
         if self.world > 1:  # every rank needs a full batch: wrap the last global batch around
             order += order[: self.batches * step - self.size]
         for start in range(skip * step, self.batches * step, step):
             lo = start + self.rank * self.batch_size
             yield from order[lo: lo + self.batch_size]
+
+    def _grouped(self, order: List[int], rng: random.Random, step: int) -> List[int]:
+        """The HF Trainer's length grouping: each megabatch of the shuffled order sorted longest
+        first, so a global batch pads little; then the full global batches shuffled (with the
+        same RNG, so still a function of (seed, epoch)) so training sees no length trend. A partial
+        last batch stays last: the loader cuts batches from the flat order, so a short batch
+        mid-epoch would shift every later one."""
+        mega = self.MEGABATCH * step
+        order = [i for m in range(0, self.size, mega)
+                 for i in sorted(order[m: m + mega], key=self.lengths.__getitem__, reverse=True)]
+        whole = self.size - self.size % step
+        batches = [order[b: b + step] for b in range(0, whole, step)]
+        rng.shuffle(batches)
+        return [i for batch in batches for i in batch] + order[whole:]
 
 
 class ResumableLoader(DataLoader):

@@ -40,6 +40,7 @@ class MethodModule(L.LightningModule):
         self.metrics = torch.nn.ModuleDict({s: TaskMetrics(run.task) for s in ("val", "test")})
         self.predictions: Dict[str, List[Dict[str, Any]]] = {"val": [], "test": []}
         self.train_tokens = 0
+        self.train_pad_tokens = 0  # padded positions trained on: the waste length grouping cuts
         self.train_seconds = 0.0
         self.batches_trained = 0  # the data position a resumed run continues from
         self._resume_rng: Optional[Dict[str, Any]] = None
@@ -74,10 +75,20 @@ class MethodModule(L.LightningModule):
             kept = f"{last} (the latest validation's) is kept" if last.exists() else "no checkpoint was saved yet"
             raise DivergedError(f"non-finite training loss {loss.item()} at step {self.global_step}; "
                                 f"the run stopped and {kept}. Try a lower method.lr.")
-        self.log("train/loss", loss, prog_bar=True, batch_size=batch["input_ids"].shape[0])
-        self.train_tokens += int(batch["attention_mask"].sum())
+        tokens = int(batch["attention_mask"].sum())
+        self.train_tokens += tokens
+        self.train_pad_tokens += batch["attention_mask"].numel() - tokens
+        rows = batch["input_ids"].shape[0]
+        self.log("train/loss", loss, prog_bar=True, batch_size=rows)
+        self.log("train/padding_fraction", self.padding_fraction, batch_size=rows)
         self.batches_trained += 1
         return loss
+
+    @property
+    def padding_fraction(self) -> Optional[float]:
+        """Padded share of all positions trained so far (None before the first step)."""
+        positions = self.train_tokens + self.train_pad_tokens
+        return self.train_pad_tokens / positions if positions else None
 
     def on_train_batch_end(self, outputs, batch, batch_idx):
         self.train_seconds += time.perf_counter() - self._step_started
@@ -156,6 +167,7 @@ class MethodModule(L.LightningModule):
     def on_load_checkpoint(self, checkpoint):
         counters = checkpoint.get("ptlab_counters", {})  # a resumed run keeps counting
         self.train_tokens = counters.get("train_tokens", 0)
+        self.train_pad_tokens = counters.get("train_pad_tokens", 0)
         self.train_seconds = counters.get("train_seconds", 0.0)
         self.batches_trained = counters.get("batches_trained", 0)
         self._resume_rng = checkpoint.get("ptlab_rng")
@@ -169,8 +181,8 @@ class MethodModule(L.LightningModule):
             self._resume_rng = None
 
     def on_save_checkpoint(self, checkpoint):
-        checkpoint["ptlab_counters"] = {"train_tokens": self.train_tokens, "train_seconds": self.train_seconds,
-                                        "batches_trained": self.batches_trained}
+        checkpoint["ptlab_counters"] = {"train_tokens": self.train_tokens, "train_pad_tokens": self.train_pad_tokens,
+                                        "train_seconds": self.train_seconds, "batches_trained": self.batches_trained}
         checkpoint["ptlab_rng"] = rng_states()
         if not self.saves_frozen_weights:
             keep = self.trainable_names()
