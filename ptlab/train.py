@@ -184,13 +184,16 @@ def _metrics(logged, split: str) -> Dict[str, float]:
 
 def _trainer(cfg: DictConfig, run: RunConfig, out: Path, flag):
     import lightning as L
+    from lightning.pytorch.callbacks import LearningRateMonitor
     from lightning.pytorch.plugins.environments import SLURMEnvironment
 
     from ptlab.checkpointing import PreemptionCheckpoint
 
-    callbacks = [hydra.utils.instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
-    callbacks.append(PreemptionCheckpoint(flag, out / "checkpoints" / "last.ckpt"))
     loggers = [hydra.utils.instantiate(c) for c in (cfg.get("logger") or {}).values() if c]
+    callbacks = [hydra.utils.instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
+    if not loggers:  # logger=none: the LR monitor has nowhere to write (Lightning refuses to start)
+        callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
+    callbacks.append(PreemptionCheckpoint(flag, out / "checkpoints" / "last.ckpt"))
     # ptlab owns requeue (ptlab/preemption.py), so Lightning's SLURM auto-requeue stays off;
     # ptlab's samplers shard the data per rank themselves (exact eval shards, resumable order).
     plugins = [SLURMEnvironment(auto_requeue=False)] if SLURMEnvironment.detect() else None

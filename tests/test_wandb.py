@@ -82,3 +82,19 @@ def test_offline_wandb_run_holds_config_summary_table_and_artifact(tmp_path, dat
     again = subprocess.run([sys.executable, "-m", "ptlab.train", *args, "if_exists=resume"],
                            env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0 and log.name == f"run-{run.run_id}.wandb"
+
+
+def test_logger_none_trains_with_no_logger_files(tmp_path, data_dir):
+    """`logger=none` drops the LR monitor (Lightning refuses one with no logger) and writes no
+    metrics files; the run's record and checkpoints are still there."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PTLAB_DATA_DIR": str(data_dir),
+           "PTLAB_LOG_DIR": str(tmp_path / "runs"), "PTLAB_CACHE_DIR": str(tmp_path / "cache")}
+    proc = subprocess.run([sys.executable, "-m", "ptlab.train", "model=tiny-llama", "method=full_finetune",
+                           "logger=none", "debug=smoke"], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    [results_path] = (tmp_path / "runs").rglob("results.json")
+    run_dir = results_path.parent
+    assert json.loads(results_path.read_text())["status"] == "completed"
+    assert (run_dir / "checkpoints" / "last.ckpt").exists()
+    assert not list(run_dir.rglob("metrics.csv")) and not (run_dir / "wandb").exists()
