@@ -13,6 +13,7 @@ import hashlib
 import json
 import re
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Dict, Optional, Tuple
@@ -121,6 +122,20 @@ def test_config_error_is_one_line_and_writes_nothing(overrides, needles, tmp_pat
     assert not list(log_dir.rglob("results.json"))
     assert all(log.stat().st_size == 0 for log in log_dir.rglob("train.log"))  # Hydra's, empty
     print(f"{overrides}: exit {proc.returncode} in {seconds:.1f} s: {line}")
+
+
+def test_config_error_comes_before_any_heavy_import(tmp_path, cli_cache):
+    """A bad value is reported before torch, transformers, lightning or peft is imported (the
+    imports are most of a run's start-up; the benchmark times the error at well under 1 s)."""
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", *ptlab_cmd("model=tiny-bert", "method=full_finetune", "method.lr=0")[1:]],
+        env=ptlab_env(tmp_path / "runs", cli_cache), cwd=tmp_path, capture_output=True, text=True,
+        timeout=CONFIG_TIMEOUT,
+    )
+    assert "method.lr" in error_line(proc)
+    imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
+    assert {"ptlab.config", "omegaconf", "hydra"} <= imported  # the reading is real
+    assert not {"torch", "transformers", "lightning", "peft"} & imported
 
 
 @pytest.mark.parametrize("group", ["model", "method", "task"])
