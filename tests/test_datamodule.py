@@ -97,6 +97,13 @@ def test_length_grouping_is_a_seeded_permutation_that_pads_far_less(compose_run,
     assert list(twin) == list(sampler)
     twin.set_epoch(0)
     assert list(twin) != list(sampler)
+    # The batch holding the epoch's longest row comes first (a run meets its peak memory at
+    # step 0), and a few-shot set's batches differ in content between seeds, not only in order.
+    first = list(twin)[:8]
+    assert max(sampler.lengths[i] for i in first) == max(sampler.lengths)
+    contents = [{frozenset(b) for b in BatchSampler(ResumableShuffle(64, 8, seed, lengths=sampler.lengths[:64]), 8, False)}
+                for seed in (0, 1)]
+    assert contents[0] != contents[1]
 
     for s in (sampler, shuffled.batch_sampler.sampler):
         s.set_epoch(0)

@@ -25,7 +25,7 @@ class ResumableShuffle(Sampler[int]):
     row), global batches hold rows of similar length: see `_grouped`.
     """
 
-    MEGABATCH = 50  # global batches sorted together, as in the HF Trainer's LengthGroupedSampler
+    MEGABATCH = 50  # at most this many global batches sorted together (the HF Trainer's cap)
 
     def __init__(self, size: int, batch_size: int, seed: int, rank: int = 0, world: int = 1,
                  lengths: Optional[Sequence[int]] = None):
@@ -58,17 +58,23 @@ class ResumableShuffle(Sampler[int]):
             yield from order[lo: lo + self.batch_size]
 
     def _grouped(self, order: List[int], rng: random.Random, step: int) -> List[int]:
-        """The HF Trainer's length grouping: each megabatch of the shuffled order sorted longest
-        first, so a global batch pads little; then the full global batches shuffled (with the
-        same RNG, so still a function of (seed, epoch)) so training sees no length trend. A partial
+        """Length grouping after the HF Trainer's LengthGroupedSampler: the shuffled order is cut
+        into megabatches of up to 50 global batches, and at most a quarter of the epoch (so a small
+        few-shot set still gets different batches per seed and epoch), each sorted longest first,
+        so a global batch pads little. The whole global batches are then shuffled (same RNG, so
+        still a function of (seed, epoch)) so training sees no length trend, and the one holding
+        the longest row goes first, so a run meets its peak memory at its first step. A partial
         last batch stays last: the loader cuts batches from the flat order, so a short batch
         mid-epoch would shift every later one."""
-        mega = self.MEGABATCH * step
+        mega = max(min(self.size // (4 * step), self.MEGABATCH), 1) * step
         order = [i for m in range(0, self.size, mega)
                  for i in sorted(order[m: m + mega], key=self.lengths.__getitem__, reverse=True)]
         whole = self.size - self.size % step
         batches = [order[b: b + step] for b in range(0, whole, step)]
         rng.shuffle(batches)
+        if batches:
+            longest = max(range(len(batches)), key=lambda b: max(map(self.lengths.__getitem__, batches[b])))
+            batches.insert(0, batches.pop(longest))
         return [i for batch in batches for i in batch] + order[whole:]
 
 
