@@ -148,7 +148,8 @@ class MethodModule(L.LightningModule):
     def on_validation_epoch_end(self):
         self._log_split("val")
         if self.padding_fraction is not None:  # a running share: each validation logs it (a
-            self.log("train/padding_fraction", self.padding_fraction)  # per-step log costs ~1 ms)
+            # per-step log costs ~1 ms); under DDP, the mean of the ranks' shares
+            self.log("train/padding_fraction", self.padding_fraction, sync_dist=True)
 
     def on_test_epoch_end(self):
         self._log_split("test")

@@ -242,7 +242,7 @@ class CausalAdapter(LMAdapter):
         multi_token = any(len(c) > 1 for c in choices)
         hidden, head, output = last_hidden(model, inputs, use_cache=multi_token)
         lengths = inputs["attention_mask"].sum(dim=1)
-        logp = head(hidden[torch.arange(len(lengths)), lengths - 1]).float().log_softmax(-1)
+        logp = head(hidden[torch.arange(len(lengths), device=lengths.device), lengths - 1]).float().log_softmax(-1)
         sums = logp[:, [c[0] for c in choices]]
         if multi_token:
             sums = sums + self._continuations(model, output.past_key_values, inputs, lengths)
