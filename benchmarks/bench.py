@@ -1,141 +1,118 @@
-"""ptlab's overhead and fast paths, measured side by side in one process (not a test).
+"""ptlab's overhead and fast paths, measured side by side in one process run (not a test).
 
-    PTLAB_DATA_DIR=../shared/data python benchmarks/bench.py --model smollm2-135m --out benchmarks/results/cpu-smollm2.json
+    PTLAB_DATA_DIR=../shared/data python benchmarks/bench.py --model smollm2-135m \
+        --out benchmarks/results/cpu-smollm2-135m.json
 
-1. training throughput (non-padding tokens/s) of each method through ptlab (Lightning) vs a raw
-   PyTorch loop doing the same work: the same model object, batches, optimizer and clipping;
-2. rank scoring: ptlab's scorer vs scoring each choice in its own full forward pass (the
-   lm-evaluation-harness way), with the predictions of both compared;
-3. start-up: the import of ptlab-train, a first vs a cached model load and tokenization.
+1. training throughput of each trained method: ptlab vs a raw PyTorch loop vs a plain Hugging
+   Face Trainer script, same model object, batches, optimizer and clipping (throughput.py);
+2. rank scoring vs one full forward per choice, with both predictions compared (scoring.py);
+3. start-up: import, config error, first vs cached model load and tokenization (startup.py);
+4. peak memory and checkpoint size per method, from real ptlab-train runs (footprint.py);
+5. padding waste of the training batches, with and without length grouping.
 Each ratio is measured within one run on one machine, so machine speed cancels out.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 import torch
 from hydra import compose, initialize_config_dir
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import footprint  # noqa: E402
+import scoring  # noqa: E402
+import startup  # noqa: E402
+import throughput  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 TRAINED = ("prompt_tuning", "prefix_tuning", "full_finetune")
+# Scoring cases on SST-2 beyond the task's own verbalizers: multi-token verbalizers (2 and 4 labels)
+VERBALIZERS = {
+    "multi-token, 2 labels": {"negative": " not good at all", "positive": " really very good"},
+    "multi-token, 4 labels": {"awful": " utterly terrible", "bad": " rather bad",
+                              "good": " fairly good", "great": " truly wonderful"},
+}
+
+
+def compose_cfg(model: str, method: str, task: str, cache: str, *extra: str):
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        return compose("train", overrides=[f"model={model}", f"method={method}", f"task={task}",
+                                           f"paths.cache_dir={cache}", "paths.output_dir=/tmp/ptlab-bench",
+                                           "data.k=256", "data.eval_limit=64", *extra])
 
 
 def make_run(model: str, method: str, task: str, cache: str, *extra: str):
     from ptlab.config import validate
 
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
-        cfg = compose("train", overrides=[f"model={model}", f"method={method}", f"task={task}",
-                                          f"paths.cache_dir={cache}", "paths.output_dir=/tmp/ptlab-bench",
-                                          "data.k=256", "data.eval_limit=64", *extra])
-    return validate(cfg)
+    return validate(compose_cfg(model, method, task, cache, *extra))
 
 
-def _batches(data, count: int):
-    loader = iter(data.train_dataloader())
-    return [next(loader) for _ in range(count)]
-
-
-def ptlab_throughput(module, data, warmup: int, steps: int) -> float:
-    """Tokens/s of Lightning's loop over steps warmup..warmup+steps (timed from the first
-    timed batch's start to the last one's end, so set-up is not counted)."""
-    import lightning as L
-
-    marks = {}
-
-    class Clock(L.Callback):
-        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
-            if trainer.global_step == warmup:
-                marks["start"], marks["tokens"] = time.perf_counter(), pl_module.train_tokens
-
-        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-            marks["end"], marks["tokens_end"] = time.perf_counter(), pl_module.train_tokens
-
-    trainer = L.Trainer(max_steps=warmup + steps, logger=False, enable_checkpointing=False,
-                        enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,
-                        gradient_clip_val=1.0, accelerator="cpu", callbacks=[Clock()])
-    trainer.fit(module, train_dataloaders=data.train_dataloader())
-    return (marks["tokens_end"] - marks["tokens"]) / (marks["end"] - marks["start"])
-
-
-def raw_throughput(module, batches, warmup: int) -> float:
-    """The same steps by hand: loss, backward, clip, AdamW step, scheduler-free."""
-    model, adapter = module.model.train(), module.adapter
-    trained = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(module.parameter_groups(), lr=module.run.method.lr)
-    tokens, start = 0, None
-    for i, batch in enumerate(batches):
-        if i == warmup:
-            start = time.perf_counter()
-        loss = adapter.loss(model, batch)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(trained, 1.0)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        if i >= warmup:
-            tokens += int(batch["attention_mask"].sum())
-    return tokens / (time.perf_counter() - start)
-
-
-def scoring(module, data) -> dict:
-    """ptlab's scorer vs one full forward per choice (logits at every position, then gathered)."""
-    from ptlab.models.families import _to, token_logprobs
-
-    model, adapter = module.model.eval(), module.adapter
-    batches = list(data.val_dataloader())
-
-    def per_choice(batch):
-        columns = []
-        for choice in adapter.choice_ids:
-            inputs = _to(adapter._with_answers(batch["prompt_ids"], [choice] * len(batch["prompt_ids"])), model)
-            logits = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"]).logits
-            sums, _ = token_logprobs(logits[:, :-1], inputs["labels"][:, 1:])
-            columns.append(sums)
-        return torch.stack(columns, dim=1)
-
-    timings, predictions = {}, {}
-    with torch.no_grad():
-        for name, fn in (("ptlab", lambda b: adapter.score(model, b)[0]), ("per_choice", per_choice)):
-            start = time.perf_counter()
-            predictions[name] = torch.cat([fn(b).argmax(-1) for b in batches]).tolist()
-            timings[name] = time.perf_counter() - start
-    return {"examples": len(predictions["ptlab"]), "labels": len(adapter.choice_ids),
-            "ptlab_seconds": timings["ptlab"], "per_choice_seconds": timings["per_choice"],
-            "speedup": timings["per_choice"] / timings["ptlab"],
-            "identical_predictions": predictions["ptlab"] == predictions["per_choice"],
-            "single_forward_path": bool(getattr(adapter, "single_token_choices", False))}
-
-
-def startup(model: str, task: str) -> dict:
-    """Import time of ptlab-train (a fresh interpreter), and first vs cached model load and
-    tokenization in a fresh cache directory."""
+def padding(model: str, task: str, cache: str) -> dict:
+    """Padded share of the training positions over one epoch of the full training set, without
+    and with length grouping."""
     from ptlab.data.datamodule import TaskDataModule
     from ptlab.models.families import make_adapter
-    from ptlab.models.loading import load_model, load_tokenizer
+    from ptlab.models.loading import load_tokenizer
 
-    start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "import ptlab.train"], check=True)
-    result = {"import_ptlab_train_seconds": time.perf_counter() - start}
-    with tempfile.TemporaryDirectory() as cache:
-        run = make_run(model, "zero_shot" if model != "minilm-l6" else "prompt_tuning", task, cache)
-        for attempt in ("first", "cached"):
-            start = time.perf_counter()
-            tokenizer = load_tokenizer(run.model, cache)
-            load_model(run.model, cache, num_labels=len(run.task.labels))
-            result[f"model_load_{attempt}_seconds"] = time.perf_counter() - start
-            data = TaskDataModule(run, make_adapter(run.model.family, tokenizer, run.task))
-            data.read()
-            start = time.perf_counter()
-            data.setup()
-            result[f"tokenize_{attempt}_seconds"] = time.perf_counter() - start
-    result["tokenize_cache_speedup"] = result["tokenize_first_seconds"] / result["tokenize_cached_seconds"]
+    result = {}
+    for grouped in (False, True):
+        run = make_run(model, "full_finetune", task, cache, "data.k=null", f"data.group_by_length={grouped}")
+        data = TaskDataModule(run, make_adapter(run.model.family, load_tokenizer(run.model, cache), run.task))
+        data.setup()
+        masks = [b["attention_mask"] for b in data.train_dataloader()]
+        real = sum(int(m.sum()) for m in masks)
+        result["grouped" if grouped else "shuffled"] = 1 - real / sum(m.numel() for m in masks)
     return result
+
+
+def scoring_cases(model: str, task: str, cache: str) -> dict:
+    from ptlab.models.families import make_adapter
+    from ptlab.train import build_run
+
+    data, module = build_run(make_run(model, "zero_shot", task, cache))
+    batches = list(data.val_dataloader())
+    cases = {"task verbalizers": module.adapter}
+    for name, labels in VERBALIZERS.items():
+        task_cfg = dataclasses.replace(module.run.task, labels=labels, max_target_length=8)
+        cases[name] = make_adapter(module.run.model.family, module.adapter.tokenizer, task_cfg)
+    return {name: scoring.compare(adapter, module.model, batches) for name, adapter in cases.items()}
+
+
+def table(results: dict) -> str:
+    """The JSON's headline numbers as a Markdown table."""
+    lines = ["| measurement | value |", "|---|---|"]
+    for method, t in results["training"].items():
+        lines.append(f"| {method}: ptlab / raw loop (tokens/s) | {t['ptlab_vs_raw']:.3f} "
+                     f"({t['ptlab_tokens_per_second']:.0f} vs {t['raw_tokens_per_second']:.0f}) |")
+        lines.append(f"| {method}: ptlab / HF Trainer + peft (tokens/s) | {t['ptlab_vs_hf_trainer']:.3f} "
+                     f"({t['ptlab_tokens_per_second']:.0f} vs {t['hf_trainer_tokens_per_second']:.0f}) |")
+    for name, s in results.get("scoring", {}).items():
+        lines.append(f"| rank scoring, {name} (K={s['labels']}): speed-up vs per-choice | "
+                     f"{s['speedup']:.2f}x, identical predictions: {s['identical_predictions']} |")
+    for method, f in results["footprint"].items():
+        ckpt = f"{f['checkpoint_bytes'] / 2**20:.1f} MiB" if f["checkpoint_bytes"] else "none"
+        lines.append(f"| {method}: peak memory ({f['memory_kind']}), last.ckpt | "
+                     f"{f['peak_memory_bytes'] / 2**30:.2f} GiB, {ckpt} |")
+    p = results["padding"]
+    lines.append(f"| padding share of training positions: shuffled vs length-grouped | "
+                 f"{p['shuffled']:.1%} vs {p['grouped']:.1%} |")
+    s = results["startup"]
+    lines += [
+        f"| import ptlab.train (fresh interpreter) | {s['import_ptlab_train_seconds']:.2f} s |",
+        f"| config error: exit {s['config_error_exit']}, heavy imports {s['config_error_heavy_imports']} | "
+        f"{s['config_error_seconds']:.2f} s |",
+        f"| model load: first vs cached | {s['model_load_first_seconds']:.2f} s vs "
+        f"{s['model_load_cached_seconds']:.2f} s |",
+        f"| tokenization of {s['tokenized_examples']} examples: first vs cached | "
+        f"{s['tokenize_first_seconds']:.2f} s vs {s['tokenize_cached_seconds']:.2f} s "
+        f"({s['tokenize_cache_speedup']:.0f}x) |",
+    ]
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -143,31 +120,33 @@ def main() -> None:
     parser.add_argument("--model", default="smollm2-135m")
     parser.add_argument("--task", default="sst2")
     parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--steps", type=int, default=8)
+    parser.add_argument("--steps", type=int, default=10, help="timed steps per round")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; the median is kept")
     parser.add_argument("--cache", default=str(Path.home() / ".cache" / "ptlab"))
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
 
+    from ptlab.config import validate
     from ptlab.train import build_run
 
     torch.manual_seed(0)
-    results = {"model": args.model, "task": args.task, "threads": torch.get_num_threads(), "training": {}}
-    for method in TRAINED:
-        data, module = build_run(make_run(args.model, method, args.task, args.cache))
-        data.setup()
-        batches = _batches(data, args.warmup + args.steps)
-        ours = ptlab_throughput(module, data, args.warmup, args.steps)
-        raw = raw_throughput(module, batches, args.warmup)
-        results["training"][method] = {"ptlab_tokens_per_second": ours, "raw_tokens_per_second": raw,
-                                       "ratio": ours / raw}
-        print(f"{method:14s} ptlab {ours:8.1f} tok/s   raw loop {raw:8.1f} tok/s   ratio {ours / raw:.3f}", flush=True)
-    if args.model != "minilm-l6":
-        data, module = build_run(make_run(args.model, "zero_shot", args.task, args.cache))
-        data.setup()
-        results["scoring"] = scoring(module, data)
+    results = {"model": args.model, "task": args.task, "threads": torch.get_num_threads(),
+               "steps": args.steps, "rounds": args.rounds, "training": {}}
+    for method in TRAINED:  # ptlab-train's own Trainer, validation off, for warm-up + timed steps
+        cfg = compose_cfg(args.model, method, args.task, args.cache, "trainer.accelerator=cpu",
+                          f"trainer.max_steps={args.warmup + args.steps}", "+trainer.limit_val_batches=0")
+        data, module = build_run(validate(cfg))
+        results["training"][method] = throughput.compare(module, data, cfg, args.steps, args.warmup, args.rounds)
+        print(method, json.dumps(results["training"][method]), flush=True)
+    causal = make_run(args.model, "prompt_tuning", args.task, args.cache).model.family.value == "causal"
+    if causal:
+        results["scoring"] = scoring_cases(args.model, args.task, args.cache)
         print("scoring", json.dumps(results["scoring"]), flush=True)
-    results["startup"] = startup(args.model, args.task)
-    print("startup", json.dumps(results["startup"]), flush=True)
+    methods = (["zero_shot"] if causal else []) + list(TRAINED)
+    results["footprint"] = footprint.measure(args.model, args.task, methods, args.cache)
+    results["padding"] = padding(args.model, args.task, args.cache)
+    results["startup"] = startup.measure(make_run, args.model, args.task)
+    print(table(results), flush=True)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(results, indent=2) + "\n")
