@@ -1,6 +1,7 @@
 """The rank scorer equals log-probabilities computed by hand, one unpadded sequence at a time,
 for a bare model and under peft (prompt and prefix tuning): the scorer computes each prompt once
-and continues every label from its key/value cache, and must match the full per-choice forwards."""
+(a causal LM continues every label from the prompt's key/value cache; an encoder-decoder encodes
+the prompt once) and must match the full per-choice forwards."""
 
 import dataclasses
 
@@ -21,6 +22,8 @@ CASES = {
     "causal-multi-token-prompt-tuning": ("tiny-llama", MULTI, "prompt_tuning"),
     "causal-multi-token-prefix-tuning": ("tiny-llama", MULTI, "prefix_tuning"),
     "seq2seq-multi-token": ("tiny-t5", MULTI, "zero_shot"),
+    "seq2seq-multi-token-prompt-tuning": ("tiny-t5", MULTI, "prompt_tuning"),
+    "seq2seq-multi-token-prefix-tuning": ("tiny-t5", MULTI, "prefix_tuning"),
 }
 
 

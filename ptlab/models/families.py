@@ -196,13 +196,6 @@ class LMAdapter(FamilyAdapter):
         sums, counts = self._answer_logprobs(model, batch)
         return -sums.sum() / counts.sum()
 
-    def score(self, model, batch):
-        prompts, choices = batch["prompt_ids"], self.choice_ids
-        k = len(choices)
-        flat = self._with_answers([p for p in prompts for _ in range(k)], choices * len(prompts))
-        sums, counts = self._answer_logprobs(model, _to(flat, model))
-        return sums.view(-1, k), (sums / counts).view(-1, k)
-
 
 class CausalAdapter(LMAdapter):
     family = Family.causal
@@ -293,6 +286,19 @@ class Seq2SeqAdapter(LMAdapter):
 
     def _answer_logprobs(self, model, batch):
         return token_logprobs(model(**batch).logits, batch["labels"])
+
+    def score(self, model, batch):
+        """The encoder reads each prompt once (with peft's virtual tokens, if any); the decoder
+        then scores every label against that encoding, repeated per label. The prompts go in
+        again only for their shape (peft sizes its prefix by them): the encoder is skipped."""
+        prompts, choices = batch["prompt_ids"], self.choice_ids
+        k = len(choices)
+        inputs = _to(self._inputs(prompts), model)
+        start = torch.full((len(prompts), 1), model.config.decoder_start_token_id, device=inputs["input_ids"].device)
+        encoded = model(**inputs, decoder_input_ids=start).encoder_last_hidden_state
+        flat = _to(self._with_answers([p for p in prompts for _ in range(k)], choices * len(prompts)), model)
+        sums, counts = self._answer_logprobs(model, {**flat, "encoder_outputs": (encoded.repeat_interleave(k, dim=0),)})
+        return sums.view(-1, k), (sums / counts).view(-1, k)
 
     def generate(self, model, batch, num_beams):
         prompts = batch["prompt_ids"]
