@@ -83,35 +83,67 @@ def scoring_cases(model: str, task: str, cache: str) -> dict:
     return {name: scoring.compare(adapter, module.model, batches) for name, adapter in cases.items()}
 
 
+def training(args) -> dict:
+    """Each trained method through ptlab-train's own Trainer (validation off), a raw loop and
+    an HF Trainer script, for warm-up + timed steps."""
+    from ptlab.config import validate
+    from ptlab.train import build_run
+
+    result = {}
+    for method in TRAINED:
+        cfg = compose_cfg(args.model, method, args.task, args.cache, "trainer.accelerator=cpu",
+                          f"trainer.max_steps={args.warmup + args.steps}", "+trainer.limit_val_batches=0")
+        data, module = build_run(validate(cfg))
+        result[method] = throughput.compare(module, data, cfg, args.steps, args.warmup, args.rounds)
+        print(method, json.dumps(result[method]), flush=True)
+    return result
+
+
+def _causal(args) -> bool:
+    return make_run(args.model, "prompt_tuning", args.task, args.cache).model.family.value == "causal"
+
+
+PARTS = {
+    "training": training,
+    "scoring": lambda args: scoring_cases(args.model, args.task, args.cache) if _causal(args) else None,
+    "footprint": lambda args: footprint.measure(
+        args.model, args.task, (["zero_shot"] if _causal(args) else []) + list(TRAINED), args.cache),
+    "padding": lambda args: padding(args.model, args.task, args.cache),
+    "startup": lambda args: startup.measure(make_run, args.model, args.task),
+}
+
+
 def table(results: dict) -> str:
     """The JSON's headline numbers as a Markdown table."""
     lines = ["| measurement | value |", "|---|---|"]
-    for method, t in results["training"].items():
+    for method, t in results.get("training", {}).items():
         lines.append(f"| {method}: ptlab / raw loop (tokens/s) | {t['ptlab_vs_raw']:.3f} "
                      f"({t['ptlab_tokens_per_second']:.0f} vs {t['raw_tokens_per_second']:.0f}) |")
         lines.append(f"| {method}: ptlab / HF Trainer + peft (tokens/s) | {t['ptlab_vs_hf_trainer']:.3f} "
                      f"({t['ptlab_tokens_per_second']:.0f} vs {t['hf_trainer_tokens_per_second']:.0f}) |")
-    for name, s in results.get("scoring", {}).items():
+    for name, s in (results.get("scoring") or {}).items():
         lines.append(f"| rank scoring, {name} (K={s['labels']}): speed-up vs per-choice | "
                      f"{s['speedup']:.2f}x, identical predictions: {s['identical_predictions']} |")
-    for method, f in results["footprint"].items():
+    for method, f in results.get("footprint", {}).items():
         ckpt = f"{f['checkpoint_bytes'] / 2**20:.1f} MiB" if f["checkpoint_bytes"] else "none"
         lines.append(f"| {method}: peak memory ({f['memory_kind']}), last.ckpt | "
                      f"{f['peak_memory_bytes'] / 2**30:.2f} GiB, {ckpt} |")
-    p = results["padding"]
-    lines.append(f"| padding share of training positions: shuffled vs length-grouped | "
-                 f"{p['shuffled']:.1%} vs {p['grouped']:.1%} |")
-    s = results["startup"]
-    lines += [
-        f"| import ptlab.train (fresh interpreter) | {s['import_ptlab_train_seconds']:.2f} s |",
-        f"| config error: exit {s['config_error_exit']}, heavy imports {s['config_error_heavy_imports']} | "
-        f"{s['config_error_seconds']:.2f} s |",
-        f"| model load: first vs cached | {s['model_load_first_seconds']:.2f} s vs "
-        f"{s['model_load_cached_seconds']:.2f} s |",
-        f"| tokenization of {s['tokenized_examples']} examples: first vs cached | "
-        f"{s['tokenize_first_seconds']:.2f} s vs {s['tokenize_cached_seconds']:.2f} s "
-        f"({s['tokenize_cache_speedup']:.0f}x) |",
-    ]
+    if "padding" in results:
+        p = results["padding"]
+        lines.append(f"| padding share of training positions: shuffled vs length-grouped | "
+                     f"{p['shuffled']:.1%} vs {p['grouped']:.1%} |")
+    if "startup" in results:
+        s = results["startup"]
+        lines += [
+            f"| import ptlab.train (fresh interpreter) | {s['import_ptlab_train_seconds']:.2f} s |",
+            f"| config error: exit {s['config_error_exit']}, heavy imports {s['config_error_heavy_imports']} | "
+            f"{s['config_error_seconds']:.2f} s |",
+            f"| model load: first vs cached | {s['model_load_first_seconds']:.2f} s vs "
+            f"{s['model_load_cached_seconds']:.2f} s |",
+            f"| tokenization of {s['tokenized_examples']} examples: first vs cached | "
+            f"{s['tokenize_first_seconds']:.2f} s vs {s['tokenize_cached_seconds']:.2f} s "
+            f"({s['tokenize_cache_speedup']:.0f}x) |",
+        ]
     return "\n".join(lines)
 
 
@@ -119,33 +151,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="smollm2-135m")
     parser.add_argument("--task", default="sst2")
+    parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated, of: {', '.join(PARTS)}")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--steps", type=int, default=10, help="timed steps per round")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; the median is kept")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds, the loops' order rotating; medians kept")
     parser.add_argument("--cache", default=str(Path.home() / ".cache" / "ptlab"))
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-
-    from ptlab.config import validate
-    from ptlab.train import build_run
+    parts = args.parts.split(",")
+    if unknown := set(parts) - set(PARTS):
+        parser.error(f"--parts: unknown {', '.join(sorted(unknown))} (choose from {', '.join(PARTS)})")
 
     torch.manual_seed(0)
     results = {"model": args.model, "task": args.task, "threads": torch.get_num_threads(),
-               "steps": args.steps, "rounds": args.rounds, "training": {}}
-    for method in TRAINED:  # ptlab-train's own Trainer, validation off, for warm-up + timed steps
-        cfg = compose_cfg(args.model, method, args.task, args.cache, "trainer.accelerator=cpu",
-                          f"trainer.max_steps={args.warmup + args.steps}", "+trainer.limit_val_batches=0")
-        data, module = build_run(validate(cfg))
-        results["training"][method] = throughput.compare(module, data, cfg, args.steps, args.warmup, args.rounds)
-        print(method, json.dumps(results["training"][method]), flush=True)
-    causal = make_run(args.model, "prompt_tuning", args.task, args.cache).model.family.value == "causal"
-    if causal:
-        results["scoring"] = scoring_cases(args.model, args.task, args.cache)
-        print("scoring", json.dumps(results["scoring"]), flush=True)
-    methods = (["zero_shot"] if causal else []) + list(TRAINED)
-    results["footprint"] = footprint.measure(args.model, args.task, methods, args.cache)
-    results["padding"] = padding(args.model, args.task, args.cache)
-    results["startup"] = startup.measure(make_run, args.model, args.task)
+               "steps": args.steps, "rounds": args.rounds}
+    for part in parts:
+        if (measured := PARTS[part](args)) is not None:
+            results[part] = measured
     print(table(results), flush=True)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
