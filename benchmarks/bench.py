@@ -55,15 +55,11 @@ def make_run(model: str, method: str, task: str, cache: str, *extra: str):
 def padding(model: str, task: str, cache: str) -> dict:
     """Padded share of the training positions over one epoch of the full training set, without
     and with length grouping."""
-    from ptlab.data.datamodule import TaskDataModule
-    from ptlab.models.families import make_adapter
-    from ptlab.models.loading import load_tokenizer
+    from ptlab.train import build_data
 
     result = {}
     for grouped in (False, True):
-        run = make_run(model, "full_finetune", task, cache, "data.k=null", f"data.group_by_length={grouped}")
-        data = TaskDataModule(run, make_adapter(run.model.family, load_tokenizer(run.model, cache), run.task))
-        data.setup()
+        data = build_data(make_run(model, "full_finetune", task, cache, "data.k=null", f"data.group_by_length={grouped}"))
         masks = [b["attention_mask"] for b in data.train_dataloader()]
         real = sum(int(m.sum()) for m in masks)
         result["grouped" if grouped else "shuffled"] = 1 - real / sum(m.numel() for m in masks)

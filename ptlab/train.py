@@ -78,21 +78,28 @@ def train(cfg: DictConfig) -> Dict[str, Any]:
     return record
 
 
+def build_data(run: RunConfig):
+    """The task's DataModule, read (bad data fails here, before the tokenizer loads) and tokenized."""
+    from ptlab.data.datamodule import TaskDataModule
+    from ptlab.models.families import make_adapter
+    from ptlab.models.loading import load_tokenizer
+
+    data = TaskDataModule(run)
+    data.read()
+    data.adapter = make_adapter(run.model.family, load_tokenizer(run.model, run.paths.cache_dir), run.task)
+    data.setup()
+    return data
+
+
 def build_run(run: RunConfig):
     """Data (read, then tokenized) and the method's module, in the order that fails fastest."""
     import lightning as L
 
-    from ptlab.data.datamodule import TaskDataModule
     from ptlab.methods import METHODS
-    from ptlab.models.families import make_adapter
-    from ptlab.models.loading import load_model, load_tokenizer
+    from ptlab.models.loading import load_model
 
     L.seed_everything(run.seed, workers=True, verbose=False)
-    data = TaskDataModule(run)
-    data.read()  # bad data fails here, before the tokenizer and model load
-    tokenizer = load_tokenizer(run.model, run.paths.cache_dir)
-    data.adapter = make_adapter(run.model.family, tokenizer, run.task)
-    data.setup()
+    data = build_data(run)
     num_labels = len(run.task.labels) if run.task.kind == TaskKind.classification else None
     backbone = load_model(run.model, run.paths.cache_dir, num_labels=num_labels)
     return data, METHODS[run.method.name](run, data.adapter, backbone)
