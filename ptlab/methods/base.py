@@ -78,8 +78,7 @@ class MethodModule(L.LightningModule):
         tokens = int(batch["attention_mask"].sum())
         self.train_tokens += tokens
         self.train_pad_tokens += batch["attention_mask"].numel() - tokens
-        rows = batch["input_ids"].shape[0]
-        self.log("train/loss", loss, prog_bar=True, batch_size=rows)
+        self.log("train/loss", loss, prog_bar=True, batch_size=batch["input_ids"].shape[0])
         self.batches_trained += 1
         return loss
 
