@@ -80,6 +80,9 @@ class ModelConfig:
     random_config: Optional[Dict[str, Any]] = None
     trust_remote_code: bool = False
     dtype: str = "float32"
+    # A Hub token for gated or private models; unset, the Hub reads HF_TOKEN from the environment.
+    # Redacted everywhere a config is written (see ptlab/review.py).
+    hub_token: Optional[str] = None
 
 
 @dataclass
@@ -287,6 +290,7 @@ class RunConfig:
     seed: int = 0
     name: str = "default"
     if_exists: IfExists = IfExists.resume
+    verbose: bool = False
 
     @property
     def trains(self) -> bool:
@@ -300,6 +304,7 @@ class _Scalars:
     seed: int = 0
     name: str = "default"
     if_exists: IfExists = IfExists.resume
+    verbose: bool = False  # library logs and warnings on the console too, not only in the run's log
 
 
 def _positive(key: str, value: int) -> None:
