@@ -10,26 +10,34 @@ class SweepReport(Callback):
     """After a multirun, run ptlab-report over the sweep dir (report.md, .csv, .tex, plots).
 
     Runs may have run in other processes (SLURM jobs), so what did not complete is read from
-    their records, for the sweep's exit status.
+    their records, for the sweep's exit status; a record that cannot be read counts as not
+    completed, even when no table could be made.
     """
 
     unfinished: List[str] = []
 
     def on_multirun_end(self, config, **kwargs) -> None:
         from ptlab.errors import PtlabError
-        from ptlab.record import read_results
-        from ptlab.report import find_results, report
+        from ptlab.report import BadRecord, find_results, read_record, report
 
         sweep_dir = Path(config.hydra.sweep.dir)
         try:
             text, written = report([sweep_dir], sweep_dir, None, "val")
         except PtlabError as err:
             print(f"ptlab-report: skipped: {err}")
-            return
-        print(text)
-        for path in written:
-            print(f"ptlab-report: wrote {path}")
-        for path in find_results([sweep_dir]):
-            record = read_results(path.parent)
+        else:
+            print(text)
+            for path in written:
+                print(f"ptlab-report: wrote {path}")
+        try:
+            paths = find_results([sweep_dir])
+        except PtlabError:
+            return  # no run wrote a record
+        for path in paths:
+            try:
+                record = read_record(path)
+            except BadRecord as bad:
+                SweepReport.unfinished.append(f"{path.parent}: unreadable {path.name}: {bad.reason}")
+                continue
             if record["status"] != "completed":
                 SweepReport.unfinished.append(f"{path.parent}: {record['status']}: {record.get('error')}")

@@ -4,7 +4,9 @@
 
 Runs may come from several machines copied together or from a sweep that is still partial, so
 every run found is accounted for: a cell says how many seeds it averages and how many failed or
-are unfinished, and a method that never ran for a model x task says `missing`.
+are unfinished, a method that never ran for a model x task says `missing`, a cell whose runs differ
+in config or data fingerprint is marked, and a results.json that cannot be read is listed under the
+table instead of stopping the report.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import pandas as pd
 
 from ptlab.errors import PtlabError
 from ptlab.record import RESULTS
+from ptlab.report_table import cell_text, cost_table, latex, main_table, markdown, mixed_notes, mixes, notes
 
 METHOD_ORDER = ("zero_shot", "prompt_tuning", "prefix_tuning", "full_finetune")  # fewest trained first
 ZERO_FLOOR = 1e-7  # where a method with no trainable parameters sits on a log x axis
@@ -30,8 +33,6 @@ ZERO_FLOOR = 1e-7  # where a method with no trainable parameters sits on a log x
 SOURCES = {"val": "val_best", "val_final": "val_final", "test": "test"}
 STATES = {"completed": "completed", "failed": "failed", "running": "incomplete", "preempted": "incomplete"}
 REQUIRED = ("model", "task", "method", "seed", "status")
-LATEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
-                 "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
 
 
 def find_results(inputs: Sequence[Path]) -> List[Path]:
@@ -52,20 +53,47 @@ def find_results(inputs: Sequence[Path]) -> List[Path]:
     return sorted(found)
 
 
-def load_run(path: Path, split: str, metric: Optional[str]) -> Dict[str, Any]:
-    """One run as a flat row; a file that is not a run record is an error naming the file."""
+class BadRecord(PtlabError):
+    """A results.json that is not a readable run record; the report lists it instead of a run."""
+
+    def __init__(self, path: Path, reason: str):
+        super().__init__(f"malformed {path}: {reason}")
+        self.path, self.reason = path, reason
+
+
+def read_record(path: Path) -> Dict[str, Any]:
+    """A run record with its identity and a known status, or BadRecord with a one-line reason."""
     try:
-        record = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise PtlabError(f"malformed {path}: {err}") from None
-    if not isinstance(record, dict) or any(key not in record for key in REQUIRED):
-        raise PtlabError(f"malformed {path}: not a ptlab run record (needs {', '.join(REQUIRED)})")
+        text = path.read_text()
+        record = json.loads(text)
+    except OSError as err:
+        raise BadRecord(path, f"cannot be read ({err.strerror or err})") from None
+    except UnicodeDecodeError:
+        raise BadRecord(path, "not UTF-8 text") from None
+    except json.JSONDecodeError as err:
+        raise BadRecord(path, f"not valid JSON ({err})" if text.strip() else "empty file") from None
+    if not isinstance(record, dict):
+        raise BadRecord(path, f"not a JSON object but {type(record).__name__} (not a ptlab run record)")
+    missing = [key for key in REQUIRED if key not in record]
+    if missing:
+        raise BadRecord(path, f"not a ptlab run record: no {', '.join(missing)}")
     if record["status"] not in STATES:
-        raise PtlabError(f"malformed {path}: unknown status {record['status']!r}")
+        raise BadRecord(path, f"unknown status {record['status']!r}")
+    return record
+
+
+def load_run(path: Path, split: str, metric: Optional[str]) -> Dict[str, Any]:
+    """One run as a flat row; a file that is not a run record is a BadRecord naming the file."""
+    record = read_record(path)
+    fingerprint = record.get("fingerprint") or {}  # none in records written before fingerprints
+    if not isinstance(fingerprint, dict) or not all(isinstance(fingerprint.get(kind), (str, type(None)))
+                                                    for kind in ("config", "data")):
+        raise BadRecord(path, "fingerprint is not {config: <hash>, data: <hash>}")
     row = {"file": path, "name": str(record.get("name")), "model": str(record["model"]),
            "task": str(record["task"]), "method": str(record["method"]), "seed": record["seed"],
            "variant": _variant(path, record), "state": STATES[record["status"]],
-           "family": str(record.get("family")),
+           "family": str(record.get("family")), "config_fingerprint": fingerprint.get("config"),
+           "data_fingerprint": fingerprint.get("data"),
            "finished_at": str(record.get("finished_at") or ""), "metric": None, "value": math.nan,
            "available": ()}
     if record["status"] != "completed":
@@ -74,7 +102,7 @@ def load_run(path: Path, split: str, metric: Optional[str]) -> Dict[str, Any]:
     name = metric or _field(record, "main_metric", path)
     value = scores.get(name) if isinstance(scores, dict) else None
     if not isinstance(scores, dict) or not isinstance(value, (int, float, type(None))):
-        raise PtlabError(f"malformed {path}: metrics.{SOURCES[split]}.{name} is not a number")
+        raise BadRecord(path, f"metrics.{SOURCES[split]}.{name} is not a number")
     return {**row, "metric": name, "value": math.nan if value is None else float(value),
             "available": tuple(scores),
             "trainable_fraction": _number(record, "params.trainable_fraction", path),
@@ -87,7 +115,7 @@ def _field(record: Dict[str, Any], dotted: str, path: Path) -> Any:
     value: Any = record
     for key in dotted.split("."):
         if not isinstance(value, dict) or key not in value:
-            raise PtlabError(f"malformed {path}: completed run without {dotted}")
+            raise BadRecord(path, f"completed run without {dotted}")
         value = value[key]
     return value
 
@@ -95,7 +123,7 @@ def _field(record: Dict[str, Any], dotted: str, path: Path) -> Any:
 def _number(record: Dict[str, Any], dotted: str, path: Path) -> float:
     value = _field(record, dotted, path)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise PtlabError(f"malformed {path}: {dotted} is not a number")
+        raise BadRecord(path, f"{dotted} is not a number")
     return float(value)
 
 
@@ -108,9 +136,21 @@ def _variant(path: Path, record: Dict[str, Any]) -> str:
     return ""
 
 
-def gather(inputs: Sequence[Path], split: str, metric: Optional[str]) -> Tuple[pd.DataFrame, int]:
-    """All runs under the inputs, one row per seed of a cell; also how many duplicates were dropped."""
-    runs = pd.DataFrame([load_run(path, split, metric) for path in find_results(inputs)])
+def gather(inputs: Sequence[Path], split: str,
+           metric: Optional[str]) -> Tuple[pd.DataFrame, int, List[BadRecord]]:
+    """All readable runs under the inputs, one row per seed of a cell; also how many duplicates
+    were dropped, and the results.json that could not be read: one bad file must not hide the rest."""
+    rows, unreadable = [], []
+    for path in find_results(inputs):
+        try:
+            rows.append(load_run(path, split, metric))
+        except BadRecord as bad:
+            unreadable.append(bad)
+    if not rows:
+        more = f" (and {len(unreadable) - 1} more)" if len(unreadable) > 1 else ""
+        raise PtlabError(f"no readable run record among {len(unreadable)} {RESULTS}: "
+                         f"{unreadable[0].path}: {unreadable[0].reason}{more}")
+    runs = pd.DataFrame(rows)
     for column in ("trainable_fraction", "peak_memory_bytes", "memory_kind", "train_seconds"):
         if column not in runs:
             runs[column] = math.nan  # no completed run at all
@@ -131,7 +171,7 @@ def gather(inputs: Sequence[Path], split: str, metric: Optional[str]) -> Tuple[p
     for path in runs.loc[duplicate, "file"]:
         print(f"ptlab-report: warning: {path} repeats a run (model, task, method, seed) that is "
               f"already counted; ignored", file=sys.stderr)
-    return runs[~duplicate], int(duplicate.sum())
+    return runs[~duplicate], int(duplicate.sum()), unreadable
 
 
 def _check_metric(runs: pd.DataFrame, split: str, metric: Optional[str]) -> None:
@@ -170,61 +210,14 @@ def summarize(runs: pd.DataFrame, split: str) -> pd.DataFrame:
                 "trainable_fraction": done["trainable_fraction"].mean(),
                 "peak_memory_bytes": done["peak_memory_bytes"].mean(),
                 "memory_kind": ", ".join(sorted(done["memory_kind"].dropna().unique())),
-                "train_seconds": done["train_seconds"].mean(),
+                "train_seconds": done["train_seconds"].mean(), "mixes": mixes(cell),
             })
             if rows[-1]["n"] + rows[-1]["n_failed"] + rows[-1]["n_incomplete"] == 0 and \
                     method_of[column] == "zero_shot" and set(runs_mt["family"]) == {"encoder"}:
                 rows[-1]["not_applicable"] = True  # ptlab-train skips zero-shot on encoders
     table = pd.DataFrame(rows)
-    table["cell"] = [_cell(row, split) for row in table.itertuples()]
+    table["cell"] = [cell_text(row, split) for row in table.itertuples()]
     return table
-
-
-def _cell(row: Any, split: str) -> str:
-    """`mean ± std (n=K, F failed)` x100; no ± for one seed; `failed (n=F)`; `missing`."""
-    counts = [(row.n_failed, "failed"), (row.n_incomplete, "incomplete"),
-              (row.n_without_metric, f"no {split} metric")]
-    if getattr(row, "not_applicable", False) is True:
-        return "n/a (no LM head)"
-    if row.n:
-        value = f"{100 * row.mean:.1f}" + (f" ± {100 * row.std:.1f}" if row.n > 1 else "")
-        return f"{value} ({', '.join([f'n={row.n}'] + [f'{k} {what}' for k, what in counts if k])})"
-    return ", ".join(f"{what} (n={k})" for k, what in counts if k) or "missing"
-
-
-def main_table(table: pd.DataFrame) -> Tuple[List[str], List[List[str]]]:
-    columns = list(dict.fromkeys(table["method"]))
-    wide = table.pivot(index=["model", "task", "metric"], columns="method", values="cell")
-    rows = [[model, f"{task} ({metric})", *wide.loc[(model, task, metric), columns]]
-            for model, task, metric in wide.index]
-    return ["model", "task (metric)", *columns], rows
-
-
-def cost_table(table: pd.DataFrame) -> Tuple[List[str], List[List[str]]]:
-    done = table[table["trainable_fraction"].notna()]
-    rows = [[r.model, r.task, r.method, _num(100 * r.trainable_fraction, ".3g"),
-             _num(r.peak_memory_bytes / 1e9, ".2f"), r.memory_kind, _num(r.train_seconds, ".1f")]
-            for r in done.itertuples()]
-    return ["model", "task", "method", "trainable %", "peak memory (GB)", "memory kind", "train time (s)"], rows
-
-
-def _num(value: float, spec: str) -> str:
-    return "–" if math.isnan(value) else format(value, spec)
-
-
-def markdown(header: List[str], rows: List[List[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return "\n".join(lines + ["| " + " | ".join(map(str, row)) + " |" for row in rows])
-
-
-def latex(header: List[str], rows: List[List[str]], note: str) -> str:
-    def tex(text: str) -> str:
-        return re.sub(r"[\\&%$#_{}~^]", lambda m: LATEX_ESCAPES[m.group()], str(text)).replace("±", r"$\pm$")
-
-    lines = [f"% {note}", "% needs \\usepackage{booktabs}", f"\\begin{{tabular}}{{ll{'c' * (len(header) - 2)}}}",
-             "\\toprule", " & ".join(map(tex, header)) + r" \\", "\\midrule"]
-    lines += [" & ".join(map(tex, row)) + r" \\" for row in rows]
-    return "\n".join(lines + ["\\bottomrule", "\\end{tabular}", ""])
 
 
 def _figure(ncols: int = 1, width: float = 7.0):
@@ -335,7 +328,7 @@ def report(inputs: Sequence[Path], out: Path, metric: Optional[str], split: str)
     """Gather, summarize and write every report file; returns the Markdown and the paths written."""
     if out.exists() and not out.is_dir():
         raise PtlabError(f"--out {out} is a file, not a directory")
-    runs, duplicates = gather(inputs, split, metric)
+    runs, duplicates, unreadable = gather(inputs, split, metric)
     table = summarize(runs, split)
     states = runs["state"].value_counts()
     metrics = ", ".join(f"{task}: {m}" for task, m in table.groupby("task")["metric"].first().items())
@@ -347,9 +340,11 @@ def report(inputs: Sequence[Path], out: Path, metric: Optional[str], split: str)
         f"- split: {split} (`metrics.{SOURCES[split]}` of results.json)",
         f"- runs read: {len(runs)} ({states.get('completed', 0)} completed, {states.get('failed', 0)} failed, "
         f"{states.get('incomplete', 0)} incomplete"
-        + (f"; {duplicates} duplicate records ignored" if duplicates else "") + ")",
+        + (f"; {duplicates} duplicate records ignored" if duplicates else "")
+        + (f"; {len(unreadable)} unreadable {RESULTS} listed below" if unreadable else "") + ")",
         f"- from: {', '.join(map(str, inputs))}", "",
         markdown(header, rows), "",
+        *notes(table, [(bad.path, bad.reason) for bad in unreadable]),
         "## Cost (completed runs, mean over seeds)", "",
         markdown(*cost_table(table)), "",
     ])
@@ -359,7 +354,7 @@ def report(inputs: Sequence[Path], out: Path, metric: Optional[str], split: str)
         written = [out / "report.md", out / "report.csv", out / "report.tex"]
         written[0].write_text(text)
         table.to_csv(written[1], index=False)
-        written[2].write_text(latex(header, rows, note))
+        written[2].write_text(latex(header, rows, [note, *mixed_notes(table)]))
         colors = _colors(columns_of(runs))
         for task in table["task"].unique():
             stem = re.sub(r"[^\w.-]", "_", task)

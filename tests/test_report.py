@@ -1,6 +1,7 @@
 """ptlab-report through the real CLI (`python -m ptlab.report` subprocesses, ~2-3 s each) on run
 dirs built here: results.json records shaped like ptlab-train's (completed, failed, still running,
-an archived earlier attempt) and their metrics.csv, spread over two "machines" as a partial sweep.
+an archived earlier attempt, corrupt ones, ones with config/data fingerprints) and their
+metrics.csv, spread over two "machines" as a partial sweep; the sweep-end callback in-process.
 The expected cells are computed here, independently of pandas.
 """
 
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 import pytest
+from cli import PROCESS_TIMEOUT
 
 REPO = Path(__file__).resolve().parents[1]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -115,7 +117,7 @@ def runs(tmp_path_factory) -> Path:
 def report(*args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     return subprocess.run([sys.executable, "-m", "ptlab.report", *args], capture_output=True, text=True,
-                          env=env, timeout=120)
+                          env=env, timeout=PROCESS_TIMEOUT)
 
 
 def table_of(markdown: str) -> Dict[tuple, Dict[str, str]]:
@@ -323,3 +325,132 @@ def test_zero_shot_on_an_encoder_is_not_applicable_not_missing(tmp_path):
     assert table[("minilm-l6", "sst2 (accuracy)")]["zero_shot"] == "n/a (no LM head)"
     assert table[("gpt2", "sst2 (accuracy)")]["zero_shot"] == "missing"
     assert table[("smollm2-135m", "sst2 (accuracy)")]["zero_shot"].endswith("(n=1)")
+
+
+def set_fingerprint(run_dir: Path, config: Optional[str], data: Optional[str]) -> None:
+    """Give a run's record the fingerprint ptlab-train now writes (records without one predate it)."""
+    saved = json.loads((run_dir / "results.json").read_text())
+    (run_dir / "results.json").write_text(json.dumps({**saved, "fingerprint": {"config": config, "data": data}}))
+
+
+def mean_std(model: str, task: str, method: str, seeds) -> str:
+    values = [100 * score(model, task, method, s) for s in seeds]
+    return f"{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f}"
+
+
+CORRUPT = {  # what a results.json can hold instead of a record -> the reason the report gives
+    "truncated": ('{"status": "completed", "model": "gpt2", ', "not valid JSON (Expecting property name"),
+    "empty": ("", "empty file"),
+    "not an object": ("[1, 2]", "not a JSON object but list"),
+    "missing fields": ('{"status": "completed", "model": "gpt2"}', "not a ptlab run record: no task, method, seed"),
+    "bad fingerprint": (None, "fingerprint is not {config: <hash>, data: <hash>}"),
+}
+
+
+@pytest.mark.parametrize("case", list(CORRUPT))
+def test_a_corrupt_results_json_is_listed_under_the_table_of_the_others(tmp_path, case):
+    """One seed's record is corrupt: the others make the table (exit 0), the file is listed with why."""
+    for seed in SEEDS:
+        write_run(tmp_path, "gpt2", "sst2", "prompt_tuning", seed)
+    write_run(tmp_path, "gpt2", "sst2", "zero_shot", 0)
+    corrupt = write_run(tmp_path, "gpt2", "sst2", "prompt_tuning", 2) / "results.json"
+    content, reason = CORRUPT[case]
+    if content is None:
+        content = json.dumps({**json.loads(corrupt.read_text()), "fingerprint": "3f2a9c0d1b4e5f60"})
+    corrupt.write_text(content)
+    result = report(str(tmp_path), "--out", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert md == result.stdout[:len(md)]  # printed as written
+    assert table_of(md)[("gpt2", "sst2 (accuracy)")] == {
+        "zero_shot": f"{100 * score('gpt2', 'sst2', 'zero_shot', 0):.1f} (n=1)",
+        "prompt_tuning": f"{mean_std('gpt2', 'sst2', 'prompt_tuning', [0, 1])} (n=2)"}
+    assert "runs read: 3 (3 completed, 0 failed, 0 incomplete; 1 unreadable results.json listed below)" in md
+    lines = md.splitlines()
+    listed = next(i for i, line in enumerate(lines) if line.startswith(f"- {corrupt.resolve()}: "))
+    assert reason in lines[listed]
+    assert lines.index("## Unreadable results.json, not in the table (1)") < listed < lines.index(
+        "## Cost (completed runs, mean over seeds)")
+    assert max(i for i, line in enumerate(lines) if line.startswith("| gpt2 | sst2 (accuracy) |")) < listed
+    assert "Traceback" not in result.stderr
+
+
+def test_no_readable_record_among_several_is_one_error_line(tmp_path):
+    for seed, content in enumerate(["", "[1, 2]"]):
+        (write_run(tmp_path, "gpt2", "sst2", "zero_shot", seed) / "results.json").write_text(content)
+    result = report(str(tmp_path))
+    assert result.returncode == 2 and len(result.stderr.splitlines()) == 1
+    assert result.stderr.startswith("ptlab-report: error: no readable run record among 2 results.json: ")
+    assert result.stderr.rstrip().endswith("(and 1 more)") and not (tmp_path / "report.md").exists()
+
+
+def test_a_cell_mixing_config_or_data_fingerprints_is_marked_and_noted(tmp_path):
+    """Two seeds of one cell from different configs (or data) are not one experiment's seeds."""
+    config = [write_run(tmp_path, "gpt2", "sst2", "prompt_tuning", seed) for seed in (0, 1)]
+    set_fingerprint(config[0], "3f2a9c0d1b4e5f60", "00000000000000d1")
+    set_fingerprint(config[1], "77a9c0d1b4e5f601", "00000000000000d1")
+    data = [write_run(tmp_path, "gpt2", "sst2", "prefix_tuning", seed) for seed in (0, 1, 2)]
+    for run_dir, digest in zip(data, ["00000000000000d1", "00000000000000d2", None]):
+        set_fingerprint(run_dir, "3f2a9c0d1b4e5f60", digest)
+    result = report(str(tmp_path), "--out", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    assert table_of(result.stdout)[("gpt2", "sst2 (accuracy)")] == {
+        "prompt_tuning": f"{mean_std('gpt2', 'sst2', 'prompt_tuning', [0, 1])} (n=2)†",
+        "prefix_tuning": f"{mean_std('gpt2', 'sst2', 'prefix_tuning', [0, 1, 2])} (n=3)†"}
+    c0, c1, d0, d1, d2 = (str(run_dir.resolve()) for run_dir in config + data)
+    notes = [line for line in result.stdout.splitlines() if line.startswith("- † ")]
+    assert notes == [
+        f"- † gpt2/sst2/prompt_tuning mixes 2 configs: 3f2a9c0d1b4e5f60 ({c0}); 77a9c0d1b4e5f601 ({c1})",
+        f"- † gpt2/sst2/prefix_tuning mixes 2 data sets: 00000000000000d1 ({d0}); 00000000000000d2 ({d1}); "
+        f"unknown ({d2})"]
+    rows = {r["method"]: r for r in csv.DictReader((tmp_path / "out" / "report.csv").open())}
+    assert rows["prompt_tuning"]["mixes"] == notes[0].split(" mixes ")[1]
+    tex = (tmp_path / "out" / "report.tex").read_text()
+    assert "(n=2)\\dag{}" in tex and "% † gpt2/sst2/prompt_tuning mixes 2 configs" in tex
+
+
+def test_same_unknown_or_separately_shown_fingerprints_are_not_marked(tmp_path):
+    """Shared fingerprints, records without one (older runs) and runs in different columns: no †."""
+    for seed in (0, 1):
+        set_fingerprint(write_run(tmp_path, "gpt2", "sst2", "prompt_tuning", seed), "3f2a9c0d1b4e5f60", "d1" * 8)
+        write_run(tmp_path, "gpt2", "sst2", "full_finetune", seed)  # no fingerprint at all
+    set_fingerprint(write_run(tmp_path, "gpt2", "sst2", "prefix_tuning", 0), "3f2a9c0d1b4e5f60", "d1" * 8)
+    plain = write_run(tmp_path, "gpt2", "sst2", "prefix_tuning", 1)  # no fingerprint: unknown, not different
+    tagged = plain / "method.lr=0.1"  # another column, so its other config is no mix
+    tagged.mkdir()
+    (tagged / "results.json").write_text((plain / "results.json").read_text())
+    set_fingerprint(tagged, "77a9c0d1b4e5f601", "d1" * 8)
+    result = report(str(tmp_path), "--out", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    row = table_of(result.stdout)[("gpt2", "sst2 (accuracy)")]
+    assert row == {"prompt_tuning": f"{mean_std('gpt2', 'sst2', 'prompt_tuning', [0, 1])} (n=2)",
+                   "prefix_tuning": f"{mean_std('gpt2', 'sst2', 'prefix_tuning', [0, 1])} (n=2)",
+                   "prefix_tuning [method.lr=0.1]": f"{100 * score('gpt2', 'sst2', 'prefix_tuning', 1):.1f} (n=1)",
+                   "full_finetune": f"{mean_std('gpt2', 'sst2', 'full_finetune', [0, 1])} (n=2)"}
+    assert "†" not in result.stdout and "†" not in (tmp_path / "out" / "report.tex").read_text()
+
+
+def test_sweep_end_reports_the_readable_runs_and_counts_a_corrupt_one_as_unfinished(tmp_path, capsys, monkeypatch):
+    """The multirun callback prints the table without the corrupt run; the sweep then fails on it."""
+    from omegaconf import OmegaConf
+
+    from ptlab.hydra_callbacks import SweepReport
+
+    monkeypatch.setattr(SweepReport, "unfinished", [])
+    write_run(tmp_path, "gpt2", "sst2", "zero_shot", 0)
+    corrupt = write_run(tmp_path, "gpt2", "sst2", "zero_shot", 1)
+    (corrupt / "results.json").write_text("")
+    config = OmegaConf.create({"hydra": {"sweep": {"dir": str(tmp_path)}}})
+    SweepReport().on_multirun_end(config)
+    printed = capsys.readouterr().out
+    assert table_of(printed)[("gpt2", "sst2 (accuracy)")] == {
+        "zero_shot": f"{100 * score('gpt2', 'sst2', 'zero_shot', 0):.1f} (n=1)"}
+    assert f"- {corrupt.resolve() / 'results.json'}: empty file" in printed
+    assert (tmp_path / "report.md").exists()
+    assert SweepReport.unfinished == [f"{corrupt.resolve()}: unreadable results.json: empty file"]
+
+    (tmp_path / "sweep/gpt2/sst2/zero_shot/seed0/results.json").write_text("[]")  # now none is readable
+    SweepReport.unfinished.clear()
+    SweepReport().on_multirun_end(config)
+    assert capsys.readouterr().out.startswith("ptlab-report: skipped: no readable run record among 2")
+    assert len(SweepReport.unfinished) == 2
