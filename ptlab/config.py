@@ -8,16 +8,18 @@ impossible model x method x task combination fails before any download, load or 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import signal as signal_module
+import typing
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Iterable, List, Optional
 
 from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import OmegaConfBaseException
+from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
 
-from ptlab import review
+from ptlab import review, trainer_options
 from ptlab.errors import ConfigError, NotApplicable
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -319,6 +321,11 @@ def _typed(schema: type, node: Any, key: str) -> Any:
     try:
         merged = OmegaConf.merge(OmegaConf.structured(schema), node)
         return OmegaConf.to_object(merged)
+    except ConfigKeyError as err:
+        full_key = str(getattr(err, "full_key", "") or "")
+        *parents, leaf = [key, *full_key.split(".")] if full_key else [key, "?"]
+        known = _fields_at(schema, full_key.split(".")[:-1])
+        raise ConfigError(f"unknown key {_dotted(*parents, leaf)}{_suggest(leaf, known, parents)}") from None
     except OmegaConfBaseException as err:
         detail = str(err).splitlines()[0]
         full_key = getattr(err, "full_key", None)
@@ -326,8 +333,39 @@ def _typed(schema: type, node: Any, key: str) -> Any:
         raise ConfigError(f"bad config value at '{where}': {detail}") from None
 
 
+def _fields_at(schema: Any, path: List[str]) -> List[str]:
+    """The field names of the (nested, possibly Optional) dataclass `path` leads to in `schema`."""
+    for name in path:
+        hint = typing.get_type_hints(schema).get(name) if dataclasses.is_dataclass(schema) else None
+        schema = next((t for t in typing.get_args(hint) or (hint,) if dataclasses.is_dataclass(t)), None)
+    return [f.name for f in dataclasses.fields(schema)] if dataclasses.is_dataclass(schema) else []
+
+
+def _dotted(*parts: str) -> str:
+    return ".".join(p for p in parts if p and p != "<top level>")
+
+
+def _suggest(leaf: str, known: Iterable[str], parents: List[str] = ()) -> str:
+    close = difflib.get_close_matches(leaf, list(known), n=1, cutoff=0.6)
+    return f"; did you mean {_dotted(*parents, close[0])}?" if close else f"; known keys: {sorted(known)}"
+
+
+# Composed groups that are not typed here: `_target_` configs instantiated as they are
+# (their keys are the targets' own arguments), and Hydra's own settings.
+FREE_FORM_GROUPS = ("logger", "callbacks", "hydra")
+
+
+def _check_top_level(cfg: DictConfig) -> None:
+    """A key no schema knows (`+sed=3`, `+trainr.max_steps=3`) is a typo, never silently ignored."""
+    known = [f.name for f in dataclasses.fields(RunConfig)] + list(FREE_FORM_GROUPS)
+    for key in cfg:
+        if key not in known:
+            raise ConfigError(f"unknown key {key}{_suggest(str(key), known)}")
+
+
 def validate(cfg: DictConfig) -> RunConfig:
     """Check a composed Hydra config and return its typed form, before any model is loaded."""
+    _check_top_level(cfg)
     method_name = OmegaConf.select(cfg, "method.name")
     if method_name not in METHOD_SCHEMAS:
         raise ConfigError(f"unknown method.name={method_name!r}; known: {sorted(METHOD_SCHEMAS)}")
@@ -346,6 +384,7 @@ def validate(cfg: DictConfig) -> RunConfig:
     )
     for part in (run.method, run.task, run.data, run.decode, run.preemption):
         part.check()
+    trainer_options.check(run.trainer)
     _check_combination(run)
     return run
 

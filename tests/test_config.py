@@ -66,7 +66,7 @@ def test_fsdp_trainer_config_builds_its_strategy_and_wrap_policy():
     from transformers.models.llama.modeling_llama import LlamaDecoderLayer
 
     import ptlab.config  # noqa: F401 - registers ptlab's resolvers
-    from ptlab.train import trainer_options
+    from ptlab.trainer_options import trainer_options
 
     with initialize_config_dir(config_dir=str(Path(__file__).resolve().parents[1] / "conf"), version_base="1.3"):
         cfg = compose("train", overrides=["trainer=fsdp"])
@@ -74,3 +74,21 @@ def test_fsdp_trainer_config_builds_its_strategy_and_wrap_policy():
     strategy = options["strategy"]
     assert isinstance(strategy, FSDPStrategy) and options["precision"] == "bf16-mixed"
     assert strategy.kwargs["auto_wrap_policy"]._module_classes == {LlamaDecoderLayer}
+
+
+def test_trainer_keys_checked_up_front_are_lightnings_own():
+    """ptlab checks trainer.* names and values without importing Lightning (a config error stays
+    fast); the names must be exactly the installed Trainer's, less those ptlab sets itself."""
+    import inspect
+    import typing
+
+    from lightning import Trainer
+    from lightning.fabric.connector import _PRECISION_INPUT
+
+    from ptlab.trainer_options import PRECISIONS, SET_BY_PTLAB, TRAINER_ARGS
+
+    lightning_args = set(inspect.signature(Trainer.__init__).parameters) - {"self"}
+    assert set(TRAINER_ARGS) == lightning_args - set(SET_BY_PTLAB)
+    assert set(SET_BY_PTLAB) <= lightning_args
+    allowed = {str(v) for literal in typing.get_args(_PRECISION_INPUT) for v in typing.get_args(literal)}
+    assert set(PRECISIONS) == allowed

@@ -1,0 +1,120 @@
+"""`trainer.*`: the lightning.Trainer arguments a run may set, checked before anything loads.
+
+Lightning checks its arguments only when the Trainer is built, after the data and the model
+have loaded, and answers a bad value with a long traceback. The names and value rules here are
+checked at validation instead (torch-free, so a config error stays fast); a test keeps the
+names in step with the installed Lightning's signature.
+"""
+
+from __future__ import annotations
+
+import difflib
+from numbers import Real
+from typing import Any, Callable, Dict
+
+from ptlab.errors import ConfigError
+
+# lightning.Trainer.__init__'s parameters (Lightning 2.6), less those ptlab sets itself.
+SET_BY_PTLAB = ("callbacks", "logger", "plugins", "use_distributed_sampler", "default_root_dir")
+TRAINER_ARGS = (
+    "accelerator", "strategy", "devices", "num_nodes", "precision", "fast_dev_run", "max_epochs",
+    "min_epochs", "max_steps", "min_steps", "max_time", "limit_train_batches", "limit_val_batches",
+    "limit_test_batches", "limit_predict_batches", "overfit_batches", "val_check_interval",
+    "check_val_every_n_epoch", "num_sanity_val_steps", "log_every_n_steps", "enable_checkpointing",
+    "enable_progress_bar", "enable_model_summary", "accumulate_grad_batches", "gradient_clip_val",
+    "gradient_clip_algorithm", "deterministic", "benchmark", "inference_mode", "profiler",
+    "detect_anomaly", "barebones", "sync_batchnorm", "reload_dataloaders_every_n_epochs",
+    "enable_autolog_hparams", "model_registry",
+)
+# lightning.fabric.connector._PRECISION_INPUT (Lightning 2.6).
+PRECISIONS = ("transformer-engine", "transformer-engine-float16", "16-true", "16-mixed", "bf16-true",
+              "bf16-mixed", "32-true", "64-true", "64", "32", "16", "bf16")
+
+
+def _int(low: int, none_ok: bool = True) -> Callable[[Any], bool]:
+    def ok(value: Any) -> bool:
+        if value is None:
+            return none_ok
+        return isinstance(value, int) and not isinstance(value, bool) and value >= low
+    ok.rule = f"an integer >= {low}" + (" (or null)" if none_ok else "")  # type: ignore[attr-defined]
+    return ok
+
+
+def _count_or_fraction(value: Any) -> bool:
+    """An integer number of batches, or a float fraction of them (Lightning's limit_* rule)."""
+    if value is None:
+        return True
+    if isinstance(value, bool) or not isinstance(value, Real):
+        return False
+    return value >= 0 if isinstance(value, int) else 0.0 <= value <= 1.0
+
+
+_count_or_fraction.rule = "an integer >= 0 or a float in [0, 1]"  # type: ignore[attr-defined]
+
+
+def _interval(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, bool) or not isinstance(value, Real):
+        return False
+    return value >= 1 if isinstance(value, int) else 0.0 < value <= 1.0
+
+
+_interval.rule = "an integer number of steps >= 1 or a float in (0, 1]"  # type: ignore[attr-defined]
+
+
+def _one_of(*allowed: Any) -> Callable[[Any], bool]:
+    def ok(value: Any) -> bool:
+        return value in allowed or str(value) in map(str, allowed)
+    ok.rule = "one of " + ", ".join(map(str, allowed))  # type: ignore[attr-defined]
+    return ok
+
+
+def _non_negative(value: Any) -> bool:
+    return value is None or (not isinstance(value, bool) and isinstance(value, Real) and value >= 0)
+
+
+_non_negative.rule = "a number >= 0 (or null)"  # type: ignore[attr-defined]
+
+RULES: Dict[str, Callable[[Any], bool]] = {
+    "max_steps": _int(-1, none_ok=False),
+    "max_epochs": _int(-1),
+    "min_steps": _int(0),
+    "min_epochs": _int(0),
+    "num_nodes": _int(1, none_ok=False),
+    "accumulate_grad_batches": _int(1, none_ok=False),
+    "check_val_every_n_epoch": _int(1),
+    "num_sanity_val_steps": _int(-1),
+    "log_every_n_steps": _int(1),
+    "reload_dataloaders_every_n_epochs": _int(0, none_ok=False),
+    "precision": _one_of(*PRECISIONS, None),
+    "gradient_clip_val": _non_negative,
+    "gradient_clip_algorithm": _one_of("norm", "value", None),
+    "val_check_interval": _interval,
+    **{f"limit_{split}_batches": _count_or_fraction for split in ("train", "val", "test", "predict")},
+    "overfit_batches": _count_or_fraction,
+}
+
+
+def check(options: Dict[str, Any]) -> None:
+    """Every trainer.* key is a Trainer argument ptlab leaves to the user, with a value it takes."""
+    for key, value in options.items():
+        if key in SET_BY_PTLAB:
+            raise ConfigError(f"trainer.{key} is set by ptlab itself; remove it from the config")
+        if key not in TRAINER_ARGS:
+            close = difflib.get_close_matches(key, TRAINER_ARGS, n=1)
+            hint = f"; did you mean trainer.{close[0]}?" if close else ""
+            raise ConfigError(f"unknown key trainer.{key}: trainer.* takes lightning.Trainer arguments{hint}")
+        rule = RULES.get(key)
+        if rule is not None and not rule(value):
+            raise ConfigError(f"trainer.{key}={value!r} is not valid: it must be {rule.rule}")
+
+
+def trainer_options(options: Dict[str, Any]) -> Dict[str, Any]:
+    """lightning.Trainer arguments; a strategy given as a `_target_` config (FSDP) is built."""
+    import hydra
+
+    strategy = options.get("strategy")
+    if isinstance(strategy, dict):
+        return {**options, "strategy": hydra.utils.instantiate(strategy)}
+    return options
