@@ -16,7 +16,7 @@ from typing import Any, Dict
 
 import pytest
 
-from cli import REAL_DATA, ptlab_env
+from cli import PROCESS_TIMEOUT, REAL_DATA, ptlab_env
 
 pytestmark = pytest.mark.slow
 
@@ -30,7 +30,7 @@ def ptlab_train(*overrides: str, log_dir: Path, cache: Path) -> subprocess.Compl
     command = [str(script)] if script.is_file() else (
         [shutil.which("ptlab-train")] if shutil.which("ptlab-train") else [sys.executable, "-m", "ptlab.train"])
     proc = subprocess.run([*command, *overrides], env=ptlab_env(log_dir, cache, REAL_DATA), cwd=log_dir.parent,
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=PROCESS_TIMEOUT)
     assert proc.returncode == 0, f"--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr[-5000:]}"
     return proc
 

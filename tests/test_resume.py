@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from cli import ptlab_cmd, ptlab_env, record, run_dirs
+from cli import PROCESS_TIMEOUT, ptlab_cmd, ptlab_env, record, run_dirs
 
 pytestmark = pytest.mark.slow
 
@@ -37,14 +37,14 @@ def reference(setup: str, tmp_path_factory, cache: Path):
     if setup not in _references:
         log_dir = tmp_path_factory.mktemp(f"reference-{setup}")
         done = subprocess.run(ptlab_cmd(*SETUPS[setup]), env=ptlab_env(log_dir, cache),
-                              capture_output=True, text=True, timeout=300)
+                              capture_output=True, text=True, timeout=PROCESS_TIMEOUT)
         assert done.returncode == 0, done.stderr[-3000:]
         (run_dir,) = run_dirs(log_dir)
         _references[setup] = (record(run_dir), (run_dir / "predictions_val.jsonl").read_text())
     return _references[setup]
 
 
-def wait_for(path_glob: str, root: Path, proc: subprocess.Popen, timeout: float = 240) -> Path:
+def wait_for(path_glob: str, root: Path, proc: subprocess.Popen, timeout: float = PROCESS_TIMEOUT) -> Path:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = list(root.rglob(path_glob))
@@ -68,7 +68,7 @@ def test_interrupted_run_resumes_to_the_uninterrupted_result(setup, sig, tmp_pat
     first = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     wait_for("last.ckpt", tmp_path, first)  # the first validation (step 7) has been checkpointed
     first.send_signal(sig)
-    _, stderr = first.communicate(timeout=120)
+    _, stderr = first.communicate(timeout=PROCESS_TIMEOUT)
     (run_dir,) = run_dirs(tmp_path)
     interrupted = record(run_dir)
     if sig == signal.SIGKILL:
@@ -81,7 +81,7 @@ def test_interrupted_run_resumes_to_the_uninterrupted_result(setup, sig, tmp_pat
         assert "run the same command to resume" in stderr
     assert interrupted.get("metrics") is None  # it really stopped before the end
 
-    again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=PROCESS_TIMEOUT)
     assert again.returncode == 0, again.stderr[-3000:]
     resumed = record(run_dir)
     assert resumed["status"] == "completed" and resumed["action"] == "resume"

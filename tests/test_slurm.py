@@ -8,12 +8,13 @@ import time
 
 import pytest
 
-from cli import ptlab_cmd, ptlab_env, record, run_dirs
+from cli import PROCESS_TIMEOUT, ptlab_cmd, ptlab_env, record, run_dirs
 from test_resume import SETUPS, reference
 
 pytestmark = pytest.mark.slow
 
-LAUNCHER = ["hydra/launcher=slurm", "hydra.launcher.cpus_per_task=1", "hydra.launcher.timeout_min=10"]
+LAUNCHER = ["hydra/launcher=slurm", "hydra.launcher.cpus_per_task=1",
+            f"hydra.launcher.timeout_min={PROCESS_TIMEOUT // 60}"]
 
 
 def slurm_env(cluster, log_dir, cache):
@@ -24,7 +25,7 @@ def test_sweep_through_the_slurm_launcher_finds_every_result(slurm_cluster, tmp_
     sweep = ["-m", *LAUNCHER, "name=slurm-sweep", "model=tiny-llama", "method=zero_shot,prompt_tuning",
              "debug=smoke"]
     done = subprocess.run(ptlab_cmd(*sweep), env=slurm_env(slurm_cluster, tmp_path, cli_cache),
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=PROCESS_TIMEOUT)
     assert done.returncode == 0, done.stderr[-3000:]
     runs = [record(d) for d in run_dirs(tmp_path)]
     assert sorted(r["method"] for r in runs) == ["prompt_tuning", "zero_shot"]
@@ -42,7 +43,7 @@ def test_requeued_job_resumes_to_the_uninterrupted_result(how, slurm_cluster, tm
     launcher = subprocess.Popen(ptlab_cmd("-m", *LAUNCHER, *SETUPS[setup]),
                                 env=slurm_env(slurm_cluster, tmp_path, cli_cache),
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 300
+    deadline = time.monotonic() + PROCESS_TIMEOUT
     while not list(tmp_path.rglob("last.ckpt")):
         assert time.monotonic() < deadline and launcher.poll() is None, launcher.communicate()[1][-3000:]
         time.sleep(0.05)
@@ -52,7 +53,7 @@ def test_requeued_job_resumes_to_the_uninterrupted_result(how, slurm_cluster, tm
         slurm_cluster.run("scancel", "--signal=USR1", job)
     else:
         slurm_cluster.run("scontrol", "requeue", job)
-    _, stderr = launcher.communicate(timeout=300)
+    _, stderr = launcher.communicate(timeout=PROCESS_TIMEOUT)
     assert launcher.returncode == 0, stderr[-3000:]
 
     assert slurm_cluster.job_info(job)["Restarts"] == "1"
@@ -70,9 +71,10 @@ def test_srun_two_task_cpu_ddp_job(slurm_cluster, tmp_path, cli_cache):
                                            "debug=smoke")])
     env = slurm_env(slurm_cluster, tmp_path, cli_cache)
     exported = ",".join(f"{k}={env[k]}" for k in ("PTLAB_LOG_DIR", "PTLAB_CACHE_DIR", "PTLAB_DATA_DIR", "HF_HUB_OFFLINE"))
-    job = slurm_cluster.sbatch("-N1", "--ntasks-per-node=2", "--cpus-per-task=1", "--time=10", f"--chdir={tmp_path}",
+    job = slurm_cluster.sbatch("-N1", "--ntasks-per-node=2", "--cpus-per-task=1", f"--time={PROCESS_TIMEOUT // 60}",
+                               f"--chdir={tmp_path}",
                                f"--export=ALL,{exported}", f"--output={tmp_path}/slurm-%j.out", f"--wrap={command}")
-    result = slurm_cluster.wait_job(job, timeout=300)
+    result = slurm_cluster.wait_job(job, timeout=PROCESS_TIMEOUT)
     log = (tmp_path / f"slurm-{job}.out").read_text()
     assert result.state == "COMPLETED", log[-3000:]
     (run_dir,) = run_dirs(tmp_path)

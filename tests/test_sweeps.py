@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from cli import ptlab_cmd, ptlab_env, record, run_dirs
+from cli import PROCESS_TIMEOUT, ptlab_cmd, ptlab_env, record, run_dirs
 
 pytestmark = pytest.mark.slow
 
@@ -22,7 +22,7 @@ SWEEP = ["-m", "name=isolation", "model=tiny-llama", "method=full_finetune", "de
 
 def test_sweep_isolates_failures_and_a_relaunch_skips_completed_runs(tmp_path, cli_cache):
     env = ptlab_env(tmp_path, cli_cache)
-    first = subprocess.run(ptlab_cmd(*SWEEP), env=env, capture_output=True, text=True, timeout=600)
+    first = subprocess.run(ptlab_cmd(*SWEEP), env=env, capture_output=True, text=True, timeout=PROCESS_TIMEOUT)
     assert first.returncode == 1, first.stderr[-3000:]
     runs = {_point(r): r for r in map(record, run_dirs(tmp_path))}
     assert len(runs) == 4  # every point has a record, whatever happened to the others
@@ -41,7 +41,7 @@ def test_sweep_isolates_failures_and_a_relaunch_skips_completed_runs(tmp_path, c
 
     good_dir = tmp_path / good["run_dir"]
     before = (good_dir / "results.json").stat().st_mtime_ns
-    again = subprocess.run(ptlab_cmd(*SWEEP), env=env, capture_output=True, text=True, timeout=600)
+    again = subprocess.run(ptlab_cmd(*SWEEP), env=env, capture_output=True, text=True, timeout=PROCESS_TIMEOUT)
     assert again.returncode == 1
     assert f"{good_dir} holds a completed run; leaving it as it is" in again.stdout
     assert (good_dir / "results.json").stat().st_mtime_ns == before
@@ -49,7 +49,7 @@ def test_sweep_isolates_failures_and_a_relaunch_skips_completed_runs(tmp_path, c
     assert retried["action"] == "resume" and retried["status"] == "failed"  # from its checkpoint, again NaN
 
     forced = subprocess.run(ptlab_cmd(*SWEEP[1:-2], "method.lr=0.0001", "data.k=16", "if_exists=rerun"),
-                            env=env, capture_output=True, text=True, timeout=600)
+                            env=env, capture_output=True, text=True, timeout=PROCESS_TIMEOUT)
     assert forced.returncode == 0, forced.stderr[-3000:]
     assert record(good_dir)["started_at"] >= good["started_at"]
     assert record(good_dir / "attempts" / "1") == good  # the first run, kept as it was
@@ -62,7 +62,7 @@ def _point(run: dict) -> tuple:
 
 def test_a_sweep_skips_zero_shot_on_an_encoder_as_not_applicable(tmp_path, cli_cache):
     done = subprocess.run(ptlab_cmd("-m", "model=tiny-bert", "method=zero_shot", "debug=smoke"),
-                          env=ptlab_env(tmp_path, cli_cache), capture_output=True, text=True, timeout=300)
+                          env=ptlab_env(tmp_path, cli_cache), capture_output=True, text=True, timeout=PROCESS_TIMEOUT)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "ptlab: skipped, not applicable: method=zero_shot needs a model with an LM head" in done.stderr
     assert run_dirs(tmp_path) == []
