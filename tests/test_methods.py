@@ -1,11 +1,16 @@
 """Every method x model family, on a classification and a generation task, with tiny models:
 the loss falls, only the method's parameters change, and checkpoints reload to the same model."""
 
+import copy
+
 import lightning as L
 import pytest
 import torch
+from peft import PeftModel
 
-from ptlab.train import build_run
+from ptlab.methods.prefix_tuning import PrefixTuning, accept_past_key_values
+from ptlab.models.loading import load_model
+from ptlab.train import build_data, build_run
 
 FAMILIES = ["tiny-llama", "tiny-t5", "tiny-bert"]
 TRAINED = {"full_finetune": 3e-3, "prefix_tuning": 3e-2, "prompt_tuning": 3e-2}
@@ -97,3 +102,33 @@ def test_prefix_starts_as_the_model_with_its_init_text_in_front(compose_run):
         backbone = module.model.get_base_model()
         with_text = backbone(input_ids=torch.cat([torch.tensor([prefix]), prompt], dim=1)).logits
     torch.testing.assert_close(tuned, with_text[:, len(prefix):], atol=1e-5, rtol=1e-5)
+
+
+def test_encoder_prefix_enters_every_layer_and_reloads_from_its_export(compose_run, tmp_path):
+    """An encoder's prefix reaches every self-attention layer through peft, also after
+    PeftModel.from_pretrained (transformers 5.24 renamed the argument peft passes it by)."""
+    run = compose_run("model=tiny-bert", "method=prefix_tuning", "method.num_virtual_tokens=2")
+    data = build_data(run)
+    backbone = load_model(run.model, run.paths.cache_dir, num_labels=len(run.task.labels))
+    fresh = copy.deepcopy(backbone)
+    model = PrefixTuning(run, data.adapter, backbone).model.eval()
+    batch = next(iter(data.train_dataloader()))  # padded: the prefix's mask is prepended
+    inputs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
+    table = model.prompt_encoder[model.active_adapter].embedding.weight
+    layers = model.peft_config[model.active_adapter].num_layers
+    width = table.shape[1] // layers  # per layer: its keys, then its values
+    with torch.no_grad():
+        table.normal_()
+        logits = model(**inputs).logits
+        for layer in range(layers):
+            part = table[:, layer * width:(layer + 1) * width]
+            saved = part.clone()
+            part.add_(torch.randn_like(part))
+            assert not torch.allclose(model(**inputs).logits, logits), f"layer {layer} ignores its prefix"
+            part.copy_(saved)
+
+    model.save_pretrained(str(tmp_path / "adapter"))
+    loaded = PeftModel.from_pretrained(fresh, str(tmp_path / "adapter")).eval()
+    accept_past_key_values(loaded)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(**inputs).logits, logits)

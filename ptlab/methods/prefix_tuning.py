@@ -7,6 +7,9 @@ verbalizers, a text, or sampled vocabulary): at step 0 the model behaves exactly
 tokens preceded the prompt. `init=random` keeps peft's init.
 """
 
+import functools
+import inspect
+
 import torch
 from peft import PrefixTuningConfig
 
@@ -26,6 +29,8 @@ class PrefixTuning(PeftMethod):
 
     def wrap(self, backbone):
         model = super().wrap(backbone)
+        if self.adapter.family == Family.encoder:
+            accept_past_key_values(model)
         if self.adapter.family != Family.causal or self.run.method.prefix_projection:
             return model  # no cache to read activations from / an MLP that cannot be inverted
         table = model.prompt_encoder[model.active_adapter].embedding.weight  # (n, layers*2*kv_dim)
@@ -39,3 +44,26 @@ class PrefixTuning(PeftMethod):
                         for layer in cache.layers]
                 table.copy_(torch.cat(rows, dim=1))
         return model
+
+
+def accept_past_key_values(model) -> None:
+    """Let peft hand an encoder classifier its prefix on transformers that renamed the argument.
+
+    For a sequence classifier, peft (0.21) calls the encoder inside it (e.g. `bert`) itself with
+    the prefix as `past_key_values`, and refuses ("Model does not support past key values") unless
+    that name is in the encoder's forward signature. transformers 5.24 renamed it `cache` (the old
+    name is a deprecated alias), although the encoder still prepends a given cache's keys/values
+    in every self-attention layer and sizes the mask from peft's extended attention mask. This
+    gives the peft model's encoder a forward that takes `past_key_values` and passes it as
+    `cache` (a partial, so that a deep copy or a pickle of the model keeps it, bound to the copy).
+    A no-op where the signature still says `past_key_values` (or has no `cache`). Also needed after
+    `PeftModel.from_pretrained` on an exported encoder adapter.
+    """
+    encoder = model.base_model.get_submodule(model.transformer_backbone_name)
+    accepted = inspect.signature(encoder.forward).parameters
+    if "past_key_values" not in accepted and "cache" in accepted:
+        encoder.forward = functools.partial(_forward_with_prefix, encoder)
+
+
+def _forward_with_prefix(encoder, *args, past_key_values=None, **kwargs):
+    return type(encoder).forward(encoder, *args, cache=past_key_values, **kwargs)
