@@ -17,6 +17,10 @@ class DataError(PtlabError):
     """A data directory, file, column, label or split that cannot be used."""
 
 
+class ModelError(PtlabError):
+    """A model directory, GGUF file or Hub repo that cannot be loaded as configured."""
+
+
 class RunDirError(PtlabError):
     """A run directory that must not be written to (it holds a completed run)."""
 

@@ -108,7 +108,10 @@ def _load_local(task: TaskConfig, split: str, data_dir: Path) -> List[Example]:
     if local.format == "jsonl":
         records = _jsonl_records(path, text, task.columns)
     else:
-        fmt = {"delimiter": "\t", "quoting": csv.QUOTE_NONE} if local.format == "tsv" else {}
+        # tsv: quotes are plain text. csv: strict, so a quote left open does not swallow the
+        # rest of the file into one field, and `"a"b` is not silently read as `ab`.
+        tsv = local.format == "tsv"
+        fmt = {"delimiter": "\t", "quoting": csv.QUOTE_NONE} if tsv else {"strict": True}
         records = _delimited_records(path, text, task.columns, **fmt)
     examples = [_example(task, record, f"{path}:{line}") for line, record in records]
     if not examples:
@@ -150,7 +153,23 @@ def _delimited_records(
                 )
             yield line, dict(zip(header, row))
     except csv.Error as err:
+        if str(err) == "unexpected end of data":  # the parser reached the end inside quotes
+            opened = _unclosed_quote_line(text, end + 1, reader.line_num, fmt)
+            raise DataError(
+                f"{path}:{opened}: a quoted field opened on this line is never closed (it runs to "
+                f"the end of the file, line {reader.line_num}); close it with a \" and write a "
+                f"quote inside a field as \"\""
+            ) from None
         raise DataError(f"{path}:{reader.line_num}: malformed row ({err})") from None
+
+
+def _unclosed_quote_line(text: str, row_line: int, last_line: int, fmt: Dict[str, Any]) -> int:
+    """The line where the open quote of the row starting at `row_line` opened: its field is the
+    last one of the row and holds everything from that line to the end of the file."""
+    lines = io.StringIO(text, newline="").readlines()
+    rest = io.StringIO("".join(lines[row_line - 1 :]), newline="")
+    row = next(csv.reader(rest, **{**fmt, "strict": False}))
+    return last_line + 1 - (len(io.StringIO(row[-1], newline="").readlines()) or 1)
 
 
 def _jsonl_records(

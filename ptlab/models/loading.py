@@ -8,6 +8,9 @@ written to a temp dir and renamed into place, so an interrupted conversion leave
 
 Models come back as transformers leaves them (from_pretrained: eval mode; from_config: train
 mode); the caller (Lightning) sets the mode, so nothing here touches it.
+
+What transformers cannot load becomes one ConfigError or ModelError naming the dir or file and
+the fix (ptlab/models/load_errors.py), with the library's exception kept as its cause.
 """
 
 from __future__ import annotations
@@ -16,12 +19,13 @@ import hashlib
 import importlib.util
 import os
 import shutil
+import struct
 import tempfile
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 import torch
-from huggingface_hub import hf_hub_download, is_offline_mode
+from huggingface_hub import hf_hub_download
 from huggingface_hub.errors import HFValidationError
 from huggingface_hub.utils import validate_repo_id
 from transformers import (
@@ -35,7 +39,8 @@ from transformers import (
 )
 
 from ptlab.config import Family, ModelConfig
-from ptlab.errors import ConfigError
+from ptlab.errors import ConfigError, ModelError
+from ptlab.models.load_errors import empty_vocab_error, hub_error, load_error, one_line
 
 _AUTO_CLASS = {
     Family.causal: AutoModelForCausalLM,
@@ -70,7 +75,7 @@ def resolve_source(cfg: ModelConfig) -> str:
     except HFValidationError:  # cannot be a hub id, so it was meant as a local directory
         raise ConfigError(
             f"model {cfg.name}: model.pretrained={cfg.pretrained!r} is not an existing local "
-            f"directory (nor a valid Hugging Face Hub id)"
+            f"directory (nor a valid Hugging Face Hub id); point it at a model dir or a Hub id"
         ) from None
     return cfg.pretrained
 
@@ -81,7 +86,9 @@ def load_tokenizer(cfg: ModelConfig, cache_dir: str | Path) -> PreTrainedTokeniz
     if cfg.gguf_file:
         tokenizer = AutoTokenizer.from_pretrained(_gguf_tokenizer_dir(cfg, source, cache_dir))
     else:
-        tokenizer = _from_source(cfg, source, AutoTokenizer.from_pretrained)
+        tokenizer = _from_source(cfg, source, "tokenizer", AutoTokenizer.from_pretrained)
+        if Path(source).is_dir() and (err := empty_vocab_error(cfg, source, tokenizer)):
+            raise err
     tokenizer.padding_side = "right"
     if tokenizer.eos_token is None and tokenizer.sep_token is not None:
         tokenizer.eos_token = tokenizer.sep_token  # BERT wordpiece: [SEP] ends seq2seq targets
@@ -109,7 +116,7 @@ def load_model(
     if cfg.gguf_file:
         model = auto.from_pretrained(_gguf_model_dir(cfg, source, cache_dir), dtype=dtype, **head)
     else:
-        model = _from_source(cfg, source, auto.from_pretrained, dtype=dtype, **head)
+        model = _from_source(cfg, source, "model", auto.from_pretrained, dtype=dtype, **head)
     if model.config.pad_token_id is None:  # GPT-2: batched classification/generation needs one
         pad_id = load_tokenizer(cfg, cache_dir).pad_token_id
         model.config.pad_token_id = pad_id
@@ -138,42 +145,58 @@ def _random_model(
     return _AUTO_CLASS[cfg.family].from_config(config, dtype=dtype)
 
 
-def _from_source(cfg: ModelConfig, source: str, load: Callable[..., _T], **kwargs: Any) -> _T:
-    """Call `load` on a local dir, or on a hub id with a hub failure turned into a ConfigError."""
-    kwargs.update(revision=cfg.revision, trust_remote_code=cfg.trust_remote_code)
+def _from_source(
+    cfg: ModelConfig, source: str, part: str, load: Callable[..., _T], **kwargs: Any
+) -> _T:
+    """Call `load` (the `part`: tokenizer or model) on a local dir or hub id; a failure becomes a
+    ConfigError (hub unreachable) or a ModelError (what the files show is wrong)."""
+    kwargs.update(revision=cfg.revision, trust_remote_code=cfg.trust_remote_code, **_token(cfg))
     try:
         return load(source, **kwargs)
-    except OSError as err:
-        if Path(source).is_dir():
-            raise
-        raise _hub_error(cfg, source, err) from err
+    except (OSError, ValueError) as err:
+        if isinstance(err, OSError) and not Path(source).is_dir():
+            raise hub_error(cfg, source, err) from err
+        raise load_error(cfg, source, part, err) from err
 
 
-def _hub_error(cfg: ModelConfig, source: str, err: OSError) -> ConfigError:
-    if is_offline_mode():
-        return ConfigError(
-            f"model {cfg.name}: '{source}' is not a local directory and could not be loaded "
-            f"offline (HF_HUB_OFFLINE=1 and it is not in the Hugging Face cache). Set "
-            f"model.pretrained to a local directory, or go online (unset HF_HUB_OFFLINE) to "
-            f"download it once."
-        )
-    return ConfigError(
-        f"model {cfg.name}: could not load '{source}' from the Hugging Face Hub: {err}"
-    )
+def _token(cfg: ModelConfig) -> dict[str, str]:
+    """`token=` only when model.hub_token is set; unset, the Hub reads HF_TOKEN itself."""
+    return {"token": cfg.hub_token} if cfg.hub_token else {}
 
 
 def _gguf_path(cfg: ModelConfig, source: str) -> Path:
+    """The GGUF file, local or downloaded, checked to start with the GGUF magic bytes."""
     if Path(source).is_dir():
         path = Path(source) / cfg.gguf_file
         if not path.is_file():
             raise ConfigError(
                 f"model {cfg.name}: GGUF file model.gguf_file={str(path)!r} does not exist"
             )
-        return path
+    else:
+        try:
+            file = hf_hub_download(source, cfg.gguf_file, revision=cfg.revision, **_token(cfg))
+            path = Path(file)
+        except OSError as err:
+            raise hub_error(cfg, source, err) from err
+    with path.open("rb") as f:
+        if f.read(4) != b"GGUF":
+            raise ModelError(
+                f"model {cfg.name}: {path} (model.gguf_file) is not a GGUF file (it does not "
+                f"start with the bytes 'GGUF'); point model.gguf_file at a .gguf model file"
+            )
+    return path
+
+
+def _from_gguf(cfg: ModelConfig, gguf: Path, load: Callable[..., _T], **kwargs: Any) -> _T:
+    """`load` from a GGUF file; one transformers cannot parse (cut short, an architecture it
+    does not support) becomes a ModelError naming it."""
     try:
-        return Path(hf_hub_download(source, cfg.gguf_file, revision=cfg.revision))
-    except OSError as err:
-        raise _hub_error(cfg, source, err) from err
+        return load(gguf.parent, gguf_file=gguf.name, **kwargs)
+    except (ValueError, struct.error) as err:
+        raise ModelError(
+            f"model {cfg.name}: transformers could not read the GGUF file {gguf} "
+            f"({gguf.stat().st_size} bytes; a partial download?): {one_line(err)}"
+        ) from err
 
 
 def _gguf_model_dir(cfg: ModelConfig, source: str, cache_dir: str | Path) -> Path:
@@ -183,7 +206,7 @@ def _gguf_model_dir(cfg: ModelConfig, source: str, cache_dir: str | Path) -> Pat
         tokenizer = AutoTokenizer.from_pretrained(_gguf_tokenizer_dir(cfg, source, cache_dir))
         # T5 GGUFs convert as seq2seq; every other supported architecture as a causal LM.
         auto = AutoModelForSeq2SeqLM if cfg.family == Family.seq2seq else AutoModelForCausalLM
-        model = auto.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+        model = _from_gguf(cfg, gguf, auto.from_pretrained, dtype=torch.float32)
         model.hf_quantizer = None  # already dequantized: save plain weights, not a GGUF config
         if hasattr(model.config, "quantization_config"):
             delattr(model.config, "quantization_config")
@@ -203,7 +226,7 @@ def _gguf_tokenizer_dir(cfg: ModelConfig, source: str, cache_dir: str | Path) ->
         return full
     target = full.with_name(full.name + ".tokenizer")
     if not target.is_dir():
-        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        tokenizer = _from_gguf(cfg, gguf, AutoTokenizer.from_pretrained)
         _write_atomically(target, tokenizer.save_pretrained)
     return target
 

