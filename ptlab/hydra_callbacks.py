@@ -6,6 +6,28 @@ from typing import List
 from hydra.experimental.callback import Callback
 
 
+class RedactSweepConfig(Callback):
+    """Hydra writes <sweep dir>/multirun.yaml, the sweep's overrides and config, before any job
+    runs; the first job to start rewrites it with secret-looking values redacted."""
+
+    def on_job_start(self, config, **kwargs) -> None:
+        from omegaconf import OmegaConf
+
+        from ptlab import review
+        from ptlab.record import write_text
+
+        path = Path(str(config.hydra.sweep.dir)) / "multirun.yaml"
+        if not path.is_file() or review.REDACTED in path.read_text():
+            return
+        saved = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
+        hydra_node = saved.get("hydra", {})
+        overrides = hydra_node.get("overrides", {})
+        for key in ("task", "hydra"):
+            overrides[key] = [review.redact_override(o) for o in overrides.get(key, [])]
+        redacted = {**review.redact({k: v for k, v in saved.items() if k != "hydra"}), "hydra": hydra_node}
+        write_text(path, OmegaConf.to_yaml(OmegaConf.create(redacted)))
+
+
 class SweepReport(Callback):
     """After a multirun, run ptlab-report over the sweep dir (report.md, .csv, .tex, plots).
 

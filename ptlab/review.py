@@ -3,6 +3,7 @@
 W&B sees the full resolved config (secrets redacted), parameter counts, a summary holding the
 best validation value, a table of per-example predictions, and results.json as an artifact. The
 run id comes from the run's identity, so a resumed or requeued run continues the same W&B run.
+Its record of the command line has secret-looking overrides redacted too (see `wandb_runs`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import hashlib
 import netrc
 import os
 import re
+import sys
 from pathlib import Path
 from typing import Any, Dict
 
@@ -46,6 +48,23 @@ def redact_override(override: str) -> str:
     return f"{key}={REDACTED}" if SECRET_KEY.search(key.lstrip("+~")) else str(override)
 
 
+def secret_values(args) -> list:
+    """The values of secret-looking `key=value` arguments (comma-separated sweep values too)."""
+    found = []
+    for arg in args:
+        key, sep, value = str(arg).partition("=")
+        if sep and value and SECRET_KEY.search(key.lstrip("+~")):
+            found += [value, *value.split(",")]
+    return sorted({v for v in found if v}, key=len, reverse=True)
+
+
+def scrub(text: str, args) -> str:
+    """`text` with every secret value given in `args` replaced (for messages that echo input)."""
+    for value in secret_values(args):
+        text = text.replace(value, REDACTED)
+    return text
+
+
 def run_id(*identity: Any) -> str:
     """A W&B run id from the experiment name and the run's overrides (never the clock)."""
     return hashlib.sha1("/".join(map(str, identity)).encode()).hexdigest()[:16]
@@ -61,15 +80,31 @@ def offline_by_default() -> bool:
         return True
 
 
-def wandb_loggers(trainer):
-    from lightning.pytorch.loggers import WandbLogger
+def wandb_runs(trainer) -> list:
+    """The trainer's W&B runs; one not started yet starts with its command line redacted.
 
-    return [lg for lg in trainer.loggers if isinstance(lg, WandbLogger)]
+    wandb keeps the command line (`sys.argv[1:]`, read as the run starts) in the run's metadata,
+    which `wandb sync` uploads, and has no setting for it: `x_disable_meta` would drop the whole
+    record (OS, Python, git, CPU/GPU, memory). So `sys.argv` holds a redacted copy while the run
+    starts and the real one again at once, for Lightning, which starts other local ranks from it.
+    In a multirun each sweep point's run records the sweep's command line, redacted the same way.
+    Other ranks have no run (Lightning gives them a dummy with no config or id to log to).
+    """
+    from lightning.pytorch.loggers import WandbLogger
+    from lightning.pytorch.utilities.rank_zero import rank_zero_only
+
+    if rank_zero_only.rank > 0:
+        return []
+    argv = sys.argv
+    sys.argv = [argv[0], *map(redact_override, argv[1:])]
+    try:
+        return [lg.experiment for lg in trainer.loggers if isinstance(lg, WandbLogger)]
+    finally:
+        sys.argv = argv
 
 
 def start(trainer, config: Dict[str, Any], main_metric: str, params: Dict[str, Any]) -> None:
-    for logger in wandb_loggers(trainer):
-        run = logger.experiment
+    for run in wandb_runs(trainer):
         run.config.update(redact(config), allow_val_change=True)
         run.define_metric(f"val/{main_metric}", summary="max")  # the summary keeps the best value
         run.summary.update({f"params/{k}": v for k, v in params.items()})
@@ -79,8 +114,7 @@ def finish(trainer, predictions: Dict[str, list], results_path: Path, status: st
     """Log the prediction tables and results.json, and close the run (one per sweep point)."""
     import wandb
 
-    for logger in wandb_loggers(trainer):
-        run = logger.experiment
+    for run in wandb_runs(trainer):
         for split, rows in predictions.items():
             if rows:
                 columns = list(rows[0])

@@ -1,5 +1,6 @@
 """`logger=all` (W&B + TensorBoard + CSV): an offline W&B run (no API key) lands in the run dir
-with the resolved config (secrets redacted), identity, best-value summary, prediction table and results artifact.
+with the resolved config (secrets redacted), identity, best-value summary, prediction table and results artifact;
+a secret given on the command line reaches no file W&B writes.
 
 wandb 0.31 writes offline runs as a LevelDB-style log of protobuf `Record`s (run-<id>.wandb);
 `records` reads it with wandb's own protobuf classes, as `wandb sync` would."""
@@ -9,9 +10,11 @@ import os
 import struct
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
+from cli import PROCESS_TIMEOUT, ptlab_cmd, ptlab_env
 
 pytestmark = pytest.mark.slow
 BLOCK = 32768
@@ -35,6 +38,15 @@ def records(path: Path):
             yield record
 
 
+def by_kind(log: Path):
+    """A .wandb file's records, grouped by kind (run, config, environment, summary, ...)."""
+    seen = {}
+    for record in records(log):
+        kind = record.WhichOneof("record_type")
+        seen.setdefault(kind, []).append(getattr(record, kind))
+    return seen
+
+
 def test_offline_wandb_run_holds_config_summary_table_and_artifact(tmp_path, data_dir):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PTLAB_DATA_DIR": str(data_dir),
            "PTLAB_LOG_DIR": str(tmp_path / "runs"), "PTLAB_CACHE_DIR": str(tmp_path / "cache"),
@@ -42,9 +54,9 @@ def test_offline_wandb_run_holds_config_summary_table_and_artifact(tmp_path, dat
     env.pop("WANDB_API_KEY", None)
     env.pop("WANDB_MODE", None)
     args = ["model=tiny-llama", "method=prefix_tuning", "logger=all", "debug=smoke",
-            "name=wb", "+hf_token=${oc.env:PTLAB_TEST_TOKEN}"]
+            "name=wb", "++model.hub_token=${oc.env:PTLAB_TEST_TOKEN}"]
     proc = subprocess.run([sys.executable, "-m", "ptlab.train", *args], env=env, cwd=tmp_path,
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=PROCESS_TIMEOUT)
     assert proc.returncode == 0, proc.stderr[-3000:]
     [results_path] = (tmp_path / "runs").rglob("results.json")
     run_dir = results_path.parent
@@ -56,16 +68,13 @@ def test_offline_wandb_run_holds_config_summary_table_and_artifact(tmp_path, dat
     assert {"train/loss", "val/accuracy"} <= set(board.Tags()["scalars"])
     assert "val/accuracy" in (run_dir / "metrics.csv").read_text()
 
-    seen = {}
-    for record in records(log):
-        kind = record.WhichOneof("record_type")
-        seen.setdefault(kind, []).append(getattr(record, kind))
+    seen = by_kind(log)
     run = seen["run"][0]
     assert (run.run_group, run.job_type) == ("wb", "prefix_tuning")
     assert set(run.tags) == {"tiny-llama", "prefix_tuning", "sst2"}
     config = {u.key: json.loads(u.value_json) for c in seen["config"] for u in c.update}
     assert config["model"]["name"] == "tiny-llama" and config["method"]["num_virtual_tokens"] == 10
-    assert config["hf_token"] == "<redacted>"
+    assert config["model"]["hub_token"] == "<redacted>"
     summary = {u.key or ".".join(u.nested_key): json.loads(u.value_json)
                for s in seen["summary"] for u in s.update}
     results = json.loads(results_path.read_text())
@@ -80,8 +89,48 @@ def test_offline_wandb_run_holds_config_summary_table_and_artifact(tmp_path, dat
 
     # A rerun of the same command continues the same W&B run (stable id, resume="allow").
     again = subprocess.run([sys.executable, "-m", "ptlab.train", *args, "if_exists=resume"],
-                           env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+                           env=env, cwd=tmp_path, capture_output=True, text=True, timeout=PROCESS_TIMEOUT)
     assert again.returncode == 0 and log.name == f"run-{run.run_id}.wandb"
+
+
+def test_secrets_on_the_command_line_reach_no_wandb_file(tmp_path, data_dir):
+    """wandb keeps the process's command line (sys.argv) in the run's metadata, which `wandb sync`
+    uploads: a secret override must be redacted there as in the config. A two-point sweep, one
+    random secret per point and each point its own W&B run (if_exists=rerun); then every byte of
+    every file under tmp_path (runs, .wandb logs, W&B's debug logs, its dir, cache, config, data and
+    temp dirs, HOME) is searched for the raw values."""
+    secrets = [uuid.uuid4().hex, uuid.uuid4().hex]
+    dirs = {var: tmp_path / var.lower() for var in
+            ("WANDB_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR", "WANDB_DATA_DIR", "TMPDIR")}
+    for path in dirs.values():
+        path.mkdir()
+    env = {**ptlab_env(tmp_path / "runs", tmp_path / "cache", data_dir), "HOME": str(tmp_path),
+           **{var: str(path) for var, path in dirs.items()}}
+    env.pop("WANDB_API_KEY", None)
+    env.pop("WANDB_MODE", None)
+    proc = subprocess.run(ptlab_cmd("-m", "model=tiny-llama", "method=prompt_tuning", "logger=wandb",
+                                    "debug=smoke", "name=secrets", "if_exists=rerun",
+                                    f"++model.hub_token={','.join(secrets)}"),
+                          env=env, cwd=tmp_path, capture_output=True, text=True, timeout=PROCESS_TIMEOUT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+    logs = sorted((tmp_path / "runs").rglob("run-*.wandb"))
+    assert len(logs) == 2  # one W&B run per sweep point
+    for log in logs:
+        seen = by_kind(log)
+        config = {u.key: json.loads(u.value_json) for c in seen["config"] for u in c.update}
+        assert config["model"]["hub_token"] == "<redacted>"
+        [command] = [e for e in seen["environment"] if e.args]  # W&B's record of the command line
+        assert "++model.hub_token=<redacted>" in command.args and "name=secrets" in command.args
+
+    # ... and no file anywhere, W&B's or not: Hydra's multirun.yaml is rewritten redacted, and
+    # stdout/stderr (CI and SLURM logs) never echo the values.
+    hydra_record = tmp_path / "runs" / "secrets" / "multirun.yaml"
+    assert "<redacted>" in hydra_record.read_text()
+    assert not any(s in proc.stdout + proc.stderr for s in secrets)
+    leaks = [str(p.relative_to(tmp_path)) for p in sorted(tmp_path.rglob("*"))
+             if p.is_file() and any(s.encode() in p.read_bytes() for s in secrets)]
+    assert not leaks
 
 
 def test_logger_none_trains_with_no_logger_files(tmp_path, data_dir):
@@ -91,7 +140,7 @@ def test_logger_none_trains_with_no_logger_files(tmp_path, data_dir):
            "PTLAB_LOG_DIR": str(tmp_path / "runs"), "PTLAB_CACHE_DIR": str(tmp_path / "cache")}
     proc = subprocess.run([sys.executable, "-m", "ptlab.train", "model=tiny-llama", "method=full_finetune",
                            "logger=none", "debug=smoke"], env=env, cwd=tmp_path,
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=PROCESS_TIMEOUT)
     assert proc.returncode == 0, proc.stderr[-3000:]
     [results_path] = (tmp_path / "runs").rglob("results.json")
     run_dir = results_path.parent
