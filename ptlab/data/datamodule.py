@@ -34,6 +34,7 @@ from ptlab.models import families
 from ptlab.models.families import FamilyAdapter
 
 log = logging.getLogger(__name__)
+datasets.disable_progress_bars()  # ptlab's console shows the run's progress, not a bar per cached split
 CACHE_FORMAT = 1  # bump when the encoded row layout changes
 # The encoding code itself is part of the key: editing it must not reuse stale ids.
 ENCODER_SOURCE = hashlib.sha256(Path(families.__file__).read_bytes()).hexdigest()
