@@ -10,12 +10,55 @@ from __future__ import annotations
 
 import signal
 from pathlib import Path
+from typing import Any, Dict, Optional
 
 import torch
+from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.pytorch.callbacks import Checkpoint
 from lightning.pytorch.trainer.states import TrainerFn
 
+from ptlab.errors import RunDirError
 from ptlab.preemption import Preempted, SignalFlag, signum
+from ptlab.record import atomic_write
+
+
+class CheckpointWriteError(RunDirError):
+    """A checkpoint could not be written (a full disk, a read-only dir); the previous one is kept."""
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Checkpoints written like every other run file: temp file beside the target, fsync, rename.
+
+    Lightning's own save goes through an fsspec transaction whose temp file lives in the system
+    temp dir and is *moved* across filesystems, so a full disk mid-save leaves a truncated
+    last.ckpt that every later resume trips over. Here a failed save leaves the previous
+    checkpoint as it was and no partial file.
+    """
+
+    def save_checkpoint(self, checkpoint: Dict[str, Any], path, storage_options: Optional[Any] = None) -> None:
+        if storage_options is not None:
+            raise TypeError("AtomicCheckpointIO takes no storage_options")
+        target = Path(path)
+        try:
+            atomic_write(target, lambda tmp: _save(checkpoint, tmp))
+        except (OSError, RuntimeError) as err:  # torch reports a short write as a RuntimeError
+            cause = next((e for e in _chain(err) if isinstance(e, OSError)), err)
+            kept = "the previous one is kept" if target.exists() else "there was none before"
+            raise CheckpointWriteError(
+                f"could not write checkpoint {target}: {getattr(cause, 'strerror', None) or cause} ({kept}); "
+                f"free space or fix the directory, then run the same command to resume"
+            ) from err
+
+
+def _save(checkpoint: Dict[str, Any], path: str) -> None:
+    with open(path, "wb") as f:  # a Python file: a full disk surfaces as OSError(ENOSPC)
+        torch.save(checkpoint, f)
+
+
+def _chain(err: BaseException):
+    while err is not None:
+        yield err
+        err = err.__cause__ or err.__context__
 
 
 class PreemptionCheckpoint(Checkpoint):

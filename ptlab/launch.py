@@ -14,7 +14,7 @@ import uuid
 from pathlib import Path
 
 from ptlab.errors import RunDirError
-from ptlab.record import read_results
+from ptlab.record import Decision, read_results
 
 RANK_KEYS = ("RANK", "LOCAL_RANK", "SLURM_PROCID", "JSM_NAMESPACE_RANK")  # Lightning's order
 TOKEN_ENV = "PTLAB_LAUNCH"
@@ -47,15 +47,16 @@ def slurm_job_id() -> str:
     return os.environ["SLURM_JOB_ID"]
 
 
-def rank_zero_decision(run_dir: Path, token: str, timeout: float = 300.0) -> str:
+def rank_zero_decision(run_dir: Path, token: str, timeout: float = 300.0) -> Decision:
     """For ranks > 0: wait until rank 0 has decided this launch's action for the run dir."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         record = read_results(run_dir)
         if record and record.get("launch") == token:
-            return record["action"]
+            checkpoint = record.get("resume_from")
+            return Decision(record["action"], Path(checkpoint) if checkpoint else None)
         if record and record.get("status") == "completed" and record.get("launch") != token:
-            return "skip"
+            return Decision("skip")
         time.sleep(0.2)
     raise RunDirError(f"rank {global_rank()}: rank 0 did not record a decision in {run_dir}/results.json "
                       f"within {timeout:.0f} s (did it fail before training?)")

@@ -6,6 +6,7 @@ W&B): model, method, task, seed, metrics, parameter counts, memory, time, versio
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -13,24 +14,49 @@ import resource
 import shutil
 import subprocess
 import tempfile
+import zipfile
+from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Callable, Dict, Optional
 
 from ptlab.errors import RunDirError
 
 RESULTS = "results.json"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: fingerprint, resume_from, traceback
 
 
 def write_text(path: Path, text: str) -> None:
-    """Write via a temp file and rename, so a reader never sees half a file."""
+    """Write via a temp file beside the target, fsync, then rename: a reader (or a crash, or a
+    full disk) never leaves half a file, and a failed write leaves no temp file behind."""
+    atomic_write(Path(path), lambda tmp: Path(tmp).write_text(text))
+
+
+def atomic_write(path: Path, write: Callable[[str], Any]) -> None:
+    """`write(tmp)` to `.<name>.<random>` in the target's own directory (a rename within one
+    filesystem is atomic), flushed to disk before it replaces `path`; removed if anything fails."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    os.chmod(tmp, 0o644)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    try:
+        os.fchmod(fd, 0o644)
+        os.close(fd)
+        write(tmp)
+        _fsync(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    with contextlib.suppress(OSError):
+        _fsync(path.parent)  # make the rename itself durable
+
+
+def _fsync(path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def write_json(path: Path, payload: Any) -> None:
@@ -39,62 +65,166 @@ def write_json(path: Path, payload: Any) -> None:
 
 def read_results(run_dir: Path) -> Optional[Dict[str, Any]]:
     path = Path(run_dir) / RESULTS
-    return json.loads(path.read_text()) if path.exists() else None
+    if not path.exists():
+        return None
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise RunDirError(f"{path}: not a readable run record ({err})") from None
+    if not isinstance(record, dict):
+        raise RunDirError(f"{path}: not a run record (a JSON {type(record).__name__}, not an object)")
+    return record
 
 
 # Everything a run writes into its directory, i.e. what a forced rerun moves aside.
 RUN_FILES = (RESULTS, "config.yaml", "metrics.csv", "checkpoints", "predictions_val.jsonl",
-             "predictions_test.jsonl", "adapter")
+             "predictions_test.jsonl", "adapter", "ptlab.log")
 
 
-def check_run_dir(run_dir: Path, if_exists: str) -> str:
+@dataclass
+class Decision:
+    """What this launch does with its run dir: skip, resume (from `checkpoint`) or start."""
+
+    action: str
+    checkpoint: Optional[Path] = None
+    note: Optional[str] = None  # one line for the console, e.g. an unreadable checkpoint moved aside
+
+
+def check_run_dir(run_dir: Path, if_exists: str, fingerprint: Dict[str, Any],
+                  config: Dict[str, Any]) -> Decision:
     """Decide what to do with a run dir that may hold an earlier run; never lose what it holds.
 
-    Returns "skip" (a completed run, left as it is), "resume" (continue from last.ckpt) or
-    "start". With if_exists=resume (the default) re-launching a sweep skips finished runs and
-    continues interrupted ones; if_exists=refuse makes either an error; if_exists=rerun starts
-    over. Whatever a new attempt replaces moves to attempts/<n>/ first.
+    "skip": a completed run of the same config and data, left as it is; "resume": continue an
+    unfinished one from its newest readable checkpoint; "start". With if_exists=resume (the
+    default) re-launching a sweep skips finished runs and continues interrupted ones;
+    if_exists=refuse makes either an error; if_exists=rerun starts over. An earlier run of another
+    config or data (`fingerprint`, ptlab/fingerprint.py) is refused unless rerun. Whatever a new
+    attempt replaces moves to attempts/<n>/ first.
     """
+    from ptlab.fingerprint import mismatch
+
     run_dir = Path(run_dir)
-    previous = read_results(run_dir)
-    last = last_checkpoint(run_dir)
     if if_exists == "rerun":
         _archive(run_dir, RUN_FILES)
-        return "start"
-    if previous and previous["status"] == "completed":
+        return Decision("start")
+    try:
+        previous = read_results(run_dir)
+    except RunDirError:
+        previous = {"status": "unreadable"}  # archived below like any unfinished record
+    last = last_checkpoint(run_dir)
+    done = previous is not None and previous.get("status") == "completed"
+    if done or last is not None:
+        what = "a completed run" if done else f"an unfinished run with checkpoint {last}"
+        differs = mismatch(previous, fingerprint, _config_of(run_dir), config)
+        if differs:
+            raise RunDirError(
+                f"run directory {run_dir} holds {what} made with {differs}, so it is not this run. "
+                f"Pass if_exists=rerun to run it again (the earlier run moves to attempts/<n>/), or "
+                f"choose another run (name=...)."
+            )
+    if done:
         if if_exists == "refuse":
             raise RunDirError(
                 f"run directory {run_dir} already holds a completed run; refusing to overwrite it. "
                 f"Pass if_exists=resume to leave it as it is, if_exists=rerun to run it again "
                 f"(the earlier attempt moves to attempts/<n>/), or choose another run."
             )
-        return "skip"
+        return Decision("skip")
     if last is not None:
         if if_exists == "refuse":
             raise RunDirError(
                 f"run directory {run_dir} holds an unfinished run with checkpoint {last}; refusing "
                 f"to start over. Pass if_exists=resume to continue it, or if_exists=rerun to start over."
             )
-        # The CSV logger starts metrics.csv afresh: keep the curve before the interruption.
-        _archive(run_dir, [RESULTS, "metrics.csv"], keep=["metrics.csv"])
-        return "resume"
-    _archive(run_dir, [RESULTS, "config.yaml", "metrics.csv"])
-    return "start"
+        return _resume(run_dir)
+    _archive(run_dir, [RESULTS, "config.yaml", "metrics.csv", "ptlab.log"])
+    return Decision("start")
 
 
-def _archive(run_dir: Path, names, keep=()) -> None:
-    """Move an earlier attempt's files to attempts/<n>/ (copy those in `keep`), beside the new one."""
-    present = [n for n in names if (run_dir / n).exists()]
-    if RESULTS not in present and "checkpoints" not in present:
-        return
+def _resume(run_dir: Path) -> Decision:
+    """Resume from last.ckpt, or, if it is unreadable, from the newest readable checkpoint left."""
+    # The CSV logger starts metrics.csv afresh: keep the curve before the interruption.
+    attempt = _archive(run_dir, [RESULTS, "metrics.csv"], keep=["metrics.csv"])
+    notes = []
+    for path in (run_dir / "checkpoints" / "last.ckpt", run_dir / "checkpoints" / "best.ckpt"):
+        if not path.exists():
+            continue
+        problem = unreadable(path)
+        if problem is None:
+            _check_weights_only(path)
+            note = "; ".join([*notes, f"resuming from {path.relative_to(run_dir)}"]) if notes else None
+            return Decision("resume", path, note)
+        attempt = attempt or _new_attempt(run_dir)
+        os.replace(path, attempt / path.name)
+        notes.append(f"{path.relative_to(run_dir)} is unreadable ({problem}); moved to "
+                     f"{(attempt / path.name).relative_to(run_dir)}")
+    _archive(run_dir, [RESULTS, "config.yaml", "metrics.csv", "ptlab.log"])
+    return Decision("start", note="; ".join([*notes, "no readable checkpoint is left: starting over"]))
+
+
+def unreadable(checkpoint: Path) -> Optional[str]:
+    """Why a checkpoint cannot be resumed from (truncated, 0 bytes, corrupted), or None.
+
+    A torch checkpoint is a zip archive: its central directory and CRCs catch a file cut short
+    by a crash or a full disk without unpickling anything.
+    """
+    try:
+        with zipfile.ZipFile(checkpoint) as archive:
+            bad = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError) as err:
+        return str(err) or type(err).__name__
+    return f"{bad} fails its CRC check" if bad else None
+
+
+def _check_weights_only(checkpoint: Path) -> None:
+    """A checkpoint that a weights-only load refuses holds arbitrary pickled objects: never load it,
+    and never pass on torch's advice to retry with weights_only=False."""
+    import pickle
+
+    import torch
+
+    try:
+        torch.load(checkpoint, map_location="cpu", weights_only=True, mmap=True)
+    except pickle.UnpicklingError as err:
+        found = [line for line in str(err).splitlines() if "WeightsUnpickler error:" in line]
+        reason = found[0].split("error:", 1)[1].split(". Please")[0].strip() if found else \
+            "it holds objects other than tensors and plain values"
+        raise RunDirError(
+            f"checkpoint {checkpoint} is refused by a weights-only load ({reason}); ptlab never "
+            f"unpickles arbitrary objects. Move it out of the run directory to start over, or pass "
+            f"if_exists=rerun (it is kept under attempts/<n>/)."
+        ) from None
+
+
+def _config_of(run_dir: Path) -> Optional[Dict[str, Any]]:
+    from omegaconf import OmegaConf
+
+    path = run_dir / "config.yaml"
+    try:
+        return OmegaConf.to_container(OmegaConf.load(path)) if path.exists() else None
+    except Exception:  # noqa: BLE001 - a damaged config.yaml only loses the detail of a message
+        return None
+
+
+def _new_attempt(run_dir: Path) -> Path:
     done = [int(p.name) for p in (run_dir / "attempts").glob("*") if p.name.isdigit()]
     target = run_dir / "attempts" / str(max(done, default=0) + 1)
     target.mkdir(parents=True)
+    return target
+
+
+def _archive(run_dir: Path, names, keep=()) -> Optional[Path]:
+    """Move an earlier attempt's files to attempts/<n>/ (copy those in `keep`), beside the new one."""
+    present = [n for n in names if (run_dir / n).exists()]
+    if RESULTS not in present and "checkpoints" not in present:
+        return None
+    target = _new_attempt(run_dir)
     for name in present:
         if name in keep:
             shutil.copy2(run_dir / name, target / name)
         else:
             os.replace(run_dir / name, target / name)
+    return target
 
 
 def last_checkpoint(run_dir: Path) -> Optional[Path]:

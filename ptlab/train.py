@@ -6,7 +6,8 @@ read and tokenized before the model (the slow part) loads, so bad input fails in
 
 from __future__ import annotations
 
-import inspect
+import contextlib
+import errno
 import json
 import os
 import sys
@@ -21,16 +22,18 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from ptlab import review
+from ptlab import review, run_lock
 from ptlab.config import ROOT, RunConfig, TaskKind, validate
 from ptlab.errors import ConfigError, NotApplicable, PtlabError
 from ptlab.hydra_callbacks import SweepReport
 from ptlab.launch import global_rank, launch_token, rank_zero_decision
 from ptlab.preemption import Preempted, requeue, signum, watching
+from ptlab.fingerprint import fingerprint
 from ptlab.record import (
-    RESULTS, SCHEMA_VERSION, PeakMemory, check_run_dir, git_commit, read_results, versions, write_json,
-    write_text,
+    RESULTS, SCHEMA_VERSION, Decision, PeakMemory, check_run_dir, git_commit, read_results, versions,
+    write_json, write_text,
 )
+from ptlab.trainer_options import trainer_options
 
 
 def train(cfg: DictConfig) -> Dict[str, Any]:
@@ -39,23 +42,38 @@ def train(cfg: DictConfig) -> Dict[str, Any]:
     _check_launch(run)
     out = Path(run.paths.output_dir)
     rank, token = global_rank(), launch_token()
-    action = check_run_dir(out, run.if_exists.value) if rank == 0 else rank_zero_decision(out, token)
-    if action == "skip":
-        print(f"ptlab: {out} holds a completed run; leaving it as it is (if_exists=rerun runs it again).")
-        return read_results(out)
     resolved = review.redact(OmegaConf.to_container(cfg, resolve=True))
+    with run_lock.owning(out) if rank == 0 else contextlib.nullcontext():
+        prints = fingerprint(run, resolved)
+        if rank == 0:
+            decision = check_run_dir(out, run.if_exists.value, prints, resolved)
+        else:
+            decision = rank_zero_decision(out, token)
+        if decision.note:
+            print(f"ptlab: {decision.note}", file=sys.stderr)
+        if decision.action == "skip":
+            print(f"ptlab: {out} holds a completed run; leaving it as it is (if_exists=rerun runs it again).")
+            return read_results(out)
+        return _run(run, cfg, out, resolved, prints, decision, rank, token)
+
+
+def _run(run: RunConfig, cfg: DictConfig, out: Path, resolved: Dict[str, Any], prints: Dict[str, Any],
+         decision: Decision, rank: int, token: str) -> Dict[str, Any]:
+    """The run's life in its (owned) dir: a `running` record, the work, the final record."""
     if rank == 0 and not (out / "config.yaml").exists():  # a resumed run keeps its first config
         write_text(out / "config.yaml", OmegaConf.to_yaml(OmegaConf.create(resolved)))
-
-    record = {**_identity(run, out), "launch": token, "action": action}
+    record = {**_identity(run, out), "fingerprint": prints, "launch": token, "action": decision.action,
+              "resume_from": str(decision.checkpoint) if decision.checkpoint else None}
     if rank == 0:
         write_json(out / RESULTS, record)  # status "running": a killed run is visible as unfinished
     started = time.perf_counter()
     live: Dict[str, Any] = {}  # the trainer and module, for closing the W&B run at the end
     preempted: Optional[Preempted] = None
-    with watching(run.preemption) as flag:
+    from ptlab import console  # imports lightning: the console module routes its logging
+
+    with watching(run.preemption) as flag, console.routed(run, out, decision.action):
         try:
-            record.update(_execute(run, cfg, out, resolved, live, action == "resume", flag))
+            record.update(_execute(run, cfg, out, resolved, live, decision.checkpoint, flag))
             record["status"], record["error"] = "completed", None
         except BaseException as err:
             if isinstance(err, Preempted) or flag.received:  # also Lightning's own SIGTERM stop mid-eval
@@ -63,6 +81,7 @@ def train(cfg: DictConfig) -> Dict[str, Any]:
                 record["status"], record["error"] = "preempted", str(preempted)
             else:
                 record["status"], record["error"] = "failed", f"{type(err).__name__}: {err}"
+                record["traceback"] = traceback.format_exc()
                 raise
         finally:
             record["time"] = {**record.get("time", {}), "total_seconds": time.perf_counter() - started}
@@ -74,7 +93,7 @@ def train(cfg: DictConfig) -> Dict[str, Any]:
     if preempted:
         print(f"ptlab: {preempted}; {requeue(preempted, run.preemption)}", file=sys.stderr)
         raise SystemExit(128 + signum(preempted.signame))  # not a return: a wrapper must not record a result
-    print(f"ptlab: results in {out / RESULTS}")
+    print(console.results_line(record, out / RESULTS), flush=True)
     return record
 
 
@@ -106,8 +125,7 @@ def build_run(run: RunConfig):
 
 
 def _execute(run: RunConfig, cfg: DictConfig, out: Path, resolved: Dict[str, Any],
-             live: Dict[str, Any], resume: bool, flag) -> Dict[str, Any]:
-    _check_trainer_keys(run.trainer)
+             live: Dict[str, Any], resume_from: Optional[Path], flag) -> Dict[str, Any]:
     data, module = build_run(run)
     trainer = _trainer(cfg, run, out, flag)
     live.update(trainer=trainer, module=module)
@@ -124,8 +142,7 @@ def _execute(run: RunConfig, cfg: DictConfig, out: Path, resolved: Dict[str, Any
 
     fit_started = time.perf_counter()
     if run.trains:
-        last = out / "checkpoints" / "last.ckpt"
-        trainer.fit(module, datamodule=data, ckpt_path=str(last) if resume else None, weights_only=True)
+        trainer.fit(module, datamodule=data, ckpt_path=str(resume_from) if resume_from else None, weights_only=True)
     train_seconds = time.perf_counter() - fit_started if run.trains else 0.0
 
     eval_started = time.perf_counter()
@@ -139,7 +156,7 @@ def _execute(run: RunConfig, cfg: DictConfig, out: Path, resolved: Dict[str, Any
     test = _metrics(trainer.test(module, datamodule=data, verbose=False)[0], "test") if data.has_test else None
     eval_seconds = time.perf_counter() - eval_started
 
-    result["resumed_from_step"] = module.start_step if resume else None
+    result["resumed_from_step"] = module.start_step if resume_from else None
     if trainer.global_rank != 0:
         return result
     for split in ("val", "test"):
@@ -191,29 +208,23 @@ def _metrics(logged, split: str) -> Dict[str, float]:
 
 def _trainer(cfg: DictConfig, run: RunConfig, out: Path, flag):
     import lightning as L
-    from lightning.pytorch.callbacks import LearningRateMonitor
+    from lightning.pytorch.callbacks import LearningRateMonitor, ProgressBar
     from lightning.pytorch.plugins.environments import SLURMEnvironment
 
-    from ptlab.checkpointing import PreemptionCheckpoint
+    from ptlab.checkpointing import AtomicCheckpointIO, PreemptionCheckpoint
 
     loggers = [hydra.utils.instantiate(c) for c in (cfg.get("logger") or {}).values() if c]
     callbacks = [hydra.utils.instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
     if not loggers:  # logger=none: the LR monitor has nowhere to write (Lightning refuses to start)
         callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
+    if not run.trainer.get("enable_progress_bar", True):  # Lightning refuses a bar it was told not to show
+        callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
     callbacks.append(PreemptionCheckpoint(flag, out / "checkpoints" / "last.ckpt"))
     # ptlab owns requeue (ptlab/preemption.py), so Lightning's SLURM auto-requeue stays off;
     # ptlab's samplers shard the data per rank themselves (exact eval shards, resumable order).
-    plugins = [SLURMEnvironment(auto_requeue=False)] if SLURMEnvironment.detect() else None
+    plugins = [AtomicCheckpointIO()] + ([SLURMEnvironment(auto_requeue=False)] if SLURMEnvironment.detect() else [])
     return L.Trainer(**trainer_options(run.trainer), callbacks=callbacks, logger=loggers or False,
                      plugins=plugins, use_distributed_sampler=False, default_root_dir=str(out))
-
-
-def trainer_options(options: Dict[str, Any]) -> Dict[str, Any]:
-    """lightning.Trainer arguments; a strategy given as a `_target_` config (FSDP) is built."""
-    strategy = options.get("strategy")
-    if isinstance(strategy, dict):
-        return {**options, "strategy": hydra.utils.instantiate(strategy)}
-    return options
 
 
 def _check_launch(run: RunConfig) -> None:
@@ -228,15 +239,6 @@ def _check_launch(run: RunConfig) -> None:
             f"per command, or sweep with hydra/launcher=slurm (one task per device), or start the ranks "
             f"with torchrun/srun."
         )
-
-
-def _check_trainer_keys(trainer_cfg: Dict[str, Any]) -> None:
-    from lightning import Trainer
-
-    allowed = set(inspect.signature(Trainer.__init__).parameters) - {"self", "callbacks", "logger"}
-    unknown = sorted(set(trainer_cfg) - allowed)
-    if unknown:
-        raise ConfigError(f"unknown trainer option(s) {unknown}: trainer.* takes lightning.Trainer arguments")
 
 
 def _identity(run: RunConfig, out: Path) -> Dict[str, Any]:
@@ -259,31 +261,83 @@ def _now() -> str:
 
 
 _failures: list = []
+# Either set to 1: errors show their traceback. Read once, before main() sets Hydra's own.
+DEBUG = any(os.environ.get(key, "0") not in ("", "0") for key in ("PTLAB_DEBUG", "HYDRA_FULL_ERROR"))
 
 
 @hydra.main(version_base="1.3", config_path=str(ROOT / "conf"), config_name="train")
 def _hydra_main(cfg: DictConfig) -> Optional[Dict[str, Any]]:
     multirun = HydraConfig.get().mode == RunMode.MULTIRUN
+    out = Path(HydraConfig.get().runtime.output_dir)
     try:
         return train(cfg)
     except Exception as err:  # noqa: BLE001 - one failed sweep point must not stop the others
+        _remove_empty_dirs(out, Path(str(OmegaConf.select(cfg, "paths.log_dir", default="outputs"))))
         if multirun and isinstance(err, NotApplicable):  # e.g. zero-shot x encoder: the report says n/a
             print(f"ptlab: skipped, not applicable: {err}", file=sys.stderr)
             return None
-        if not isinstance(err, PtlabError):
-            if not multirun:
-                raise  # a single run shows the whole traceback
+        if DEBUG:
             traceback.print_exc()
-        print(f"ptlab: error: {err}", file=sys.stderr)
+        print(f"ptlab: error: {review.scrub(_one_line(err, out), sys.argv[1:])}", file=sys.stderr)
         if not multirun:
             sys.exit(1)
-        _failures.append(f"{HydraConfig.get().runtime.output_dir}: {type(err).__name__}: {err}")
+        if isinstance(err, ConfigError) and not (out / RESULTS).exists():
+            _record_invalid(cfg, out, err)  # a sweep point whose values fail validation is a failed run
+        _failures.append(f"{out}: {type(err).__name__}: {err}")
         return None  # results.json records the failure; the sweep goes on
+
+
+def _one_line(err: Exception, out: Optional[Path] = None) -> str:
+    """ptlab's own errors say what to do; anything else is named by type and first line, with
+    where to find the whole story (never another library's advice spread over 50 lines)."""
+    if isinstance(err, PtlabError):
+        return str(err)
+    if isinstance(err, OSError) and err.filename:
+        hint = " (set paths.log_dir or PTLAB_LOG_DIR to a writable directory with free space)" \
+            if err.errno in (errno.EROFS, errno.EACCES, errno.ENOSPC) else ""
+        return f"{err.strerror}: {err.filename}{hint}"
+    first = next((line.strip() for line in str(err).splitlines() if line.strip()), "")
+    where = f"the traceback is in {out / RESULTS}; " if out and (out / RESULTS).exists() else ""
+    return f"{type(err).__name__}: {first} ({where}PTLAB_DEBUG=1 prints it)"
+
+
+def _remove_empty_dirs(out: Path, log_dir: Path) -> None:
+    """Hydra makes the run dir before ptlab sees the config: a run that wrote nothing leaves none."""
+    stop = log_dir.resolve()
+    path = out.resolve()
+    while path != stop and stop in path.parents:
+        try:
+            path.rmdir()  # only ever an empty directory
+        except OSError:
+            return
+        path = path.parent
+
+
+def _record_invalid(cfg: DictConfig, out: Path, err: Exception) -> None:
+    overrides = [review.redact_override(o) for o in HydraConfig.get().overrides.task]
+    keys = {"name": "name", "model": "model.name", "method": "method.name", "task": "task.name",
+            "seed": "seed", "family": "model.family"}
+    identity = {k: OmegaConf.select(cfg, v, default=None, throw_on_resolution_failure=False) for k, v in keys.items()}
+    write_json(out / RESULTS, {
+        "schema_version": SCHEMA_VERSION, "status": "failed", "error": f"{type(err).__name__}: {err}", **identity,
+        "overrides": overrides, "run_dir": str(out), "started_at": _now(), "finished_at": _now(),
+    })
 
 
 def main() -> None:
     """Console script `ptlab-train` (same as `python -m ptlab.train`)."""
-    _hydra_main()
+    # Hydra re-raises what fails outside a job (composition, an override that does not parse, a
+    # run dir it cannot create) instead of printing its traceback; ptlab prints one line.
+    os.environ["HYDRA_FULL_ERROR"] = "1"
+    try:
+        _hydra_main()
+    except Exception as err:  # noqa: BLE001 - the job's own errors were handled in _hydra_main
+        if DEBUG:
+            raise
+        plain = not isinstance(err, PtlabError) and not getattr(err, "filename", None)
+        detail = " ".join(str(err).split("Config search path")[0].split()) if plain else _one_line(err)
+        print(f"ptlab: error: {review.scrub(detail, sys.argv[1:])}", file=sys.stderr)
+        sys.exit(1)
     failed = _failures or SweepReport.unfinished
     if failed:
         print(f"ptlab: {len(failed)} run(s) of the sweep did not complete:", *failed, sep="\n  ", file=sys.stderr)

@@ -1,0 +1,62 @@
+"""One process owns a run dir: the same command started twice must not train twice into it.
+
+An `fcntl.flock` on `<run dir>/.lock` is held for the run's whole life. The kernel drops it when
+the process ends in any way, `kill -9` included, so a stale lock cannot exist; the file stays
+(unlinking it would let two processes lock two different files). Its text names the owner for the
+error the second process prints. A requeued SLURM job is the same run: when the owner is an earlier
+launch of the same job (still being killed), it is waited for instead of refused.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import socket
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from ptlab.errors import RunDirError
+from ptlab.launch import slurm_job_id
+
+LOCK = ".lock"
+REQUEUE_WAIT_SECONDS = 120.0
+
+
+def _owner() -> str:
+    job = f" slurm_job={slurm_job_id()}" if "SLURM_JOB_ID" in os.environ else ""
+    return f"pid={os.getpid()} host={socket.gethostname()}{job}"
+
+
+@contextmanager
+def owning(run_dir: Path) -> Iterator[None]:
+    """Hold the run dir's lock while the body runs; RunDirError names the owner if it is taken."""
+    path = Path(run_dir) / LOCK
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        _acquire(fd, path)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, (_owner() + "\n").encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _acquire(fd: int, path: Path) -> None:
+    deadline = None
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            holder = os.pread(fd, 4096, 0).decode(errors="replace").strip() or "another process"
+            same_job = "SLURM_JOB_ID" in os.environ and f"slurm_job={slurm_job_id()}" in holder.split()
+            if same_job and deadline is None:
+                deadline = time.monotonic() + REQUEUE_WAIT_SECONDS
+            if not same_job or time.monotonic() > deadline:
+                raise RunDirError(
+                    f"run directory {path.parent} is in use by {holder} (lock {path}); wait for it to "
+                    f"finish or stop it, or choose another run (name=..., seed=...)"
+                ) from None
+            time.sleep(0.5)
