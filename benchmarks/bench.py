@@ -47,7 +47,7 @@ def compose_cfg(model: str, method: str, task: str, cache: str, *extra: str):
 
 
 def make_run(model: str, method: str, task: str, cache: str, *extra: str):
-    from ptlab.config import validate
+    from ptlab.validation import validate
 
     return validate(compose_cfg(model, method, task, cache, *extra))
 
@@ -82,7 +82,7 @@ def scoring_cases(model: str, task: str, cache: str) -> dict:
 def training(args) -> dict:
     """Each trained method through ptlab-train's own Trainer (validation off), a raw loop and
     an HF Trainer script, for warm-up + timed steps."""
-    from ptlab.config import validate
+    from ptlab.validation import validate
     from ptlab.train import build_run
 
     result = {}

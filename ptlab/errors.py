@@ -1,5 +1,8 @@
 """One exception type per kind of bad input, so the CLI can print one clear line and exit non-zero."""
 
+import difflib
+from typing import Iterable
+
 
 class PtlabError(Exception):
     """Bad input the user can fix; the message names the offending key, file or line."""
@@ -27,3 +30,10 @@ class RunDirError(PtlabError):
 
 class DivergedError(PtlabError):
     """The training loss became NaN or infinite."""
+
+
+def did_you_mean(name: str, known: Iterable[str], prefix: str = "") -> str:
+    """`; did you mean <prefix><closest>?`, or the known names when none is close (for a typo's error)."""
+    known = list(known)
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    return f"; did you mean {prefix}{close[0]}?" if close else f"; known: {sorted(known)}"

@@ -16,9 +16,12 @@ from typing import Any, Dict, List, Optional
 from ptlab.config import RunConfig
 
 # Keys that do not change what a run computes: where things go, how they are shown or logged,
-# what to do with an existing dir, secrets, and the seed (kept apart, so seeds share a config).
+# what to do with an existing dir, secrets, where the data comes from (the data fingerprint says
+# what was read), where it runs (like the run dir's name, which leaves out accelerator/devices),
+# and the seed (kept apart, so seeds share a config).
 IGNORED = ("paths", "if_exists", "verbose", "seed", "name", "logger", "callbacks", "preemption",
-           "model.hub_token", "data.num_workers", "trainer.enable_progress_bar",
+           "model.hub_token", "data.source", "data.num_workers", "trainer.accelerator", "trainer.devices",
+           "trainer.enable_progress_bar",
            "trainer.enable_model_summary", "trainer.log_every_n_steps")
 
 
@@ -43,10 +46,11 @@ def config_view(resolved: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def config_changes(old: Dict[str, Any], new: Dict[str, Any], limit: int = 3) -> str:
-    """`task.labels.negative: ' bad' -> ' negative'` for the first few keys that differ."""
+    """`task.labels.negative: ' bad' -> ' negative'` for the first few keys that differ. A key the
+    earlier run's config did not have at all (added by a later ptlab) is not a difference."""
     old_view, new_view = config_view(old), config_view(new)
-    keys = sorted(k for k in old_view.keys() | new_view.keys() if old_view.get(k, "<unset>") != new_view.get(k, "<unset>"))
-    shown = [f"{k}: {old_view.get(k, '<unset>')!r} -> {new_view.get(k, '<unset>')!r}" for k in keys[:limit]]
+    keys = sorted(k for k in old_view if old_view[k] != new_view.get(k, "<unset>"))
+    shown = [f"{k}: {old_view[k]!r} -> {new_view.get(k, '<unset>')!r}" for k in keys[:limit]]
     more = f" (+{len(keys) - limit} more)" if len(keys) > limit else ""
     return "; ".join(shown) + more
 
@@ -112,8 +116,11 @@ def mismatch(previous: Optional[Dict[str, Any]], current: Dict[str, Any],
         return None
     parts = []
     if old.get("config") != current["config"]:
-        detail = config_changes(old_config, new_config) if old_config is not None else ""
-        parts.append(f"a different config ({detail})" if detail else "a different config")
+        detail = config_changes(old_config, new_config) if old_config is not None else None
+        if detail is None:
+            parts.append("a different config")
+        elif detail:  # else only keys new since the earlier run: the same run
+            parts.append(f"a different config ({detail})")
     if old.get("data") != current["data"]:
         parts.append(f"different data ({data_changes(old.get('data_files', {}), current['data_files'])})")
     return " and ".join(parts) or None

@@ -18,7 +18,7 @@ import zipfile
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from ptlab.errors import RunDirError
 
@@ -78,7 +78,12 @@ def read_results(run_dir: Path) -> Optional[Dict[str, Any]]:
 
 # Everything a run writes into its directory, i.e. what a forced rerun moves aside.
 RUN_FILES = (RESULTS, "config.yaml", "metrics.csv", "checkpoints", "predictions_val.jsonl",
-             "predictions_test.jsonl", "adapter", "ptlab.log")
+             "predictions_test.jsonl", "adapter", "ptlab.log", "hparams.yaml")
+# What a fresh start moves aside when there is no checkpoint to keep.
+START_FILES = (RESULTS, "config.yaml", "metrics.csv", "ptlab.log", "hparams.yaml")
+# Full training states a run can resume from, newest first (last.ckpt: the latest validation or
+# preemption; best.ckpt: the best validation's).
+RESUMABLE = ("last.ckpt", "best.ckpt")
 
 
 @dataclass
@@ -111,7 +116,8 @@ def check_run_dir(run_dir: Path, if_exists: str, fingerprint: Dict[str, Any],
         previous = read_results(run_dir)
     except RunDirError:
         previous = {"status": "unreadable"}  # archived below like any unfinished record
-    last = last_checkpoint(run_dir)
+    left = [run_dir / "checkpoints" / name for name in RESUMABLE if (run_dir / "checkpoints" / name).exists()]
+    last = left[0] if left else None
     done = previous is not None and previous.get("status") == "completed"
     if done or last is not None:
         what = "a completed run" if done else f"an unfinished run with checkpoint {last}"
@@ -136,19 +142,17 @@ def check_run_dir(run_dir: Path, if_exists: str, fingerprint: Dict[str, Any],
                 f"run directory {run_dir} holds an unfinished run with checkpoint {last}; refusing "
                 f"to start over. Pass if_exists=resume to continue it, or if_exists=rerun to start over."
             )
-        return _resume(run_dir)
-    _archive(run_dir, [RESULTS, "config.yaml", "metrics.csv", "ptlab.log"])
+        return _resume(run_dir, left)
+    _archive(run_dir, START_FILES)
     return Decision("start")
 
 
-def _resume(run_dir: Path) -> Decision:
-    """Resume from last.ckpt, or, if it is unreadable, from the newest readable checkpoint left."""
+def _resume(run_dir: Path, left: List[Path]) -> Decision:
+    """Resume from the newest readable checkpoint; unreadable ones move to attempts/<n>/."""
     # The CSV logger starts metrics.csv afresh: keep the curve before the interruption.
     attempt = _archive(run_dir, [RESULTS, "metrics.csv"], keep=["metrics.csv"])
     notes = []
-    for path in (run_dir / "checkpoints" / "last.ckpt", run_dir / "checkpoints" / "best.ckpt"):
-        if not path.exists():
-            continue
+    for path in left:
         problem = unreadable(path)
         if problem is None:
             _check_weights_only(path)
@@ -158,7 +162,7 @@ def _resume(run_dir: Path) -> Decision:
         os.replace(path, attempt / path.name)
         notes.append(f"{path.relative_to(run_dir)} is unreadable ({problem}); moved to "
                      f"{(attempt / path.name).relative_to(run_dir)}")
-    _archive(run_dir, [RESULTS, "config.yaml", "metrics.csv", "ptlab.log"])
+    _move(run_dir, [name for name in START_FILES if name != RESULTS], attempt)  # the start is fresh
     return Decision("start", note="; ".join([*notes, "no readable checkpoint is left: starting over"]))
 
 
@@ -219,17 +223,17 @@ def _archive(run_dir: Path, names, keep=()) -> Optional[Path]:
     if RESULTS not in present and "checkpoints" not in present:
         return None
     target = _new_attempt(run_dir)
-    for name in present:
-        if name in keep:
+    _move(run_dir, [n for n in present if n not in keep], target)
+    for name in keep:
+        if (run_dir / name).exists():
             shutil.copy2(run_dir / name, target / name)
-        else:
-            os.replace(run_dir / name, target / name)
     return target
 
 
-def last_checkpoint(run_dir: Path) -> Optional[Path]:
-    path = Path(run_dir) / "checkpoints" / "last.ckpt"
-    return path if path.exists() else None
+def _move(run_dir: Path, names, target: Path) -> None:
+    for name in names:
+        if (run_dir / name).exists():
+            os.replace(run_dir / name, target / name)
 
 
 class PeakMemory:

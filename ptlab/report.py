@@ -210,7 +210,7 @@ def summarize(runs: pd.DataFrame, split: str) -> pd.DataFrame:
                 "trainable_fraction": done["trainable_fraction"].mean(),
                 "peak_memory_bytes": done["peak_memory_bytes"].mean(),
                 "memory_kind": ", ".join(sorted(done["memory_kind"].dropna().unique())),
-                "train_seconds": done["train_seconds"].mean(), "mixes": mixes(cell),
+                "train_seconds": done["train_seconds"].mean(), "mixes": mixes(done),  # what the mean averages
             })
             if rows[-1]["n"] + rows[-1]["n_failed"] + rows[-1]["n_incomplete"] == 0 and \
                     method_of[column] == "zero_shot" and set(runs_mt["family"]) == {"encoder"}:

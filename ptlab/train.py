@@ -1,4 +1,4 @@
-"""`ptlab-train`: one Hydra command trains and evaluates any model x method x task.
+"""One run's life: one composed config trains and evaluates any model x method x task.
 
 Order matters for a researcher's time: the config is validated, the run dir checked and the data
 read and tokenized before the model (the slow part) loads, so bad input fails in seconds.
@@ -7,7 +7,6 @@ read and tokenized before the model (the slow part) loads, so bad input fails in
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import os
 import sys
@@ -23,17 +22,25 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from ptlab import review, run_lock
-from ptlab.config import ROOT, RunConfig, TaskKind, validate
-from ptlab.errors import ConfigError, NotApplicable, PtlabError
-from ptlab.hydra_callbacks import SweepReport
-from ptlab.launch import global_rank, launch_token, rank_zero_decision
-from ptlab.preemption import Preempted, requeue, signum, watching
+from ptlab.config import RunConfig, TaskKind
+from ptlab.errors import ConfigError, PtlabError
 from ptlab.fingerprint import fingerprint
+from ptlab.launch import global_rank, launch_token, rank_zero_decision, record_decision
+from ptlab.preemption import Preempted, requeue, signum, watching
 from ptlab.record import (
-    RESULTS, SCHEMA_VERSION, Decision, PeakMemory, check_run_dir, git_commit, read_results, versions,
-    write_json, write_text,
+    RESULTS,
+    SCHEMA_VERSION,
+    Decision,
+    PeakMemory,
+    check_run_dir,
+    git_commit,
+    read_results,
+    versions,
+    write_json,
+    write_text,
 )
 from ptlab.trainer_options import trainer_options
+from ptlab.validation import validate
 
 
 def train(cfg: DictConfig) -> Dict[str, Any]:
@@ -43,18 +50,26 @@ def train(cfg: DictConfig) -> Dict[str, Any]:
     out = Path(run.paths.output_dir)
     rank, token = global_rank(), launch_token()
     resolved = review.redact(OmegaConf.to_container(cfg, resolve=True))
+    prints = fingerprint(run, resolved)  # reads only: a failure here leaves nothing behind
     with run_lock.owning(out) if rank == 0 else contextlib.nullcontext():
-        prints = fingerprint(run, resolved)
-        if rank == 0:
-            decision = check_run_dir(out, run.if_exists.value, prints, resolved)
-        else:
-            decision = rank_zero_decision(out, token)
+        decision = _decide(out, run, prints, resolved, token) if rank == 0 else rank_zero_decision(out, token)
         if decision.note:
             print(f"ptlab: {decision.note}", file=sys.stderr)
         if decision.action == "skip":
             print(f"ptlab: {out} holds a completed run; leaving it as it is (if_exists=rerun runs it again).")
             return read_results(out)
         return _run(run, cfg, out, resolved, prints, decision, rank, token)
+
+
+def _decide(out: Path, run: RunConfig, prints: Dict[str, Any], resolved: Dict[str, Any], token: str) -> Decision:
+    """Rank 0's decision about the run dir, recorded for the other ranks (a refusal too)."""
+    try:
+        decision = check_run_dir(out, run.if_exists.value, prints, resolved)
+    except PtlabError as err:
+        record_decision(out, token, Decision("refused"), str(err))
+        raise
+    record_decision(out, token, decision)
+    return decision
 
 
 def _run(run: RunConfig, cfg: DictConfig, out: Path, resolved: Dict[str, Any], prints: Dict[str, Any],
@@ -85,7 +100,7 @@ def _run(run: RunConfig, cfg: DictConfig, out: Path, resolved: Dict[str, Any], p
                 raise
         finally:
             record["time"] = {**record.get("time", {}), "total_seconds": time.perf_counter() - started}
-            record["finished_at"] = _now()
+            record["finished_at"] = now()
             if rank == 0:
                 write_json(out / RESULTS, record)
             if live:
@@ -242,107 +257,32 @@ def _check_launch(run: RunConfig) -> None:
 
 
 def _identity(run: RunConfig, out: Path) -> Dict[str, Any]:
-    overrides = HydraConfig.get().overrides.task if HydraConfig.initialized() else []
-    overrides = [review.redact_override(o) for o in overrides]
     return {
         "schema_version": SCHEMA_VERSION, "status": "running", "error": None, "name": run.name,
         "model": run.model.name, "method": run.method.name, "task": run.task.name, "seed": run.seed,
-        "family": run.model.family.value, "overrides": overrides, "run_dir": str(out),
-        "versions": versions(), "git": git_commit(), "started_at": _now(),
+        "family": run.model.family.value, "overrides": redacted_overrides(), "run_dir": str(out),
+        "versions": versions(), "git": git_commit(), "started_at": now(),
     }
+
+
+def command_line() -> list:
+    """This job's overrides (a sweep point's own, in a submitit job too), else the process's args."""
+    return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else sys.argv[1:]
+
+
+def redacted_overrides() -> list:
+    return [review.redact_override(o) for o in command_line()]
 
 
 def _write_jsonl(path: Path, rows) -> None:
     write_text(path, "".join(json.dumps(r, default=str) + "\n" for r in rows))
 
 
-def _now() -> str:
+def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-_failures: list = []
-# Either set to 1: errors show their traceback. Read once, before main() sets Hydra's own.
-DEBUG = any(os.environ.get(key, "0") not in ("", "0") for key in ("PTLAB_DEBUG", "HYDRA_FULL_ERROR"))
-
-
-@hydra.main(version_base="1.3", config_path=str(ROOT / "conf"), config_name="train")
-def _hydra_main(cfg: DictConfig) -> Optional[Dict[str, Any]]:
-    multirun = HydraConfig.get().mode == RunMode.MULTIRUN
-    out = Path(HydraConfig.get().runtime.output_dir)
-    try:
-        return train(cfg)
-    except Exception as err:  # noqa: BLE001 - one failed sweep point must not stop the others
-        _remove_empty_dirs(out, Path(str(OmegaConf.select(cfg, "paths.log_dir", default="outputs"))))
-        if multirun and isinstance(err, NotApplicable):  # e.g. zero-shot x encoder: the report says n/a
-            print(f"ptlab: skipped, not applicable: {err}", file=sys.stderr)
-            return None
-        if DEBUG:
-            traceback.print_exc()
-        print(f"ptlab: error: {review.scrub(_one_line(err, out), sys.argv[1:])}", file=sys.stderr)
-        if not multirun:
-            sys.exit(1)
-        if isinstance(err, ConfigError) and not (out / RESULTS).exists():
-            _record_invalid(cfg, out, err)  # a sweep point whose values fail validation is a failed run
-        _failures.append(f"{out}: {type(err).__name__}: {err}")
-        return None  # results.json records the failure; the sweep goes on
-
-
-def _one_line(err: Exception, out: Optional[Path] = None) -> str:
-    """ptlab's own errors say what to do; anything else is named by type and first line, with
-    where to find the whole story (never another library's advice spread over 50 lines)."""
-    if isinstance(err, PtlabError):
-        return str(err)
-    if isinstance(err, OSError) and err.filename:
-        hint = " (set paths.log_dir or PTLAB_LOG_DIR to a writable directory with free space)" \
-            if err.errno in (errno.EROFS, errno.EACCES, errno.ENOSPC) else ""
-        return f"{err.strerror}: {err.filename}{hint}"
-    first = next((line.strip() for line in str(err).splitlines() if line.strip()), "")
-    where = f"the traceback is in {out / RESULTS}; " if out and (out / RESULTS).exists() else ""
-    return f"{type(err).__name__}: {first} ({where}PTLAB_DEBUG=1 prints it)"
-
-
-def _remove_empty_dirs(out: Path, log_dir: Path) -> None:
-    """Hydra makes the run dir before ptlab sees the config: a run that wrote nothing leaves none."""
-    stop = log_dir.resolve()
-    path = out.resolve()
-    while path != stop and stop in path.parents:
-        try:
-            path.rmdir()  # only ever an empty directory
-        except OSError:
-            return
-        path = path.parent
-
-
-def _record_invalid(cfg: DictConfig, out: Path, err: Exception) -> None:
-    overrides = [review.redact_override(o) for o in HydraConfig.get().overrides.task]
-    keys = {"name": "name", "model": "model.name", "method": "method.name", "task": "task.name",
-            "seed": "seed", "family": "model.family"}
-    identity = {k: OmegaConf.select(cfg, v, default=None, throw_on_resolution_failure=False) for k, v in keys.items()}
-    write_json(out / RESULTS, {
-        "schema_version": SCHEMA_VERSION, "status": "failed", "error": f"{type(err).__name__}: {err}", **identity,
-        "overrides": overrides, "run_dir": str(out), "started_at": _now(), "finished_at": _now(),
-    })
-
-
-def main() -> None:
-    """Console script `ptlab-train` (same as `python -m ptlab.train`)."""
-    # Hydra re-raises what fails outside a job (composition, an override that does not parse, a
-    # run dir it cannot create) instead of printing its traceback; ptlab prints one line.
-    os.environ["HYDRA_FULL_ERROR"] = "1"
-    try:
-        _hydra_main()
-    except Exception as err:  # noqa: BLE001 - the job's own errors were handled in _hydra_main
-        if DEBUG:
-            raise
-        plain = not isinstance(err, PtlabError) and not getattr(err, "filename", None)
-        detail = " ".join(str(err).split("Config search path")[0].split()) if plain else _one_line(err)
-        print(f"ptlab: error: {review.scrub(detail, sys.argv[1:])}", file=sys.stderr)
-        sys.exit(1)
-    failed = _failures or SweepReport.unfinished
-    if failed:
-        print(f"ptlab: {len(failed)} run(s) of the sweep did not complete:", *failed, sep="\n  ", file=sys.stderr)
-        sys.exit(1)
-
-
 if __name__ == "__main__":
+    from ptlab.cli import main
+
     main()

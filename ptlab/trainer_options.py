@@ -8,11 +8,10 @@ names in step with the installed Lightning's signature.
 
 from __future__ import annotations
 
-import difflib
 from numbers import Real
 from typing import Any, Callable, Dict
 
-from ptlab.errors import ConfigError
+from ptlab.errors import ConfigError, did_you_mean
 
 # lightning.Trainer.__init__'s parameters (Lightning 2.6), less those ptlab sets itself.
 SET_BY_PTLAB = ("callbacks", "logger", "plugins", "use_distributed_sampler", "default_root_dir")
@@ -102,8 +101,7 @@ def check(options: Dict[str, Any]) -> None:
         if key in SET_BY_PTLAB:
             raise ConfigError(f"trainer.{key} is set by ptlab itself; remove it from the config")
         if key not in TRAINER_ARGS:
-            close = difflib.get_close_matches(key, TRAINER_ARGS, n=1)
-            hint = f"; did you mean trainer.{close[0]}?" if close else ""
+            hint = did_you_mean(key, TRAINER_ARGS, "trainer.")
             raise ConfigError(f"unknown key trainer.{key}: trainer.* takes lightning.Trainer arguments{hint}")
         rule = RULES.get(key)
         if rule is not None and not rule(value):

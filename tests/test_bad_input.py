@@ -74,10 +74,10 @@ def run_dir_of(proc: subprocess.CompletedProcess) -> Path:
 
 
 def snapshot(run_dir: Path) -> Dict[str, Tuple[str, str, int]]:
-    """Every entry under a run dir: kind, sha256 (files) and mtime in ns. The lock file is not
-    the run's content: every launch takes it (and writes its pid there) before deciding."""
+    """Every entry under a run dir: kind, sha256 (files) and mtime in ns. The lock and the
+    launch's decision are not the run's content: every launch writes them before deciding."""
     state = {}
-    for p in sorted(q for q in run_dir.rglob("*") if q.name != ".lock"):
+    for p in sorted(q for q in run_dir.rglob("*") if q.name not in (".lock", ".decision")):
         st = p.stat()
         digest = hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else ""
         state[str(p.relative_to(run_dir))] = ("file" if p.is_file() else "dir", digest, st.st_mtime_ns)
@@ -123,6 +123,13 @@ CONFIG_ERRORS = {
                              ["trainer.accumulate_grad_batches=0", "an integer >= 1"]),
     "trainer-precision": (["model=tiny-bert", "method=full_finetune", "trainer.precision=int3"],
                           ["trainer.precision='int3'", "bf16-mixed"]),
+    # Every choice is checked against its allowed values at validation, not mid-run.
+    "schedule-choice": (["model=tiny-bert", "method=full_finetune", "method.schedule=linaer"],
+                        ["method.schedule", "'linaer'", "cosine"]),
+    "dtype-choice": (["model=tiny-bert", "method=full_finetune", "+model.dtype=bf16"],
+                     ["model.dtype", "'bf16'", "bfloat16"]),
+    "format-choice": (["model=tiny-bert", "method=full_finetune", "task.local.format=parquet"],
+                      ["task.local.format", "'parquet'", "jsonl"]),
     "trainer-set-by-ptlab": (["model=tiny-bert", "method=full_finetune", "+trainer.logger=false"],
                              ["trainer.logger is set by ptlab"]),
 }
@@ -331,3 +338,26 @@ def test_prefix_tuning_checkpoint_loads_weights_only_and_holds_only_the_prefix(t
     adapter = PeftConfig.from_pretrained(str(run_dir / "adapter"))
     assert adapter.peft_type.value == "PREFIX_TUNING"
     assert adapter.num_virtual_tokens == 10
+
+
+def test_read_only_output_dir_is_one_line_naming_it(tmp_path, cli_cache):
+    """A log dir on a read-only filesystem (a real read-only tmpfs): Hydra cannot even make the
+    run dir. One line names the directory and the setting to change; PTLAB_DEBUG=1 shows the
+    traceback instead."""
+    mount = tmp_path / "ro"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,ro", "tmpfs", str(mount)],
+                          capture_output=True, text=True)
+    if done.returncode:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    try:
+        args = ("model=tiny-bert", "method=full_finetune", "debug=smoke")
+        line = error_line(ptlab(*args, log_dir=mount / "runs", cache=cli_cache, data_dir=REAL_DATA,
+                                timeout=CONFIG_TIMEOUT))
+        assert "Read-only file system" in line and str(mount / "runs") in line and "PTLAB_LOG_DIR" in line, line
+        debug = subprocess.run(ptlab_cmd(*args), env={**ptlab_env(mount / "runs", cli_cache, REAL_DATA),
+                                                      "PTLAB_DEBUG": "1"},
+                               cwd=tmp_path, capture_output=True, text=True, timeout=CONFIG_TIMEOUT)
+        assert debug.returncode != 0 and "Traceback" in debug.stderr
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)

@@ -40,4 +40,7 @@ def test_local_multirun_with_several_devices_is_refused_before_any_run(tmp_path,
                           capture_output=True, text=True, timeout=PROCESS_TIMEOUT)
     assert done.returncode == 1
     assert done.stderr.count("ptlab: error: trainer.devices=2 (num_nodes=1) in a local multirun") == 2
-    assert run_dirs(tmp_path) == []
+    # nothing ran; each refused point is recorded as failed (the sweep's table counts it)
+    records = [record(d) for d in run_dirs(tmp_path)]
+    assert [r["status"] for r in records] == ["failed", "failed"]
+    assert all("in a local multirun" in r["error"] and "params" not in r for r in records)

@@ -58,8 +58,8 @@ def killed_after_first_checkpoint(args, log_dir: Path, cache: Path) -> Path:
 
 
 def leftovers(root: Path) -> list:
-    """Temp files of an interrupted atomic write (`.<name>.<random>`)."""
-    return [str(p) for p in root.rglob(".*") if p.is_file() and p.name != ".lock"]
+    """Temp files of an interrupted atomic write (`.<name>.<random>`, not `.lock` / `.decision`)."""
+    return [str(p) for p in root.rglob(".*.*") if p.is_file()]
 
 
 # ---------------------------------------------------------------- a disk that fills up
@@ -162,6 +162,9 @@ def test_unreadable_last_checkpoint_is_moved_aside_and_the_run_goes_on(damage, t
     else:
         assert "starting over" in notes[0]
         assert done["action"] == "start" and done["resumed_from_step"] is None
+        # the earlier attempt moved aside whole, not mixed into the fresh start
+        assert {"results.json", "config.yaml", "metrics.csv", "ptlab.log", "last.ckpt"} <= \
+            {p.name for p in (run_dir / "attempts" / "1").iterdir()}
 
 
 def test_checkpoint_refused_by_a_weights_only_load_is_one_line_without_torchs_advice(tmp_path, cli_cache):

@@ -21,7 +21,6 @@ from ptlab.config import TaskConfig, TaskKind
 from ptlab.errors import DataError
 
 SPECIAL_COLUMNS = ("label", "target")  # task.columns keys that are not template fields
-FORMATS = ("tsv", "csv", "jsonl")
 
 @dataclass
 class Example:
@@ -90,8 +89,6 @@ def _how_to_fix(task: TaskConfig, split: str) -> str:
 
 def _load_local(task: TaskConfig, split: str, data_dir: Path) -> List[Example]:
     local = task.local
-    if local.format not in FORMATS:
-        raise DataError(f"task.local.format={local.format!r} is not one of {list(FORMATS)}")
     if not data_dir.is_dir():
         raise DataError(
             f"data directory {data_dir} does not exist (set by paths.data_dir or PTLAB_DATA_DIR)"

@@ -106,7 +106,7 @@ class MethodModule(L.LightningModule):
         optimizer = torch.optim.AdamW(self.parameter_groups(), lr=cfg.lr)
         total = int(self.trainer.estimated_stepping_batches)
         scheduler = get_scheduler(
-            cfg.schedule, optimizer, num_warmup_steps=int(cfg.warmup_ratio * total),
+            cfg.schedule.value, optimizer, num_warmup_steps=int(cfg.warmup_ratio * total),
             num_training_steps=total,
         )
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

@@ -105,8 +105,6 @@ def load_model(
     """The family's Auto model: pretrained weights, or random ones if `random_config` is set."""
     if cfg.family == Family.encoder and num_labels is None:
         raise ConfigError(f"model {cfg.name}: an encoder model needs num_labels for its head")
-    if cfg.dtype not in _DTYPES:
-        raise ConfigError(f"model {cfg.name}: model.dtype must be one of {sorted(_DTYPES)}")
     auto = _AUTO_CLASS[cfg.family]
     dtype = _DTYPES[cfg.dtype]
     head = {"num_labels": num_labels} if cfg.family == Family.encoder else {}

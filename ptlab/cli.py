@@ -1,0 +1,124 @@
+"""`ptlab-train`: the command line around `train()`, and what a person sees when something fails.
+
+Hydra composes the config; each failure becomes one `ptlab: error:` line naming the key, file or
+line (another library's error too, named by type and first line), a non-zero exit, and nothing
+left behind that the run did not write: no empty run dir, no secret echoed. In a sweep a failed
+point is recorded and the others go on; `PTLAB_DEBUG=1` shows tracebacks.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
+
+from ptlab import review
+from ptlab.config import ROOT
+from ptlab.errors import ConfigError, NotApplicable, PtlabError
+from ptlab.hydra_callbacks import SweepReport
+from ptlab.record import RESULTS, SCHEMA_VERSION, write_json
+from ptlab.train import command_line, now, redacted_overrides, train
+
+_failures: list = []
+# Either set to 1: errors show their traceback. main() sets HYDRA_FULL_ERROR for Hydra itself,
+# marked as its own so that the processes it starts (DDP ranks, submitit jobs) do not take it
+# for the user's wish.
+OWN_FULL_ERROR = "PTLAB_SET_HYDRA_FULL_ERROR"
+DEBUG = os.environ.get("PTLAB_DEBUG", "0") not in ("", "0") or (
+    os.environ.get("HYDRA_FULL_ERROR", "0") not in ("", "0") and OWN_FULL_ERROR not in os.environ)
+
+
+@hydra.main(version_base="1.3", config_path=str(ROOT / "conf"), config_name="train")
+def _hydra_main(cfg: DictConfig) -> Optional[Dict[str, Any]]:
+    multirun = HydraConfig.get().mode == RunMode.MULTIRUN
+    out = Path(HydraConfig.get().runtime.output_dir)
+    try:
+        return train(cfg)
+    except Exception as err:  # noqa: BLE001 - one failed sweep point must not stop the others
+        _remove_empty_dirs(out, Path(str(OmegaConf.select(cfg, "paths.log_dir", default="outputs"))))
+        if multirun and isinstance(err, NotApplicable):  # e.g. zero-shot x encoder: the report says n/a
+            print(f"ptlab: skipped, not applicable: {err}", file=sys.stderr)
+            return None
+        if DEBUG:
+            traceback.print_exc()
+        print(f"ptlab: error: {_scrubbed(_one_line(err, out))}", file=sys.stderr)
+        if not multirun:
+            sys.exit(1)
+        if isinstance(err, ConfigError) and not (out / RESULTS).exists():
+            _record_invalid(cfg, out, err)  # a sweep point whose values fail validation is a failed run
+        _failures.append(_scrubbed(f"{out}: {type(err).__name__}: {err}"))
+        return None  # results.json records the failure; the sweep goes on
+
+
+def _one_line(err: Exception, out: Optional[Path] = None) -> str:
+    """ptlab's own errors say what to do; anything else is named by type and first line, with
+    where to find the whole story (never another library's advice spread over 50 lines)."""
+    if isinstance(err, PtlabError):
+        return str(err)
+    if isinstance(err, OSError) and err.filename:
+        hint = " (set paths.log_dir or PTLAB_LOG_DIR to a writable directory with free space)" \
+            if err.errno in (errno.EROFS, errno.EACCES, errno.ENOSPC) else ""
+        return f"{err.strerror}: {err.filename}{hint}"
+    first = next((line.strip() for line in str(err).splitlines() if line.strip()), "")
+    where = f"the traceback is in {out / RESULTS}; " if out and (out / RESULTS).exists() else ""
+    return f"{type(err).__name__}: {first} ({where}PTLAB_DEBUG=1 prints it)"
+
+
+def _remove_empty_dirs(out: Path, log_dir: Path) -> None:
+    """Hydra makes the run dir before ptlab sees the config: a run that wrote nothing leaves none."""
+    stop = log_dir.resolve()
+    path = out.resolve()
+    while path != stop and stop in path.parents:
+        try:
+            path.rmdir()  # only ever an empty directory
+        except OSError:
+            return
+        path = path.parent
+
+
+def _record_invalid(cfg: DictConfig, out: Path, err: Exception) -> None:
+    keys = {"name": "name", "model": "model.name", "method": "method.name", "task": "task.name",
+            "seed": "seed", "family": "model.family"}
+    identity = {k: OmegaConf.select(cfg, v, default=None, throw_on_resolution_failure=False) for k, v in keys.items()}
+    write_json(out / RESULTS, {
+        "schema_version": SCHEMA_VERSION, "status": "failed", "error": _scrubbed(f"{type(err).__name__}: {err}"),
+        **identity, "overrides": redacted_overrides(), "run_dir": str(out), "started_at": now(), "finished_at": now(),
+    })
+
+
+def main() -> None:
+    """Console script `ptlab-train` (same as `python -m ptlab.train`)."""
+    # Hydra re-raises what fails outside a job (composition, an override that does not parse, a
+    # run dir it cannot create) instead of printing its traceback; ptlab prints one line.
+    if "HYDRA_FULL_ERROR" not in os.environ or OWN_FULL_ERROR in os.environ:
+        os.environ.update({"HYDRA_FULL_ERROR": "1", OWN_FULL_ERROR: "1"})
+    try:
+        _hydra_main()
+    except KeyboardInterrupt:
+        print("ptlab: interrupted", file=sys.stderr)
+        sys.exit(130)
+    except Exception as err:  # noqa: BLE001 - the job's own errors were handled in _hydra_main
+        if DEBUG:
+            raise
+        plain = not isinstance(err, PtlabError) and not getattr(err, "filename", None)
+        detail = " ".join(str(err).split("Config search path")[0].split()) if plain else _one_line(err)
+        print(f"ptlab: error: {_scrubbed(detail)}", file=sys.stderr)
+        sys.exit(1)
+    failed = _failures or SweepReport.unfinished
+    if failed:
+        print(f"ptlab: {len(failed)} run(s) of the sweep did not complete:", *failed, sep="\n  ", file=sys.stderr)
+        sys.exit(1)
+
+
+
+
+def _scrubbed(text: str) -> str:
+    return review.scrub(text, command_line() + sys.argv[1:])

@@ -1,0 +1,138 @@
+"""`validate`: a composed Hydra config becomes a checked RunConfig, before any model loads.
+
+Each group is merged onto its dataclass (ptlab/config.py), so a wrong type, an unknown key or a
+value outside a choice fails naming the key (with the closest known key for a typo); then every
+part's own checks and the cross-field rules run, so an impossible value or an impossible
+model x method x task combination fails before any download, load or write.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from typing import Any, Iterable, List
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
+
+from ptlab import trainer_options
+from ptlab.config import (
+    METHOD_SCHEMAS,
+    DataConfig,
+    DecodeConfig,
+    Family,
+    ModelConfig,
+    PathsConfig,
+    PreemptionConfig,
+    PromptInit,
+    RunConfig,
+    ScalarsConfig,
+    TaskConfig,
+    TaskKind,
+)
+from ptlab.errors import ConfigError, NotApplicable, did_you_mean
+
+
+def _typed(schema: type, node: Any, key: str) -> Any:
+    """Merge one config group onto its dataclass; a wrong type or unknown key names `key`."""
+    if node is None:
+        raise ConfigError(f"config group '{key}' is missing")
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(schema), node)
+        return OmegaConf.to_object(merged)
+    except ConfigKeyError as err:
+        full_key = str(getattr(err, "full_key", "") or "")
+        *parents, leaf = [key, *full_key.split(".")] if full_key else [key, "?"]
+        known = _fields_at(schema, full_key.split(".")[:-1])
+        raise ConfigError(f"unknown key {_dotted(*parents, leaf)}{_suggest(leaf, known, parents)}") from None
+    except OmegaConfBaseException as err:
+        detail = str(err).splitlines()[0]
+        full_key = getattr(err, "full_key", None)
+        where = f"{key}.{full_key}" if full_key else key
+        raise ConfigError(f"bad config value at '{where}': {detail}") from None
+
+
+def _fields_at(schema: Any, path: List[str]) -> List[str]:
+    """The field names of the (nested, possibly Optional) dataclass `path` leads to in `schema`."""
+    for name in path:
+        hint = typing.get_type_hints(schema).get(name) if dataclasses.is_dataclass(schema) else None
+        schema = next((t for t in typing.get_args(hint) or (hint,) if dataclasses.is_dataclass(t)), None)
+    return [f.name for f in dataclasses.fields(schema)] if dataclasses.is_dataclass(schema) else []
+
+
+def _dotted(*parts: str) -> str:
+    return ".".join(p for p in parts if p and p != "<top level>")
+
+
+def _suggest(leaf: str, known: Iterable[str], parents: List[str] = ()) -> str:
+    prefix = _dotted(*parents)
+    return did_you_mean(leaf, known, f"{prefix}." if prefix else "")
+
+
+# Composed groups that are not typed here: `_target_` configs instantiated as they are
+# (their keys are the targets' own arguments), and Hydra's own settings.
+FREE_FORM_GROUPS = ("logger", "callbacks", "hydra")
+
+
+def _check_top_level(cfg: DictConfig) -> None:
+    """A key no schema knows (`+sed=3`, `+trainr.max_steps=3`) is a typo, never silently ignored."""
+    known = [f.name for f in dataclasses.fields(RunConfig)] + list(FREE_FORM_GROUPS)
+    for key in cfg:
+        if key not in known:
+            raise ConfigError(f"unknown key {key}{_suggest(str(key), known)}")
+
+
+def validate(cfg: DictConfig) -> RunConfig:
+    """Check a composed Hydra config and return its typed form, before any model is loaded."""
+    _check_top_level(cfg)
+    method_name = OmegaConf.select(cfg, "method.name")
+    if method_name not in METHOD_SCHEMAS:
+        raise ConfigError(f"unknown method.name={method_name!r}; known: {sorted(METHOD_SCHEMAS)}")
+    scalar_keys = [f.name for f in dataclasses.fields(ScalarsConfig)]
+    scalars = _typed(ScalarsConfig, {k: cfg[k] for k in scalar_keys if k in cfg}, "<top level>")
+    run = RunConfig(
+        model=_typed(ModelConfig, cfg.get("model"), "model"),
+        method=_typed(METHOD_SCHEMAS[method_name], cfg.get("method"), "method"),
+        task=_typed(TaskConfig, cfg.get("task"), "task"),
+        data=_typed(DataConfig, cfg.get("data", {}), "data"),
+        decode=_typed(DecodeConfig, cfg.get("decode", {}), "decode"),
+        paths=_typed(PathsConfig, cfg.get("paths"), "paths"),
+        trainer=OmegaConf.to_container(cfg.get("trainer", {}), resolve=True),
+        preemption=_typed(PreemptionConfig, cfg.get("preemption", {}), "preemption"),
+        **dataclasses.asdict(scalars),
+    )
+    for part in (run.method, run.task, run.data, run.decode, run.preemption):
+        part.check()
+    trainer_options.check(run.trainer)
+    _check_combination(run)
+    return run
+
+
+def _check_combination(run: RunConfig) -> None:
+    family, kind = run.model.family, run.task.kind
+    if family == Family.encoder and run.method.name == "zero_shot":
+        raise NotApplicable(
+            f"method=zero_shot needs a model with an LM head; model={run.model.name} is an "
+            f"encoder with a classification head (family=encoder). Use a causal or seq2seq model."
+        )
+    if family == Family.encoder and kind == TaskKind.generation:
+        raise ConfigError(
+            f"task={run.task.name} is a generation task; model={run.model.name} (family=encoder) "
+            f"cannot generate text. Use a causal or seq2seq model."
+        )
+    steps, epochs = run.trainer.get("max_steps", -1), run.trainer.get("max_epochs")
+    if run.trains and steps in (-1, None) and epochs in (-1, None):
+        raise ConfigError("training needs an end: set trainer.max_steps or trainer.max_epochs")
+    if run.data.k is not None and run.data.k_per_class is not None:
+        raise ConfigError("set data.k or data.k_per_class, not both")
+    if run.data.k_per_class is not None and kind != TaskKind.classification:
+        raise ConfigError("data.k_per_class needs a classification task")
+    init = getattr(run.method, "init", PromptInit.auto)
+    if init == PromptInit.labels and kind != TaskKind.classification:
+        raise ConfigError("method.init=labels needs a classification task; use auto, random or text")
+    if run.method.name == "prefix_tuning" and init not in (PromptInit.auto, PromptInit.random):
+        if family != Family.causal or run.method.prefix_projection:
+            raise ConfigError(
+                f"method.init={init.value} for prefix tuning needs a causal LM and "
+                f"method.prefix_projection=false; use init=random (or auto)"
+            )
