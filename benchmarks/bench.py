@@ -40,6 +40,9 @@ VERBALIZERS = {
 
 
 def compose_cfg(model: str, method: str, task: str, cache: str, *extra: str):
+    from ptlab import resolvers
+
+    resolvers.register()
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
         return compose("train", overrides=[f"model={model}", f"method={method}", f"task={task}",
                                            f"paths.cache_dir={cache}", "paths.output_dir=/tmp/ptlab-bench",
@@ -67,16 +70,16 @@ def padding(model: str, task: str, cache: str) -> dict:
 
 
 def scoring_cases(model: str, task: str, cache: str) -> dict:
-    from ptlab.models.families import make_adapter
+    from ptlab.models.families import make_reader
     from ptlab.train import build_run
 
     data, module = build_run(make_run(model, "zero_shot", task, cache))
     batches = list(data.val_dataloader())
-    cases = {"task verbalizers": module.adapter}
+    cases = {"task verbalizers": module.reader}
     for name, labels in VERBALIZERS.items():
         task_cfg = dataclasses.replace(module.run.task, labels=labels, max_target_length=8)
-        cases[name] = make_adapter(module.run.model.family, module.adapter.tokenizer, task_cfg)
-    return {name: scoring.compare(adapter, module.model, batches) for name, adapter in cases.items()}
+        cases[name] = make_reader(module.run.model.family, module.reader.tokenizer, task_cfg)
+    return {name: scoring.compare(reader, module.model, batches) for name, reader in cases.items()}
 
 
 def training(args) -> dict:

@@ -39,7 +39,7 @@ def config_error() -> Dict[str, object]:
 
 def measure(make_run, model: str, task: str) -> Dict[str, object]:
     from ptlab.data.datamodule import TaskDataModule
-    from ptlab.models.families import make_adapter
+    from ptlab.models.families import make_reader
     from ptlab.models.loading import load_model, load_tokenizer
 
     result = {"import_ptlab_train_seconds": _seconds(lambda: _python("-c", "import ptlab.train")), **config_error()}
@@ -50,7 +50,7 @@ def measure(make_run, model: str, task: str) -> Dict[str, object]:
             tokenizer = load_tokenizer(run.model, cache)
             load_model(run.model, cache, num_labels=len(run.task.labels))
             result[f"model_load_{attempt}_seconds"] = time.perf_counter() - start
-            data = TaskDataModule(run, make_adapter(run.model.family, tokenizer, run.task))
+            data = TaskDataModule(run, make_reader(run.model.family, tokenizer, run.task))
             data.read()
             result[f"tokenize_{attempt}_seconds"] = _seconds(data.setup)
         result["tokenized_examples"] = sum(len(split) for split in data.splits.values())

@@ -51,14 +51,14 @@ def ptlab_loop(module, data, cfg, batches: List[dict], warmup: int) -> float:
 
 def raw_loop(module, data, cfg, batches: List[dict], warmup: int) -> float:
     """The floor: loss, backward, clip, AdamW step, by hand (same loss function as ptlab)."""
-    model, adapter = module.model.train(), module.adapter
+    model, reader = module.model.train(), module.reader
     trained = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(module.parameter_groups(), lr=module.run.method.lr)
     start = None
     for i, batch in enumerate(batches):
         if i == warmup:
             start = time.perf_counter()
-        adapter.loss(model, batch).backward()
+        reader.loss(model, batch).backward()
         torch.nn.utils.clip_grad_norm_(trained, 1.0)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)

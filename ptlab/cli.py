@@ -20,12 +20,14 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from ptlab import review
+from ptlab import redaction, resolvers
 from ptlab.config import ROOT
 from ptlab.errors import ConfigError, NotApplicable, PtlabError
 from ptlab.hydra_callbacks import SweepReport
 from ptlab.record import RESULTS, SCHEMA_VERSION, write_json
 from ptlab.train import command_line, now, redacted_overrides, train
+
+resolvers.register()  # before Hydra composes (here, and in a submitit job that unpickles this module)
 
 _failures: list = []
 # Either set to 1: errors show their traceback. main() sets HYDRA_FULL_ERROR for Hydra itself,
@@ -121,4 +123,4 @@ def main() -> None:
 
 
 def _scrubbed(text: str) -> str:
-    return review.scrub(text, command_line() + sys.argv[1:])
+    return redaction.scrub(text, command_line() + sys.argv[1:])

@@ -12,19 +12,10 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from omegaconf import OmegaConf
 
-from ptlab import review
 from ptlab.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
-# conf/train.yaml finds the named experiments (experiments/experiment/) through ptlab_root;
-# conf/hydra/default.yaml names run dirs with ptlab_run_tag; conf/logger/wandb.yaml derives a
-# stable run id and the offline default through the others.
-OmegaConf.register_new_resolver("ptlab_root", lambda: str(ROOT), replace=True)
-OmegaConf.register_new_resolver("ptlab_run_id", review.run_id, replace=True)
-OmegaConf.register_new_resolver("ptlab_run_tag", review.run_tag, replace=True)
-OmegaConf.register_new_resolver("ptlab_wandb_offline", review.offline_by_default, replace=True)
 
 
 class Family(str, Enum):
@@ -102,7 +93,7 @@ class ModelConfig:
     trust_remote_code: bool = False
     dtype: DType = DType.float32
     # A Hub token for gated or private models; unset, the Hub reads HF_TOKEN from the environment.
-    # Redacted everywhere a config is written (see ptlab/review.py).
+    # Redacted everywhere a config is written (see ptlab/redaction.py).
     hub_token: Optional[str] = None
 
 

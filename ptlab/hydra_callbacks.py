@@ -13,18 +13,18 @@ class RedactSweepConfig(Callback):
     def on_job_start(self, config, **kwargs) -> None:
         from omegaconf import OmegaConf
 
-        from ptlab import review
+        from ptlab import redaction
         from ptlab.record import write_text
 
         path = Path(str(config.hydra.sweep.dir)) / "multirun.yaml"
-        if not path.is_file() or review.REDACTED in path.read_text():
+        if not path.is_file() or redaction.REDACTED in path.read_text():
             return
         saved = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
         hydra_node = saved.get("hydra", {})
         overrides = hydra_node.get("overrides", {})
         for key in ("task", "hydra"):
-            overrides[key] = [review.redact_override(o) for o in overrides.get(key, [])]
-        redacted = {**review.redact({k: v for k, v in saved.items() if k != "hydra"}), "hydra": hydra_node}
+            overrides[key] = [redaction.redact_override(o) for o in overrides.get(key, [])]
+        redacted = {**redaction.redact({k: v for k, v in saved.items() if k != "hydra"}), "hydra": hydra_node}
         write_text(path, OmegaConf.to_yaml(OmegaConf.create(redacted)))
 
 

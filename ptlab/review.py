@@ -1,4 +1,4 @@
-"""What a run hands to Weights & Biases for review, and what it never hands anyone (secrets).
+"""What a run hands to Weights & Biases for review (never a secret: see ptlab/redaction.py).
 
 W&B sees the full resolved config (secrets redacted), parameter counts, a summary holding the
 best validation value, a table of per-example predictions, and results.json as an artifact. The
@@ -8,76 +8,11 @@ Its record of the command line has secret-looking overrides redacted too (see `w
 
 from __future__ import annotations
 
-import hashlib
-import netrc
-import os
-import re
 import sys
 from pathlib import Path
 from typing import Any, Dict
 
-# hf_token, access_token, wandb_api_key, client_secret, password; not num_virtual_tokens.
-SECRET_KEY = re.compile(r"(^|[_.-])(api[_-]?key|token|secret|password|passwd)$", re.IGNORECASE)
-REDACTED = "<redacted>"
-
-
-def redact(node: Any) -> Any:
-    """The config with every value under a secret-looking key replaced."""
-    if isinstance(node, dict):
-        return {k: REDACTED if SECRET_KEY.search(str(k)) else redact(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [redact(v) for v in node]
-    return node
-
-
-def run_tag(exclude) -> str:
-    """The run's other overrides as `key=value,...` (Hydra's override_dirname), secrets redacted.
-
-    Names the run's directory and W&B id; a secret given on the command line must not end up
-    in a path.
-    """
-    from hydra.core.hydra_config import HydraConfig
-
-    overrides = HydraConfig.get().overrides.task
-    return ",".join(sorted(redact_override(o) for o in overrides if o.partition("=")[0].lstrip("+~") not in exclude))
-
-
-def redact_override(override: str) -> str:
-    """`key=value` from the command line, the value redacted when the key looks like a secret."""
-    key, _, value = str(override).partition("=")
-    return f"{key}={REDACTED}" if SECRET_KEY.search(key.lstrip("+~")) else str(override)
-
-
-def secret_values(args) -> list:
-    """The values of secret-looking `key=value` arguments (comma-separated sweep values too)."""
-    found = []
-    for arg in args:
-        key, sep, value = str(arg).partition("=")
-        if sep and value and SECRET_KEY.search(key.lstrip("+~")):
-            found += [value, *value.split(",")]
-    return sorted({v for v in found if v}, key=len, reverse=True)
-
-
-def scrub(text: str, args) -> str:
-    """`text` with every secret value given in `args` replaced (for messages that echo input)."""
-    for value in secret_values(args):
-        text = text.replace(value, REDACTED)
-    return text
-
-
-def run_id(*identity: Any) -> str:
-    """A W&B run id from the experiment name and the run's overrides (never the clock)."""
-    return hashlib.sha1("/".join(map(str, identity)).encode()).hexdigest()[:16]
-
-
-def offline_by_default() -> bool:
-    """Offline unless the user has logged in (an API key in the environment or ~/.netrc)."""
-    if os.environ.get("WANDB_API_KEY"):
-        return False
-    try:
-        return netrc.netrc().authenticators("api.wandb.ai") is None
-    except (OSError, netrc.NetrcParseError):
-        return True
+from ptlab.redaction import redact, redact_override
 
 
 def wandb_runs(trainer) -> list:

@@ -21,7 +21,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from ptlab import review, run_lock
+from ptlab import redaction, review, run_lock
 from ptlab.config import RunConfig, TaskKind
 from ptlab.errors import ConfigError, PtlabError
 from ptlab.fingerprint import fingerprint
@@ -49,7 +49,7 @@ def train(cfg: DictConfig) -> Dict[str, Any]:
     _check_launch(run)
     out = Path(run.paths.output_dir)
     rank, token = global_rank(), launch_token()
-    resolved = review.redact(OmegaConf.to_container(cfg, resolve=True))
+    resolved = redaction.redact(OmegaConf.to_container(cfg, resolve=True))
     prints = fingerprint(run, resolved)  # reads only: a failure here leaves nothing behind
     with run_lock.owning(out) if rank == 0 else contextlib.nullcontext():
         decision = _decide(out, run, prints, resolved, token) if rank == 0 else rank_zero_decision(out, token)
@@ -115,12 +115,12 @@ def _run(run: RunConfig, cfg: DictConfig, out: Path, resolved: Dict[str, Any], p
 def build_data(run: RunConfig):
     """The task's DataModule, read (bad data fails here, before the tokenizer loads) and tokenized."""
     from ptlab.data.datamodule import TaskDataModule
-    from ptlab.models.families import make_adapter
+    from ptlab.models.families import make_reader
     from ptlab.models.loading import load_tokenizer
 
     data = TaskDataModule(run)
     data.read()
-    data.adapter = make_adapter(run.model.family, load_tokenizer(run.model, run.paths.cache_dir), run.task)
+    data.reader = make_reader(run.model.family, load_tokenizer(run.model, run.paths.cache_dir), run.task)
     data.setup()
     return data
 
@@ -136,7 +136,7 @@ def build_run(run: RunConfig):
     data = build_data(run)
     num_labels = len(run.task.labels) if run.task.kind == TaskKind.classification else None
     backbone = load_model(run.model, run.paths.cache_dir, num_labels=num_labels)
-    return data, METHODS[run.method.name](run, data.adapter, backbone)
+    return data, METHODS[run.method.name](run, data.reader, backbone)
 
 
 def _execute(run: RunConfig, cfg: DictConfig, out: Path, resolved: Dict[str, Any],
@@ -271,7 +271,7 @@ def command_line() -> list:
 
 
 def redacted_overrides() -> list:
-    return [review.redact_override(o) for o in command_line()]
+    return [redaction.redact_override(o) for o in command_line()]
 
 
 def _write_jsonl(path: Path, rows) -> None:

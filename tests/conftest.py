@@ -31,7 +31,10 @@ def compose_run(data_dir, shared_cache, tmp_path):
     """Compose conf/train.yaml with overrides, as ptlab-train would, and validate it."""
     from hydra import compose, initialize_config_dir
 
+    from ptlab import resolvers
     from ptlab.validation import validate
+
+    resolvers.register()
 
     def _compose(*overrides: str):
         fixed = [f"paths.data_dir={data_dir}", f"paths.cache_dir={shared_cache}",

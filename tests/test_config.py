@@ -47,7 +47,9 @@ def test_quickstart_experiment_composes_the_main_job(compose_run):
 def test_every_launcher_config_composes(launcher, target):
     from hydra import compose, initialize_config_dir
 
-    import ptlab.config  # noqa: F401 - registers ptlab's resolvers
+    from ptlab import resolvers
+
+    resolvers.register()
 
     with initialize_config_dir(config_dir=str(Path(__file__).resolve().parents[1] / "conf"), version_base="1.3"):
         cfg = compose("train", overrides=[f"hydra/launcher={launcher}", "trainer=ddp_cpu"], return_hydra_config=True)
@@ -65,7 +67,9 @@ def test_fsdp_trainer_config_builds_its_strategy_and_wrap_policy():
     from omegaconf import OmegaConf
     from transformers.models.llama.modeling_llama import LlamaDecoderLayer
 
-    import ptlab.config  # noqa: F401 - registers ptlab's resolvers
+    from ptlab import resolvers
+
+    resolvers.register()
     from ptlab.trainer_options import trainer_options
 
     with initialize_config_dir(config_dir=str(Path(__file__).resolve().parents[1] / "conf"), version_base="1.3"):

@@ -10,14 +10,14 @@ from torch.utils.data import BatchSampler
 
 from ptlab.data.datamodule import TaskDataModule
 from ptlab.data.sampling import ResumableShuffle
-from ptlab.models.families import make_adapter
+from ptlab.models.families import make_reader
 from ptlab.models.loading import load_tokenizer
 
 
 def _data(run, shared_cache):
     data = TaskDataModule(run)
     data.read()
-    data.adapter = make_adapter(run.model.family, load_tokenizer(run.model, shared_cache), run.task)
+    data.reader = make_reader(run.model.family, load_tokenizer(run.model, shared_cache), run.task)
     data.setup()
     return data
 
@@ -59,12 +59,12 @@ def test_generation_eval_groups_references_by_meaning_representation(compose_run
 def test_cache_key_ignores_the_tokenizers_truncation_state_and_differs_per_tokenizer(compose_run, shared_cache):
     run = compose_run("model=tiny-llama", "method=prompt_tuning", "data.k=8", "data.eval_limit=8")
     tokenizer = load_tokenizer(run.model, shared_cache)
-    before = TaskDataModule(run, make_adapter(run.model.family, tokenizer, run.task))._tokenizer_fingerprint
+    before = TaskDataModule(run, make_reader(run.model.family, tokenizer, run.task))._tokenizer_fingerprint
     tokenizer("an earlier encode leaves truncation set", truncation=True, max_length=3)
-    after = TaskDataModule(run, make_adapter(run.model.family, tokenizer, run.task))._tokenizer_fingerprint
+    after = TaskDataModule(run, make_reader(run.model.family, tokenizer, run.task))._tokenizer_fingerprint
     assert before == after
     bert = compose_run("model=tiny-bert", "method=prompt_tuning")
-    other = TaskDataModule(bert, make_adapter(bert.model.family, load_tokenizer(bert.model, shared_cache), bert.task))
+    other = TaskDataModule(bert, make_reader(bert.model.family, load_tokenizer(bert.model, shared_cache), bert.task))
     assert other._tokenizer_fingerprint != before
 
 

@@ -34,7 +34,7 @@ def _build(compose_run, model, method, task):
 def _eval_loss(module, batch):
     module.model.eval()
     with torch.no_grad():
-        loss = float(module.adapter.loss(module.model, batch))
+        loss = float(module.reader.loss(module.model, batch))
     module.model.train()
     return loss
 
@@ -93,7 +93,7 @@ def test_prefix_starts_as_the_model_with_its_init_text_in_front(compose_run):
     run = compose_run("model=tiny-llama", "method=prefix_tuning", "method.num_virtual_tokens=3",
                       "method.init=text", "method.init_text='a truly great film'")
     data, module = build_run(run)
-    tokenizer = data.adapter.tokenizer
+    tokenizer = data.reader.tokenizer
     prefix = tokenizer("a truly great film", add_special_tokens=False)["input_ids"][:3]
     prompt = torch.tensor([tokenizer("Review: dull\nSentiment:")["input_ids"]])
     module.model.eval()
@@ -111,7 +111,7 @@ def test_encoder_prefix_enters_every_layer_and_reloads_from_its_export(compose_r
     data = build_data(run)
     backbone = load_model(run.model, run.paths.cache_dir, num_labels=len(run.task.labels))
     fresh = copy.deepcopy(backbone)
-    model = PrefixTuning(run, data.adapter, backbone).model.eval()
+    model = PrefixTuning(run, data.reader, backbone).model.eval()
     batch = next(iter(data.train_dataloader()))  # padded: the prefix's mask is prepended
     inputs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
     table = model.prompt_encoder[model.active_adapter].embedding.weight

@@ -33,18 +33,18 @@ def setup(request, compose_run):
     run = compose_run(f"model={model_name}", f"method={method}", "task=sst2", "data.k=8", "data.eval_limit=4")
     run = dataclasses.replace(run, task=dataclasses.replace(run.task, labels=labels, max_target_length=8))
     _, module = build_run(run)
-    model, adapter = module.model.eval(), module.adapter
+    model, reader = module.model.eval(), module.reader
     torch.manual_seed(0)
     with torch.no_grad():  # move the prompt/prefix away from its init, so it must be accounted for
         for param in model.parameters():
             if param.requires_grad and method != "zero_shot":
                 param.add_(torch.randn_like(param))
     examples = [Example(fields={"text": t}, label=0) for t in TEXTS]
-    batch = adapter.collate_eval([{**adapter.encode(e), "prompt": ""} for e in examples])
-    return run.model.family.value, adapter, model, batch
+    batch = reader.collate_eval([{**reader.encode(e), "prompt": ""} for e in examples])
+    return run.model.family.value, reader, model, batch
 
 
-def _by_hand(family, adapter, model, prompt, choice):
+def _by_hand(family, reader, model, prompt, choice):
     """log p(choice | prompt), token by token, for one sequence with no padding (under peft the
     logits of prompt tuning's virtual tokens come first, and are dropped)."""
     with torch.no_grad():
@@ -59,26 +59,26 @@ def _by_hand(family, adapter, model, prompt, choice):
 
 
 def test_rank_scores_equal_hand_computed_log_probabilities(setup):
-    family, adapter, model, batch = setup
-    if adapter.task.labels is SINGLE:
-        assert [len(c) for c in adapter.choice_ids] == [1, 1]
+    family, reader, model, batch = setup
+    if reader.task.labels is SINGLE:
+        assert [len(c) for c in reader.choice_ids] == [1, 1]
     else:
-        assert len(adapter.choice_ids[0]) > len(adapter.choice_ids[1])
+        assert len(reader.choice_ids[0]) > len(reader.choice_ids[1])
     with torch.no_grad():
-        summed, mean = adapter.score(model, batch)
+        summed, mean = reader.score(model, batch)
     for b, prompt in enumerate(batch["prompt_ids"]):
-        for k, choice in enumerate(adapter.choice_ids):
-            expected = _by_hand(family, adapter, model, prompt, choice)
+        for k, choice in enumerate(reader.choice_ids):
+            expected = _by_hand(family, reader, model, prompt, choice)
             assert float(summed[b, k]) == pytest.approx(expected, abs=1e-4)
             assert float(mean[b, k]) == pytest.approx(expected / len(choice), abs=1e-4)
 
 
 def test_training_loss_is_the_gold_verbalizers_mean_token_nll(setup):
-    family, adapter, model, _ = setup
+    family, reader, model, _ = setup
     examples = [Example(fields={"text": t}, label=i % 2) for i, t in enumerate(TEXTS)]
-    rows = [adapter.encode(e) for e in examples]
+    rows = [reader.encode(e) for e in examples]
     with torch.no_grad():
-        loss = float(adapter.loss(model, adapter.collate_train(rows)))
-    total = sum(_by_hand(family, adapter, model, r["prompt_ids"], r["answer_ids"]) for r in rows)
+        loss = float(reader.loss(model, reader.collate_train(rows)))
+    total = sum(_by_hand(family, reader, model, r["prompt_ids"], r["answer_ids"]) for r in rows)
     tokens = sum(len(r["answer_ids"]) for r in rows)
     assert loss == pytest.approx(-total / tokens, abs=1e-4)

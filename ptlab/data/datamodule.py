@@ -31,7 +31,7 @@ from ptlab.data.sampling import ResumableLoader, ResumableShuffle, ShardSampler
 from ptlab.data.sources import Example, declared_splits, load_split, resolve_data_dir
 from ptlab.errors import DataError
 from ptlab.models import families
-from ptlab.models.families import FamilyAdapter
+from ptlab.models.families import FamilyReader
 
 log = logging.getLogger(__name__)
 datasets.disable_progress_bars()  # ptlab's console shows the run's progress, not a bar per cached split
@@ -41,10 +41,10 @@ ENCODER_SOURCE = hashlib.sha256(Path(families.__file__).read_bytes()).hexdigest(
 
 
 class TaskDataModule(L.LightningDataModule):
-    def __init__(self, run: RunConfig, adapter: Optional[FamilyAdapter] = None):
+    def __init__(self, run: RunConfig, reader: Optional[FamilyReader] = None):
         super().__init__()
         self.run = run
-        self.adapter = adapter  # may be set after read(): reading needs no tokenizer
+        self.reader = reader  # may be set after read(): reading needs no tokenizer
         self.cache_dir = Path(os.path.expanduser(run.paths.cache_dir)) / "tokenized"
         self.raw: Dict[str, List[Example]] = {}
         self.splits: Dict[str, datasets.Dataset] = {}
@@ -112,10 +112,10 @@ class TaskDataModule(L.LightningDataModule):
 
     def _encode_row(self, split: str, ex: Example) -> dict:
         if split != "train" and self.run.task.kind == TaskKind.generation:
-            row = {"prompt_ids": self.adapter.encode_prompt(ex), "references": ex.references}
+            row = {"prompt_ids": self.reader.encode_prompt(ex), "references": ex.references}
         else:
-            row = self.adapter.encode(ex)
-        row["prompt"] = self.adapter.prompt_text(ex)
+            row = self.reader.encode(ex)
+        row["prompt"] = self.reader.prompt_text(ex)
         return row
 
     def _encoded(self, split: str, examples: List[Example]) -> datasets.Dataset:
@@ -137,7 +137,7 @@ class TaskDataModule(L.LightningDataModule):
     def _tokenizer_fingerprint(self) -> str:
         """The tokenizer's vocabulary and pipeline, without the truncation/padding state that
         encoding itself changes (which would make the key depend on what was encoded first)."""
-        tok = self.adapter.tokenizer
+        tok = self.reader.tokenizer
         backend = getattr(tok, "backend_tokenizer", None)
         if backend is None:
             return json.dumps(sorted(tok.get_vocab().items()))
@@ -148,10 +148,10 @@ class TaskDataModule(L.LightningDataModule):
         return hashlib.sha256(backend.to_str().encode()).hexdigest()
 
     def _cache_key(self, split: str, examples: List[Example]) -> str:
-        task, tok = self.run.task, self.adapter.tokenizer
+        task, tok = self.run.task, self.reader.tokenizer
         h = hashlib.sha256()
         for part in (
-            CACHE_FORMAT, ENCODER_SOURCE, version("transformers"), version("tokenizers"), split == "train", self.adapter.family.value, task.kind.value, task.template,
+            CACHE_FORMAT, ENCODER_SOURCE, version("transformers"), version("tokenizers"), split == "train", self.reader.family.value, task.kind.value, task.template,
             task.columns, task.labels, task.max_source_length, task.max_target_length,
             type(tok).__name__, tok.pad_token_id, tok.eos_token_id, self._tokenizer_fingerprint,
         ):
@@ -175,7 +175,7 @@ class TaskDataModule(L.LightningDataModule):
         sampler = ResumableShuffle(len(train), data.batch_size, self.run.seed, rank, world, lengths)
         return ResumableLoader(
             train, sampler, trained=self._batches_trained,
-            collate_fn=self.adapter.collate_train, num_workers=data.num_workers,
+            collate_fn=self.reader.collate_train, num_workers=data.num_workers,
             generator=torch.Generator().manual_seed(self.run.seed),  # worker seeds, not the global RNG
         )
 
@@ -187,7 +187,7 @@ class TaskDataModule(L.LightningDataModule):
         return DataLoader(
             self.splits[split], batch_size=self.run.data.eval_batch_size,
             sampler=ShardSampler(len(self.splits[split]), rank, world),
-            collate_fn=self.adapter.collate_eval, num_workers=self.run.data.num_workers,
+            collate_fn=self.reader.collate_eval, num_workers=self.run.data.num_workers,
             generator=torch.Generator().manual_seed(self.run.seed),
         )
 

@@ -18,8 +18,8 @@ from transformers import get_scheduler
 from ptlab.config import RunConfig, TaskKind
 from ptlab.errors import DivergedError
 from ptlab.metrics import TaskMetrics
-from ptlab.methods.rng import rng_states, set_rng_states
-from ptlab.models.families import FamilyAdapter
+from ptlab.rng_state import rng_states, set_rng_states
+from ptlab.models.families import FamilyReader
 
 
 class MethodModule(L.LightningModule):
@@ -29,10 +29,10 @@ class MethodModule(L.LightningModule):
     # reloaded from its source); full fine-tuning must save every weight.
     saves_frozen_weights = False
 
-    def __init__(self, run: RunConfig, adapter: FamilyAdapter, backbone):
+    def __init__(self, run: RunConfig, reader: FamilyReader, backbone):
         super().__init__()
         self.run = run
-        self.adapter = adapter
+        self.reader = reader
         # from_pretrained returns eval mode, and Lightning keeps submodules' modes: without
         # this, dropout would stay off during training.
         self.model = self.wrap(backbone).train()
@@ -69,7 +69,7 @@ class MethodModule(L.LightningModule):
         self._step_started = time.perf_counter()
 
     def training_step(self, batch, batch_idx):
-        loss = self.adapter.loss(self.model, batch)
+        loss = self.reader.loss(self.model, batch)
         if not torch.isfinite(loss):
             last = Path(self.run.paths.output_dir) / "checkpoints" / "last.ckpt"
             kept = f"{last} (the latest validation's) is kept" if last.exists() else "no checkpoint was saved yet"
@@ -121,7 +121,7 @@ class MethodModule(L.LightningModule):
     def _evaluate(self, batch, split: str) -> None:
         metrics = self.metrics[split]
         if self.run.task.kind == TaskKind.classification:
-            summed, mean = self.adapter.score(self.model, batch)
+            summed, mean = self.reader.score(self.model, batch)
             metrics.update_classification({"sum": summed, "mean": mean}, batch["label"])
             labels = list(self.run.task.labels)
             rows = zip(batch["prompt"], batch["label"].tolist(), summed.tolist(), mean.tolist())
@@ -131,7 +131,7 @@ class MethodModule(L.LightningModule):
                     "scores": dict(zip(labels, s)), "scores_norm": dict(zip(labels, m)),
                 })
         else:
-            texts = self.adapter.generate(self.model, batch, self.run.decode.num_beams)
+            texts = self.reader.generate(self.model, batch, self.run.decode.num_beams)
             metrics.update_generation(texts, batch["references"])
             rows = zip(batch["prompt"], texts, batch["references"])
             self.predictions[split].extend(

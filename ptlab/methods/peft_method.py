@@ -31,7 +31,7 @@ class PeftMethod(MethodModule):
 
     def init_token_ids(self, n: int) -> List[int]:
         """n token ids to start the virtual tokens from (repeated to fill), or [] for random."""
-        tokenizer = self.adapter.tokenizer
+        tokenizer = self.reader.tokenizer
         if self.init == PromptInit.text:
             ids = tokenizer(self.run.method.init_text, add_special_tokens=False)["input_ids"]
         elif self.init == PromptInit.labels:

@@ -21,7 +21,7 @@ class PrefixTuning(PeftMethod):
     def peft_config(self, backbone):
         cfg = self.run.method
         return PrefixTuningConfig(
-            task_type=self.adapter.peft_task_type,
+            task_type=self.reader.peft_task_type,
             num_virtual_tokens=cfg.num_virtual_tokens,
             prefix_projection=cfg.prefix_projection,
             encoder_hidden_size=cfg.encoder_hidden_size,
@@ -29,9 +29,9 @@ class PrefixTuning(PeftMethod):
 
     def wrap(self, backbone):
         model = super().wrap(backbone)
-        if self.adapter.family == Family.encoder:
+        if self.reader.family == Family.encoder:
             accept_past_key_values(model)
-        if self.adapter.family != Family.causal or self.run.method.prefix_projection:
+        if self.reader.family != Family.causal or self.run.method.prefix_projection:
             return model  # no cache to read activations from / an MLP that cannot be inverted
         table = model.prompt_encoder[model.active_adapter].embedding.weight  # (n, layers*2*kv_dim)
         ids = self.init_token_ids(table.shape[0])

@@ -13,7 +13,7 @@ from ptlab.methods.peft_method import PeftMethod
 class PromptTuning(PeftMethod):
     def peft_config(self, backbone):
         return PromptTuningConfig(
-            task_type=self.adapter.peft_task_type,
+            task_type=self.reader.peft_task_type,
             num_virtual_tokens=self.run.method.num_virtual_tokens,
             prompt_tuning_init=PromptTuningInit.RANDOM,
         )

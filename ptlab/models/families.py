@@ -1,6 +1,6 @@
 """How each model family turns a task's examples into tensors, a loss, rank scores and text.
 
-Every method on a task goes through the same family adapter, so the prompt, the loss and the
+Every method on a task goes through the same family reader, so the prompt, the loss and the
 scorer are shared by construction: methods differ only in which parameters train.
 
 - causal: the label's verbalizer (or the target text) is appended to the prompt; the loss is the
@@ -84,7 +84,7 @@ def _base(model):
     return model.get_base_model() if hasattr(model, "get_base_model") else model
 
 
-class FamilyAdapter:
+class FamilyReader:
     """Shared by every method on a (model family, task): encoding, collation, loss, scoring."""
 
     family: Family
@@ -180,7 +180,7 @@ class FamilyAdapter:
         return [t.strip().split("\n")[0].strip() for t in texts]
 
 
-class LMAdapter(FamilyAdapter):
+class LMReader(FamilyReader):
     """Causal and encoder-decoder LMs: the answer's tokens are scored after the prompt."""
 
     def _with_answers(self, prompts, answers) -> Batch:
@@ -197,7 +197,7 @@ class LMAdapter(FamilyAdapter):
         return -sums.sum() / counts.sum()
 
 
-class CausalAdapter(LMAdapter):
+class CausalReader(LMReader):
     family = Family.causal
     peft_task_type = TaskType.CAUSAL_LM
 
@@ -269,7 +269,7 @@ class CausalAdapter(LMAdapter):
         return self._decode(out[:, inputs["input_ids"].shape[1]:])
 
 
-class Seq2SeqAdapter(LMAdapter):
+class Seq2SeqReader(LMReader):
     family = Family.seq2seq
     peft_task_type = TaskType.SEQ_2_SEQ_LM
 
@@ -306,7 +306,7 @@ class Seq2SeqAdapter(LMAdapter):
         return self._decode(out)
 
 
-class EncoderAdapter(FamilyAdapter):
+class EncoderReader(FamilyReader):
     family = Family.encoder
     peft_task_type = TaskType.SEQ_CLS
 
@@ -330,8 +330,8 @@ class EncoderAdapter(FamilyAdapter):
         return logp, logp
 
 
-ADAPTERS = {a.family: a for a in (CausalAdapter, Seq2SeqAdapter, EncoderAdapter)}
+READERS = {a.family: a for a in (CausalReader, Seq2SeqReader, EncoderReader)}
 
 
-def make_adapter(family: Family, tokenizer, task: TaskConfig) -> FamilyAdapter:
-    return ADAPTERS[Family(family)](tokenizer, task)
+def make_reader(family: Family, tokenizer, task: TaskConfig) -> FamilyReader:
+    return READERS[Family(family)](tokenizer, task)

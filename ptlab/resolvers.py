@@ -1,0 +1,52 @@
+"""ptlab's OmegaConf resolvers, which the shipped configs use; `register()` before composing.
+
+conf/train.yaml finds the named experiments (experiments/experiment/) through ptlab_root;
+conf/hydra/default.yaml names run dirs with ptlab_run_tag (the overrides, secrets redacted);
+conf/logger/wandb.yaml derives a stable W&B run id and the offline default through the others.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import netrc
+import os
+from typing import Any
+
+from omegaconf import OmegaConf
+
+from ptlab.config import ROOT
+from ptlab.redaction import redact_override
+
+
+def register() -> None:
+    OmegaConf.register_new_resolver("ptlab_root", lambda: str(ROOT), replace=True)
+    OmegaConf.register_new_resolver("ptlab_run_id", run_id, replace=True)
+    OmegaConf.register_new_resolver("ptlab_run_tag", run_tag, replace=True)
+    OmegaConf.register_new_resolver("ptlab_wandb_offline", offline_by_default, replace=True)
+
+
+def run_tag(exclude) -> str:
+    """The run's other overrides as `key=value,...` (Hydra's override_dirname), secrets redacted.
+
+    Names the run's directory and W&B id; a secret given on the command line must not end up
+    in a path.
+    """
+    from hydra.core.hydra_config import HydraConfig
+
+    overrides = HydraConfig.get().overrides.task
+    return ",".join(sorted(redact_override(o) for o in overrides if o.partition("=")[0].lstrip("+~") not in exclude))
+
+
+def run_id(*identity: Any) -> str:
+    """A W&B run id from the experiment name and the run's overrides (never the clock)."""
+    return hashlib.sha1("/".join(map(str, identity)).encode()).hexdigest()[:16]
+
+
+def offline_by_default() -> bool:
+    """Offline unless the user has logged in (an API key in the environment or ~/.netrc)."""
+    if os.environ.get("WANDB_API_KEY"):
+        return False
+    try:
+        return netrc.netrc().authenticators("api.wandb.ai") is None
+    except (OSError, netrc.NetrcParseError):
+        return True
