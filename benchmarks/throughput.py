@@ -30,7 +30,7 @@ def ptlab_loop(module, data, cfg, batches: List[dict], warmup: int) -> float:
     import lightning as L
 
     from ptlab.preemption import SignalFlag
-    from ptlab.train import _trainer
+    from ptlab.train import build_trainer
 
     marks = {}
 
@@ -42,7 +42,7 @@ def ptlab_loop(module, data, cfg, batches: List[dict], warmup: int) -> float:
         def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
             marks["end"] = time.perf_counter()
 
-    trainer = _trainer(cfg, module.run, Path(cfg.paths.output_dir), SignalFlag(module.run.preemption))
+    trainer = build_trainer(cfg, module.run, Path(cfg.paths.output_dir), SignalFlag(module.run.preemption))
     trainer.callbacks.append(Clock())
     trainer.fit(module, train_dataloaders=data.train_dataloader())
     module.trainer = None  # drop the fit's optimizer state before the next loop runs

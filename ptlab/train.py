@@ -142,7 +142,7 @@ def build_run(run: RunConfig):
 def _execute(run: RunConfig, cfg: DictConfig, out: Path, resolved: Dict[str, Any],
              live: Dict[str, Any], resume_from: Optional[Path], flag) -> Dict[str, Any]:
     data, module = build_run(run)
-    trainer = _trainer(cfg, run, out, flag)
+    trainer = build_trainer(cfg, run, out, flag)
     live.update(trainer=trainer, module=module)
     review.start(trainer, resolved, run.task.main_metric, module.parameter_counts())
     memory = PeakMemory("cuda" if trainer.strategy.root_device.type == "cuda" else "cpu")
@@ -221,7 +221,7 @@ def _metrics(logged, split: str) -> Dict[str, float]:
     return {k.split("/", 1)[1]: float(v) for k, v in logged.items() if k.startswith(f"{split}/")}
 
 
-def _trainer(cfg: DictConfig, run: RunConfig, out: Path, flag):
+def build_trainer(cfg: DictConfig, run: RunConfig, out: Path, flag):
     import lightning as L
     from lightning.pytorch.callbacks import LearningRateMonitor, ProgressBar
     from lightning.pytorch.plugins.environments import SLURMEnvironment
