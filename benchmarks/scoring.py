@@ -11,14 +11,16 @@ import time
 from typing import Dict, List
 
 import torch
+from transformers import BatchEncoding
 
-from ptlab.models.families import _to, token_logprobs
+from ptlab.models.families import token_logprobs
 
 
 def per_choice(reader, model, batch) -> torch.Tensor:
     columns = []
     for choice in reader.choice_ids:
-        inputs = _to(reader._with_answers(batch["prompt_ids"], [choice] * len(batch["prompt_ids"])), model)
+        answers = reader.with_answers(batch["prompt_ids"], [choice] * len(batch["prompt_ids"]))
+        inputs = BatchEncoding(answers).to(model.device)
         logits = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"]).logits
         sums, _ = token_logprobs(logits[:, :-1], inputs["labels"][:, 1:])
         columns.append(sums)

@@ -61,6 +61,20 @@ def _chain(err: BaseException):
         err = err.__cause__ or err.__context__
 
 
+def validation_or_accumulation_due(trainer) -> bool:
+    """Whether the batch that just ended (called from `on_train_batch_end`) is not a step boundary
+    Lightning checkpoints at: gradients are still being accumulated, or a validation runs next.
+
+    A checkpoint taken there would not resume exactly (half-accumulated gradients are not saved;
+    the validation and its best/last checkpoints would be skipped), so the preemption checkpoint
+    waits for the next boundary. Lightning has no public API for this; these are the private
+    names its own training epoch loop decides with, checked on Lightning 2.6.6 (constraints.txt).
+    tests/test_checkpointing.py fails when an upgrade renames them or changes what they answer.
+    """
+    loop = trainer.fit_loop.epoch_loop
+    return loop._should_accumulate() or loop._should_check_val_fx(trainer.fit_loop._data_fetcher)
+
+
 class PreemptionCheckpoint(Checkpoint):
     """Saves last.ckpt and stops at the first step boundary after a signal (all ranks agree).
 
@@ -74,8 +88,7 @@ class PreemptionCheckpoint(Checkpoint):
         self.flag.install()  # Lightning registered its own SIGTERM handler as fit started
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-        loop = trainer.fit_loop.epoch_loop
-        if loop._should_accumulate() or loop._should_check_val_fx(trainer.fit_loop._data_fetcher):
+        if validation_or_accumulation_due(trainer):
             return  # mid-accumulation, or a validation is due first: stop after it instead
         self._stop_if_signalled(trainer, pl_module)
 

@@ -40,7 +40,8 @@ class SweepReport(Callback):
 
     def on_multirun_end(self, config, **kwargs) -> None:
         from ptlab.errors import PtlabError
-        from ptlab.report import BadRecord, find_results, read_record, report
+        from ptlab.report import report
+        from ptlab.report_gather import BadRecord, find_results, read_record
 
         sweep_dir = Path(config.hydra.sweep.dir)
         try:

@@ -207,7 +207,7 @@ def test_writes_markdown_latex_and_png_plots(full):
 
 def test_val_curve_is_the_validations_during_training(tmp_path):
     """The re-validation of the best checkpoint after fit (logged at the next epoch) is no curve point."""
-    from ptlab.report import read_val_curve
+    from ptlab.report_plots import read_val_curve
 
     value = score("gpt2", "sst2", "prompt_tuning", 0)
     (tmp_path / "metrics.csv").write_text(metrics_csv("sst2", "prompt_tuning", value))

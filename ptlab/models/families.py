@@ -183,14 +183,17 @@ class FamilyReader:
 class LMReader(FamilyReader):
     """Causal and encoder-decoder LMs: the answer's tokens are scored after the prompt."""
 
-    def _with_answers(self, prompts, answers) -> Batch:
+    def with_answers(self, prompts, answers) -> Batch:
+        """Each prompt followed by its answer as one padded batch, labels on the answer tokens only:
+        the training batch, and public so that benchmarks/scoring.py can score every label choice
+        with one full forward each, the baseline the rank scorer is compared with."""
         raise NotImplementedError
 
     def _answer_logprobs(self, model, batch) -> tuple[torch.Tensor, torch.Tensor]:
         raise NotImplementedError
 
     def collate_train(self, rows):
-        return self._with_answers([r["prompt_ids"] for r in rows], [r["answer_ids"] for r in rows])
+        return self.with_answers([r["prompt_ids"] for r in rows], [r["answer_ids"] for r in rows])
 
     def loss(self, model, batch):
         sums, counts = self._answer_logprobs(model, batch)
@@ -208,7 +211,7 @@ class CausalReader(LMReader):
         ids = self.encode_target(" " + text.strip())[: self.task.max_target_length - 1]
         return ids + [self.tokenizer.eos_token_id]
 
-    def _with_answers(self, prompts, answers) -> Batch:
+    def with_answers(self, prompts, answers) -> Batch:
         seqs = [list(p) + list(a) for p, a in zip(prompts, answers)]
         labels = [[IGNORE] * len(p) + list(a) for p, a in zip(prompts, answers)]
         return {
@@ -281,7 +284,7 @@ class Seq2SeqReader(LMReader):
         limit = self.task.max_target_length
         return ids if len(ids) <= limit else ids[: limit - 1] + ids[-1:]
 
-    def _with_answers(self, prompts, answers) -> Batch:
+    def with_answers(self, prompts, answers) -> Batch:
         return {**self._inputs(prompts), "labels": _pad(answers, IGNORE)}
 
     def _answer_logprobs(self, model, batch):
@@ -296,7 +299,7 @@ class Seq2SeqReader(LMReader):
         inputs = _to(self._inputs(prompts), model)
         start = torch.full((len(prompts), 1), model.config.decoder_start_token_id, device=inputs["input_ids"].device)
         encoded = model(**inputs, decoder_input_ids=start).encoder_last_hidden_state
-        flat = _to(self._with_answers([p for p in prompts for _ in range(k)], choices * len(prompts)), model)
+        flat = _to(self.with_answers([p for p in prompts for _ in range(k)], choices * len(prompts)), model)
         sums, counts = self._answer_logprobs(model, {**flat, "encoder_outputs": (encoded.repeat_interleave(k, dim=0),)})
         return sums.view(-1, k), (sums / counts).view(-1, k)
 

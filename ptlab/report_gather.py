@@ -1,0 +1,214 @@
+"""ptlab-report's data: every results.json under the inputs read into one row per run (seed),
+and those summarized into one row per table cell (model x task x method column).
+
+Runs may come from several machines copied together or from a sweep that is still partial, so a
+file that is not a readable run record becomes a BadRecord for the report to list, never an
+exception that hides the other runs; the same run found twice counts once.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import pandas as pd
+
+from ptlab.errors import PtlabError
+from ptlab.record import RESULTS
+from ptlab.report_table import cell_text, mixes
+
+METHOD_ORDER = ("zero_shot", "prompt_tuning", "prefix_tuning", "lora", "full_finetune")  # fewest trained first
+# --split -> the metrics entry of results.json. `val` is the validation score of the checkpoint
+# chosen on that same validation set (optimistic for trained methods when there is no test split);
+# `val_final` is the last step's, with no selection.
+SOURCES = {"val": "val_best", "val_final": "val_final", "test": "test"}
+STATES = {"completed": "completed", "failed": "failed", "running": "incomplete", "preempted": "incomplete"}
+REQUIRED = ("model", "task", "method", "seed", "status")
+
+
+def find_results(inputs: Sequence[Path]) -> List[Path]:
+    """Every run's results.json under the inputs, once each, even when inputs overlap.
+
+    An earlier attempt's record (attempts/<n>/results.json) is history, not a run.
+    """
+    found = set()
+    for path in inputs:
+        if not path.exists():
+            raise PtlabError(f"{path} does not exist")
+        if not path.is_dir():
+            raise PtlabError(f"{path} is not a directory (pass run or sweep directories)")
+        found.update(p.resolve() for p in path.rglob(RESULTS)
+                     if not (p.parent.parent.name == "attempts" and p.parent.name.isdigit()))
+    if not found:
+        raise PtlabError(f"no {RESULTS} found under {', '.join(map(str, inputs))}")
+    return sorted(found)
+
+
+class BadRecord(PtlabError):
+    """A results.json that is not a readable run record; the report lists it instead of a run."""
+
+    def __init__(self, path: Path, reason: str):
+        super().__init__(f"malformed {path}: {reason}")
+        self.path, self.reason = path, reason
+
+
+def read_record(path: Path) -> Dict[str, Any]:
+    """A run record with its identity and a known status, or BadRecord with a one-line reason."""
+    try:
+        text = path.read_text()
+        record = json.loads(text)
+    except OSError as err:
+        raise BadRecord(path, f"cannot be read ({err.strerror or err})") from None
+    except UnicodeDecodeError:
+        raise BadRecord(path, "not UTF-8 text") from None
+    except json.JSONDecodeError as err:
+        raise BadRecord(path, f"not valid JSON ({err})" if text.strip() else "empty file") from None
+    if not isinstance(record, dict):
+        raise BadRecord(path, f"not a JSON object but {type(record).__name__} (not a ptlab run record)")
+    missing = [key for key in REQUIRED if key not in record]
+    if missing:
+        raise BadRecord(path, f"not a ptlab run record: no {', '.join(missing)}")
+    if record["status"] not in STATES:
+        raise BadRecord(path, f"unknown status {record['status']!r}")
+    return record
+
+
+def load_run(path: Path, split: str, metric: Optional[str]) -> Dict[str, Any]:
+    """One run as a flat row; a file that is not a run record is a BadRecord naming the file."""
+    record = read_record(path)
+    fingerprint = record.get("fingerprint") or {}  # none in records written before fingerprints
+    if not isinstance(fingerprint, dict) or not all(isinstance(fingerprint.get(kind), (str, type(None)))
+                                                    for kind in ("config", "data")):
+        raise BadRecord(path, "fingerprint is not {config: <hash>, data: <hash>}")
+    row = {"file": path, "name": str(record.get("name")), "model": str(record["model"]),
+           "task": str(record["task"]), "method": str(record["method"]), "seed": record["seed"],
+           "variant": _variant(path, record), "state": STATES[record["status"]],
+           "family": str(record.get("family")), "config_fingerprint": fingerprint.get("config"),
+           "data_fingerprint": fingerprint.get("data"),
+           "finished_at": str(record.get("finished_at") or ""), "metric": None, "value": math.nan,
+           "available": ()}
+    if record["status"] != "completed":
+        return row
+    scores = _field(record, f"metrics.{SOURCES[split]}", path) or {}  # null: hidden test labels
+    name = metric or _field(record, "main_metric", path)
+    value = scores.get(name) if isinstance(scores, dict) else None
+    if not isinstance(scores, dict) or not isinstance(value, (int, float, type(None))):
+        raise BadRecord(path, f"metrics.{SOURCES[split]}.{name} is not a number")
+    return {**row, "metric": name, "value": math.nan if value is None else float(value),
+            "available": tuple(scores),
+            "trainable_fraction": _number(record, "params.trainable_fraction", path),
+            "peak_memory_bytes": _number(record, "memory.peak_memory_bytes", path),
+            "memory_kind": record["memory"].get("memory_kind"),
+            "train_seconds": _number(record, "time.train_seconds", path)}
+
+
+def _field(record: Dict[str, Any], dotted: str, path: Path) -> Any:
+    value: Any = record
+    for key in dotted.split("."):
+        if not isinstance(value, dict) or key not in value:
+            raise BadRecord(path, f"completed run without {dotted}")
+        value = value[key]
+    return value
+
+
+def _number(record: Dict[str, Any], dotted: str, path: Path) -> float:
+    value = _field(record, dotted, path)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise BadRecord(path, f"{dotted} is not a number")
+    return float(value)
+
+
+def _variant(path: Path, record: Dict[str, Any]) -> str:
+    """A sweep's other overrides: the run dir's path below <method>/seed<seed>/ ('' for none)."""
+    parts = path.parent.parts
+    for i in range(len(parts) - 2, -1, -1):
+        if parts[i] == record["method"] and parts[i + 1] == f"seed{record['seed']}":
+            return "/".join(parts[i + 2:])
+    return ""
+
+
+def gather(inputs: Sequence[Path], split: str,
+           metric: Optional[str]) -> Tuple[pd.DataFrame, int, List[BadRecord]]:
+    """All readable runs under the inputs, one row per seed of a cell; also how many duplicates
+    were dropped, and the results.json that could not be read: one bad file must not hide the rest."""
+    rows, unreadable = [], []
+    for path in find_results(inputs):
+        try:
+            rows.append(load_run(path, split, metric))
+        except BadRecord as bad:
+            unreadable.append(bad)
+    if not rows:
+        more = f" (and {len(unreadable) - 1} more)" if len(unreadable) > 1 else ""
+        raise PtlabError(f"no readable run record among {len(unreadable)} {RESULTS}: "
+                         f"{unreadable[0].path}: {unreadable[0].reason}{more}")
+    runs = pd.DataFrame(rows)
+    for column in ("trainable_fraction", "peak_memory_bytes", "memory_kind", "train_seconds"):
+        if column not in runs:
+            runs[column] = math.nan  # no completed run at all
+    # A column per method, plus the sweep's other overrides and (when experiments are mixed) the
+    # experiment name, so runs with different settings are never averaged together.
+    runs["column"] = runs["method"] + runs["variant"].map(lambda v: f" [{v}]" if v else "")
+    if runs["name"].nunique() > 1:
+        runs["column"] = runs["name"] + ": " + runs["column"]
+    method_rank = runs["method"].map(lambda m: METHOD_ORDER.index(m) if m in METHOD_ORDER else len(METHOD_ORDER))
+    ordered = runs.assign(r=method_rank).sort_values(["r", "method", "name", "variant"])["column"].unique()
+    runs["rank"] = runs["column"].map({column: i for i, column in enumerate(ordered)})
+    _check_metric(runs, split, metric)
+    # The same run copied from two machines, or re-run elsewhere after failing, is one seed:
+    # a completed record wins, then the latest one.
+    runs = runs.assign(unfinished=runs["state"] != "completed").sort_values(
+        ["unfinished", "finished_at"], ascending=[True, False])
+    duplicate = runs.duplicated(["model", "task", "column", "seed"])
+    for path in runs.loc[duplicate, "file"]:
+        print(f"ptlab-report: warning: {path} repeats a run (model, task, method, seed) that is "
+              f"already counted; ignored", file=sys.stderr)
+    return runs[~duplicate], int(duplicate.sum()), unreadable
+
+
+def _check_metric(runs: pd.DataFrame, split: str, metric: Optional[str]) -> None:
+    """One metric per task, and a --metric that some run actually has."""
+    for task, names in runs.dropna(subset=["metric"]).groupby("task")["metric"].unique().items():
+        if len(names) > 1:
+            raise PtlabError(f"runs of task {task} disagree on the main metric ({', '.join(sorted(names))}); "
+                             f"choose one with --metric")
+    available = sorted(set().union(*runs["available"]))
+    if metric and available and metric not in available:
+        raise PtlabError(f"metric {metric!r} is in no run's {split} metrics (they have {', '.join(available)})")
+
+
+def columns_of(runs: pd.DataFrame) -> List[str]:
+    """The table's method columns, fewest trained parameters first."""
+    return list(runs.sort_values("rank")["column"].unique())
+
+
+def summarize(runs: pd.DataFrame, split: str) -> pd.DataFrame:
+    """One row per model x task x method column, including `missing` ones, with its table cell."""
+    columns = columns_of(runs)
+    metrics = runs.dropna(subset=["metric"]).groupby("task")["metric"].first()
+    method_of = dict(zip(runs["column"], runs["method"]))
+    rows = []
+    for (model, task), runs_mt in runs.groupby(["model", "task"], sort=True):
+        for column in columns:
+            cell = runs_mt[runs_mt["column"] == column]
+            done = cell[cell["state"] == "completed"]
+            values = done["value"].dropna()
+            rows.append({
+                "model": model, "task": task, "metric": metrics.get(task, "–"), "method": column,
+                "mean": values.mean(), "std": values.std(ddof=1), "n": len(values),
+                "n_failed": int((cell["state"] == "failed").sum()),
+                "n_incomplete": int((cell["state"] == "incomplete").sum()),
+                "n_without_metric": int(done["value"].isna().sum()),
+                "trainable_fraction": done["trainable_fraction"].mean(),
+                "peak_memory_bytes": done["peak_memory_bytes"].mean(),
+                "memory_kind": ", ".join(sorted(done["memory_kind"].dropna().unique())),
+                "train_seconds": done["train_seconds"].mean(), "mixes": mixes(done),  # what the mean averages
+            })
+            if rows[-1]["n"] + rows[-1]["n_failed"] + rows[-1]["n_incomplete"] == 0 and \
+                    method_of[column] == "zero_shot" and set(runs_mt["family"]) == {"encoder"}:
+                rows[-1]["not_applicable"] = True  # ptlab-train skips zero-shot on encoders
+    table = pd.DataFrame(rows)
+    table["cell"] = [cell_text(row, split) for row in table.itertuples()]
+    return table

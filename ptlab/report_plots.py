@@ -1,0 +1,138 @@
+"""ptlab-report's plots, per task: the metric against the trainable-parameter fraction, and the
+validation curves from each run's metrics.csv. Drawn on Agg figures of their own, so a report made
+inside another program (a sweep's end) leaves its matplotlib state alone.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import sys
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+import pandas as pd
+
+from ptlab.report_gather import columns_of
+
+ZERO_FLOOR = 1e-7  # where a method with no trainable parameters sits on a log x axis
+
+
+def write_plots(runs: pd.DataFrame, table: pd.DataFrame, split: str, out: Path) -> List[Path]:
+    """Both plots for every task with a completed run, one color per method column throughout;
+    the paths written (a task whose runs logged no validation curve has no curves plot)."""
+    colors = _colors(columns_of(runs))
+    written = []
+    for task in table["task"].unique():
+        stem = re.sub(r"[^\w.-]", "_", task)
+        if (table[table["task"] == task]["n"] > 0).any():
+            plot_metric_vs_params(table, task, split, colors, out / f"{stem}_metric_vs_params.png")
+            written.append(out / f"{stem}_metric_vs_params.png")
+            task_metric = table[table["task"] == task]["metric"].iloc[0]
+            if plot_val_curves(runs, task, task_metric, colors, out / f"{stem}_val_curves.png"):
+                written.append(out / f"{stem}_val_curves.png")
+    return written
+
+
+def _figure(ncols: int = 1, width: float = 7.0):
+    """A figure drawn by Agg directly, so no pyplot/global backend state is touched."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width * ncols, 4.5), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig, fig.subplots(1, ncols, sharey=True, squeeze=False)[0]
+
+
+def _colors(columns: Sequence[str]) -> Dict[str, str]:
+    from matplotlib import rcParams
+
+    cycle = rcParams["axes.prop_cycle"].by_key()["color"]
+    return {column: cycle[i % len(cycle)] for i, column in enumerate(columns)}
+
+
+def plot_metric_vs_params(table: pd.DataFrame, task: str, split: str, colors: Dict[str, str], path: Path) -> None:
+    """Mean ± std of the metric against the trainable fraction; zero trainable sits at ZERO_FLOOR."""
+    rows = table[(table["task"] == task) & (table["n"] > 0)]
+    models = sorted(rows["model"].unique())
+    fig, (ax,) = _figure()
+    for row in rows.itertuples():
+        x = row.trainable_fraction if row.trainable_fraction > 0 else ZERO_FLOOR
+        marker = "osD^v<>ph*"[models.index(row.model) % 10]
+        ax.errorbar(x, 100 * row.mean, yerr=0 if math.isnan(row.std) else 100 * row.std, fmt=marker,
+                    color=colors[row.method], capsize=3,
+                    label=f"{row.method} · {row.model}" if len(models) > 1 else row.method)
+        if row.trainable_fraction == 0:
+            ax.annotate(f"{row.method} (0 trainable, at {ZERO_FLOOR:g})", (x, 100 * row.mean), xytext=(6, 4),
+                        textcoords="offset points", fontsize=7)
+    ax.set_xscale("log")
+    floor = f"; 0 is drawn at {ZERO_FLOOR:g}" if (rows["trainable_fraction"] == 0).any() else ""
+    ax.set_xlabel(f"trainable parameters (fraction of total, log scale{floor})")
+    ax.set_ylabel(f"{rows['metric'].iloc[0]} ×100 ({split}, mean ± std over seeds)")
+    ax.set_title(f"{task}: {rows['metric'].iloc[0]} vs trainable parameters")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.savefig(path, dpi=120)
+
+
+def plot_val_curves(runs: pd.DataFrame, task: str, metric: str, colors: Dict[str, str], path: Path) -> bool:
+    """Validation curves per method from each run's metrics.csv: the mean over seeds at the steps
+    they all validated at, each seed thinly; a single validation (zero-shot) as a dashed level."""
+    columns = columns_of(runs)
+    runs = runs[(runs["task"] == task) & (runs["state"] == "completed")]
+    models = sorted(runs["model"].unique())
+    fig, axes = _figure(len(models), width=6.0 if len(models) > 1 else 7.0)
+    drawn = False
+    for ax, model in zip(axes, models):
+        for column in columns:
+            seeds = {}
+            for run in runs[(runs["model"] == model) & (runs["column"] == column)].itertuples():
+                curve = read_val_curve(run.file.parent / "metrics.csv", metric)
+                if curve is None:
+                    print(f"ptlab-report: warning: no val/{metric} curve in {run.file.parent / 'metrics.csv'}",
+                          file=sys.stderr)
+                else:
+                    seeds[run.seed] = 100 * curve
+            if not seeds:
+                continue
+            drawn = True
+            frame = pd.DataFrame(seeds).sort_index()
+            aligned = frame.dropna().mean(axis=1)
+            label = f"{column} (n={len(seeds)})"
+            if len(frame) == 1:
+                ax.axhline(aligned.iloc[0], color=colors[column], ls="--", label=label)
+                continue
+            if len(seeds) > 1:
+                for seed in frame:
+                    ax.plot(frame[seed].dropna(), color=colors[column], lw=0.7, alpha=0.35)
+            ax.plot(aligned if len(aligned) else frame.iloc[:0, 0], color=colors[column], marker="o",
+                    ms=3, label=label if len(aligned) else f"{column} (seeds not aligned)")
+        ax.set_title(model)
+        ax.set_xlabel("step")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=7)
+    axes[0].set_ylabel(f"val {metric} ×100")
+    fig.suptitle(f"{task}: validation {metric} (thin: single seeds; dashed: one validation only)", fontsize=10)
+    if drawn:
+        fig.savefig(path, dpi=120)
+    return drawn
+
+
+def read_val_curve(path: Path, metric: str) -> Optional[pd.Series]:
+    """val/<metric> by step during training, or None when it is not there.
+
+    After fit, ptlab-train may validate again (the best checkpoint; the final weights when
+    training did not end on a validation); lightning logs those with the epoch counter already
+    past the last training epoch. Drawn, they read as a jump at the end, so they are left out.
+    The last value logged at a step wins.
+    """
+    try:
+        frame = pd.read_csv(path)
+    except (OSError, ValueError):
+        return None
+    column = f"val/{metric}"
+    if column not in frame or "step" not in frame:
+        return None
+    if "train/loss" in frame and "epoch" in frame and frame["train/loss"].notna().any():
+        frame = frame[frame["epoch"] <= frame.loc[frame["train/loss"].notna(), "epoch"].max()]
+    return frame.dropna(subset=[column]).groupby("step")[column].last()
