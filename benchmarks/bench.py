@@ -30,7 +30,7 @@ import startup  # noqa: E402
 import throughput  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-TRAINED = ("prompt_tuning", "prefix_tuning", "full_finetune")
+TRAINED = ("prompt_tuning", "prefix_tuning", "lora", "full_finetune")
 # Scoring cases on SST-2 beyond the task's own verbalizers: multi-token verbalizers (2 and 4 labels)
 VERBALIZERS = {
     "multi-token, 2 labels": {"negative": " not good at all", "positive": " really very good"},
@@ -62,7 +62,8 @@ def padding(model: str, task: str, cache: str) -> dict:
 
     result = {}
     for grouped in (False, True):
-        data = build_data(make_run(model, "full_finetune", task, cache, "data.k=null", f"data.group_by_length={grouped}"))
+        data = build_data(make_run(model, "full_finetune", task, cache, "data.k=null",
+                                   f"data.group_by_length={grouped}"))
         masks = [b["attention_mask"] for b in data.train_dataloader()]
         real = sum(int(m.sum()) for m in masks)
         result["grouped" if grouped else "shuffled"] = 1 - real / sum(m.numel() for m in masks)

@@ -156,6 +156,28 @@ class PrefixTuningConfig(VirtualTokensConfig):
 
 
 @dataclass
+class LoraMethodConfig(MethodConfig):
+    """LoRA (Hu et al., 2021): trained low-rank updates beside frozen weight matrices."""
+
+    lr: float = 1e-3
+    r: int = 8
+    alpha: int = 16  # the update is scaled by alpha / r
+    dropout: float = 0.05
+    # Module names to adapt; null: peft's default for the architecture (attention query and value
+    # projections: q_proj/v_proj on Llama, c_attn on GPT-2, q/v on T5, query/value on BERT/RoBERTa).
+    target_modules: Optional[List[str]] = None
+
+    def check(self) -> None:
+        super().check()
+        _positive("method.r", self.r)
+        _positive("method.alpha", self.alpha)
+        if not 0 <= self.dropout < 1:
+            raise ConfigError(f"method.dropout must be in [0, 1), got {self.dropout}")
+        if self.target_modules is not None and not self.target_modules:
+            raise ConfigError("method.target_modules is empty: name modules to adapt, or null for peft's default")
+
+
+@dataclass
 class ZeroShotConfig(MethodConfig):
     export_adapter: bool = False
 
@@ -164,6 +186,7 @@ METHOD_SCHEMAS = {
     "full_finetune": FullFinetuneConfig,
     "prompt_tuning": PromptTuningConfig,
     "prefix_tuning": PrefixTuningConfig,
+    "lora": LoraMethodConfig,
     "zero_shot": ZeroShotConfig,
 }
 

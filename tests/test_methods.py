@@ -8,12 +8,14 @@ import pytest
 import torch
 from peft import PeftModel
 
+from ptlab.methods import METHODS
 from ptlab.methods.prefix_tuning import PrefixTuning, accept_past_key_values
 from ptlab.models.loading import load_model
 from ptlab.train import build_data, build_run
 
 FAMILIES = ["tiny-llama", "tiny-t5", "tiny-bert"]
-TRAINED = {"full_finetune": 3e-3, "prefix_tuning": 3e-2, "prompt_tuning": 3e-2}
+TRAINED = {"full_finetune": 3e-3, "prefix_tuning": 3e-2, "prompt_tuning": 3e-2, "lora": 3e-2}
+PEFT_PARAMETERS = {"prefix_tuning": "prompt_encoder", "prompt_tuning": "prompt_encoder", "lora": "lora_"}
 CASES = [
     (model, method, task)
     for model in FAMILIES
@@ -60,9 +62,10 @@ def test_method_trains_only_its_parameters_and_reloads(compose_run, tmp_path, mo
     assert changed and changed <= trainable
     if method == "full_finetune":
         assert trainable == set(before)
-    else:  # peft: the prompt/prefix tables, plus the fresh classification head of an encoder
-        assert all("prompt_encoder" in n or "classifier" in n for n in trainable)
-        assert any("prompt_encoder" in n for n in changed)
+    else:  # peft: the prompt/prefix tables or LoRA's matrices, plus an encoder's fresh head
+        own = PEFT_PARAMETERS[method]
+        assert all(own in n or "classifier" in n for n in trainable)
+        assert any(own in n for n in changed)
 
     path = tmp_path / "step.ckpt"
     trainer.save_checkpoint(path)
@@ -132,3 +135,32 @@ def test_encoder_prefix_enters_every_layer_and_reloads_from_its_export(compose_r
     accept_past_key_values(loaded)
     with torch.no_grad():
         torch.testing.assert_close(loaded(**inputs).logits, logits)
+
+
+@pytest.mark.parametrize("model", FAMILIES)
+def test_lora_adapter_export_reloads_with_peft_alone(compose_run, tmp_path, model):
+    """The exported LoRA adapter is plain peft: PeftModel.from_pretrained on a fresh backbone gives
+    the trained model's outputs (and an untrained LoRA is the backbone itself: B starts at zero)."""
+    run = compose_run(f"model={model}", "method=lora", "method.lr=3e-2", "data.k=8", "data.batch_size=8")
+    data = build_data(run)
+    backbone = load_model(run.model, run.paths.cache_dir, num_labels=len(run.task.labels))
+    fresh = copy.deepcopy(backbone)
+    module = METHODS["lora"](run, data.reader, backbone)
+    batch = next(iter(data.train_dataloader()))
+    inputs = {k: batch[k] for k in ("input_ids", "attention_mask")}
+    if model == "tiny-t5":
+        inputs["decoder_input_ids"] = batch["labels"].clamp(min=0)
+    module.model.eval()
+    with torch.no_grad():
+        base = copy.deepcopy(fresh).eval()
+        if model != "tiny-bert":  # an encoder's head is new and random: only LMs start equal
+            torch.testing.assert_close(module.model(**inputs).logits, base(**inputs).logits)
+    module.model.train()
+    L.Trainer(max_steps=4, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+              enable_model_summary=False, accelerator="cpu").fit(module, train_dataloaders=data.train_dataloader())
+    module.export_adapter(tmp_path / "adapter")
+    loaded = PeftModel.from_pretrained(fresh, str(tmp_path / "adapter")).eval()
+    module.model.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(**inputs).logits, module.model(**inputs).logits)
+        assert not torch.allclose(loaded(**inputs).logits, base(**inputs).logits)

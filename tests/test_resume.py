@@ -5,7 +5,8 @@ checkpoint exists (the preemption signal USR1, SIGTERM, or kill -9), then starte
 same command. The resumed run's metrics, best step and per-example validation scores must be
 *equal* to the uninterrupted run's, not close: on CPU the same weights, optimizer and scheduler
 state, batch order and RNG state give bit-identical arithmetic, so any difference is a resume bug.
-tiny-bert has dropout (exercises the RNG restore); prefix tuning saves only the prefix.
+tiny-bert has dropout (exercises the RNG restore); prefix tuning saves only the prefix, LoRA
+(on T5) only its matrices.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ COMMON = ["debug=smoke", "trainer.max_steps=100", "trainer.val_check_interval=7"
 SETUPS = {
     "bert-full_finetune": ["model=tiny-bert", "method=full_finetune", *COMMON],
     "llama-prefix_tuning": ["model=tiny-llama", "method=prefix_tuning", *COMMON],
+    "t5-lora": ["model=tiny-t5", "method=lora", *COMMON],
 }
 _references: dict = {}
 
@@ -60,7 +62,8 @@ def wait_for(path_glob: str, root: Path, proc: subprocess.Popen, timeout: float 
     ("bert-full_finetune", signal.SIGTERM),
     ("bert-full_finetune", signal.SIGKILL),
     ("llama-prefix_tuning", signal.SIGTERM),
-], ids=["bert-usr1", "bert-term", "bert-kill9", "llama-prefix-term"])
+    ("t5-lora", signal.SIGUSR1),
+], ids=["bert-usr1", "bert-term", "bert-kill9", "llama-prefix-term", "t5-lora-usr1"])
 def test_interrupted_run_resumes_to_the_uninterrupted_result(setup, sig, tmp_path, tmp_path_factory, cli_cache):
     expected, expected_predictions = reference(setup, tmp_path_factory, cli_cache)
     env, command = ptlab_env(tmp_path, cli_cache), ptlab_cmd(*SETUPS[setup])
