@@ -73,7 +73,8 @@ def data_files(run: RunConfig) -> Dict[str, Any]:
             found[split]["file"] = f"{task.local.dir}/{task.local.files[split]}"
         elif task.hub is not None:
             hub = task.hub
-            found[split] = {"hub": f"{hub.path}/{hub.name or ''}@{hub.revision or 'main'}:{hub.splits.get(split, split)}"}
+            where = f"{hub.path}/{hub.name or ''}@{hub.revision or 'main'}"
+            found[split] = {"hub": f"{where}:{hub.splits.get(split, split)}"}
     return found
 
 

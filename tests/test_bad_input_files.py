@@ -39,7 +39,8 @@ def failed_run(tmp_path: Path, cache: Path, *overrides: str, data_dir: Path | No
     assert result["status"] == "failed", result
     assert result["error"].endswith(line.removeprefix(ERROR).strip()), (result["error"], line)
     # the record, its config and log, and the run's lock: no checkpoint, no predictions
-    assert {Path(p).name for p in written(log_dir)} <= {"config.yaml", "results.json", "ptlab.log", ".lock", ".decision"}
+    kept = {"config.yaml", "results.json", "ptlab.log", ".lock", ".decision"}
+    assert {Path(p).name for p in written(log_dir)} <= kept
     print(line)
     return line
 

@@ -101,7 +101,8 @@ def test_length_grouping_is_a_seeded_permutation_that_pads_far_less(compose_run,
     # step 0), and a few-shot set's batches differ in content between seeds, not only in order.
     first = list(twin)[:8]
     assert max(sampler.lengths[i] for i in first) == max(sampler.lengths)
-    contents = [{frozenset(b) for b in BatchSampler(ResumableShuffle(64, 8, seed, lengths=sampler.lengths[:64]), 8, False)}
+    contents = [{frozenset(b) for b in BatchSampler(ResumableShuffle(64, 8, seed, lengths=sampler.lengths[:64]), 8,
+                                                     False)}
                 for seed in (0, 1)]
     assert contents[0] != contents[1]
 

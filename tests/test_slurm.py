@@ -70,7 +70,8 @@ def test_srun_two_task_cpu_ddp_job(slurm_cluster, tmp_path, cli_cache):
     command = " ".join(["srun", *ptlab_cmd("trainer=ddp_cpu", "model=tiny-llama", "method=prompt_tuning",
                                            "debug=smoke")])
     env = slurm_env(slurm_cluster, tmp_path, cli_cache)
-    exported = ",".join(f"{k}={env[k]}" for k in ("PTLAB_LOG_DIR", "PTLAB_CACHE_DIR", "PTLAB_DATA_DIR", "HF_HUB_OFFLINE"))
+    names = ("PTLAB_LOG_DIR", "PTLAB_CACHE_DIR", "PTLAB_DATA_DIR", "HF_HUB_OFFLINE")
+    exported = ",".join(f"{k}={env[k]}" for k in names)
     job = slurm_cluster.sbatch("-N1", "--ntasks-per-node=2", "--cpus-per-task=1", f"--time={PROCESS_TIMEOUT // 60}",
                                f"--chdir={tmp_path}",
                                f"--export=ALL,{exported}", f"--output={tmp_path}/slurm-%j.out", f"--wrap={command}")

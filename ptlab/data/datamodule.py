@@ -72,7 +72,8 @@ class TaskDataModule(L.LightningDataModule):
                 by_class = defaultdict(list)
                 for ex in examples:
                     by_class[ex.label].append(ex)
-                return [ex for c in sorted(by_class) for ex in self._sample(rng, by_class[c], data.k_per_class, f"train class {c}")]
+                return [ex for c in sorted(by_class)
+                        for ex in self._sample(rng, by_class[c], data.k_per_class, f"train class {c}")]
             if data.k is not None:
                 return self._sample(rng, examples, data.k, "train")
             return examples
@@ -151,7 +152,8 @@ class TaskDataModule(L.LightningDataModule):
         task, tok = self.run.task, self.reader.tokenizer
         h = hashlib.sha256()
         for part in (
-            CACHE_FORMAT, ENCODER_SOURCE, version("transformers"), version("tokenizers"), split == "train", self.reader.family.value, task.kind.value, task.template,
+            CACHE_FORMAT, ENCODER_SOURCE, version("transformers"), version("tokenizers"), split == "train",
+            self.reader.family.value, task.kind.value, task.template,
             task.columns, task.labels, task.max_source_length, task.max_target_length,
             type(tok).__name__, tok.pad_token_id, tok.eos_token_id, self._tokenizer_fingerprint,
         ):
