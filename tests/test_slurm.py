@@ -48,7 +48,7 @@ def test_requeued_job_resumes_to_the_uninterrupted_result(how, slurm_cluster, tm
         assert time.monotonic() < deadline and launcher.poll() is None, launcher.communicate()[1][-3000:]
         time.sleep(0.05)
     (run_dir,) = run_dirs(tmp_path)
-    job = record(run_dir)["launch"].split("-")[1]  # slurm-<job id>-<restart count>
+    job = record(run_dir)["launch"].split("-")[1]  # slurm-<job id>-<restart count>-<step>
     if how == "preemption-signal":
         slurm_cluster.run("scancel", "--signal=USR1", job)
     else:
@@ -60,7 +60,7 @@ def test_requeued_job_resumes_to_the_uninterrupted_result(how, slurm_cluster, tm
     interrupted, resumed = record(run_dir / "attempts" / "1"), record(run_dir)
     assert interrupted["status"] == "preempted"
     assert interrupted["error"].startswith(f"preempted by SIG{'USR1' if how == 'preemption-signal' else 'TERM'}")
-    assert resumed["status"] == "completed" and resumed["launch"] == f"slurm-{job}-1"
+    assert resumed["status"] == "completed" and resumed["launch"].startswith(f"slurm-{job}-1-")
     assert resumed["resumed_from_step"] >= 7
     assert resumed["metrics"] == expected["metrics"] and resumed["best"] == expected["best"]
     assert (run_dir / "predictions_val.jsonl").read_text() == expected_predictions
