@@ -52,3 +52,4 @@ def cli_cache(tmp_path_factory) -> Path:
     path = tmp_path_factory.getbasetemp() / "ptlab-cli-cache"
     path.mkdir(exist_ok=True)
     return path
+

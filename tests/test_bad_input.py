@@ -24,6 +24,7 @@ from omegaconf import OmegaConf
 from ptlab.config import ModelConfig
 
 from cli import PROCESS_TIMEOUT, REAL_DATA, ptlab_cmd, ptlab_env
+from mounts import tmpfs
 
 REPO = Path(__file__).resolve().parents[1]
 needs_real_data = pytest.mark.skipif(
@@ -344,13 +345,7 @@ def test_read_only_output_dir_is_one_line_naming_it(tmp_path, cli_cache):
     """A log dir on a read-only filesystem (a real read-only tmpfs): Hydra cannot even make the
     run dir. One line names the directory and the setting to change; PTLAB_DEBUG=1 shows the
     traceback instead."""
-    mount = tmp_path / "ro"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,ro", "tmpfs", str(mount)],
-                          capture_output=True, text=True)
-    if done.returncode:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-    try:
+    with tmpfs(tmp_path / "ro", "size=1m,ro") as mount:
         args = ("model=tiny-bert", "method=full_finetune", "debug=smoke")
         line = error_line(ptlab(*args, log_dir=mount / "runs", cache=cli_cache, data_dir=REAL_DATA,
                                 timeout=CONFIG_TIMEOUT))
@@ -359,5 +354,3 @@ def test_read_only_output_dir_is_one_line_naming_it(tmp_path, cli_cache):
                                                       "PTLAB_DEBUG": "1"},
                                cwd=tmp_path, capture_output=True, text=True, timeout=CONFIG_TIMEOUT)
         assert debug.returncode != 0 and "Traceback" in debug.stderr
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from mounts import tmpfs
 from cli import PROCESS_TIMEOUT, REAL_DATA, ptlab_cmd, ptlab_env, record, run_dirs
 from test_bad_input import error_line, ptlab, run_dir_of
 
@@ -67,14 +68,8 @@ def leftovers(root: Path) -> list:
 @pytest.fixture
 def small_disk(tmp_path):
     """A real 160 MiB tmpfs (needs root and mount rights; skipped, saying why, without them)."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=160m", "tmpfs", str(mount)],
-                          capture_output=True, text=True)
-    if done.returncode:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-    yield mount
-    subprocess.run(["umount", "-l", str(mount)], check=False)
+    with tmpfs(tmp_path / "disk", "size=160m") as mount:
+        yield mount
 
 
 def test_disk_full_during_a_checkpoint_keeps_the_last_good_one_and_resumes(small_disk, tmp_path, cli_cache):
