@@ -12,6 +12,8 @@ import tempfile
 from pathlib import Path
 from typing import Dict, List
 
+from ptlab.run_dir import RunDir
+
 SHORT_RUN = ["data.k=64", "data.eval_limit=32", "data.batch_size=8", "trainer.max_steps=4",
              "trainer.val_check_interval=4", "trainer.enable_progress_bar=false", "logger=none"]
 
@@ -30,14 +32,13 @@ def measure(model: str, task: str, methods: List[str], cache: str) -> Dict[str, 
                                   env=env, capture_output=True, text=True)
             if proc.returncode:
                 raise RuntimeError(f"{method}: ptlab-train exited {proc.returncode}\n{proc.stderr[-3000:]}")
-            run_dir = next(Path(logs, method).rglob("results.json")).parent
-            record = json.loads((run_dir / "results.json").read_text())
+            run_dir = next(RunDir.under(Path(logs, method)))
+            record = json.loads(run_dir.results.read_text())
             result[method] = {
                 "peak_memory_bytes": record["memory"]["peak_memory_bytes"],
                 "memory_kind": record["memory"]["memory_kind"],
                 "trainable": record["params"]["trainable"],
-                "checkpoint_bytes": _bytes(run_dir / "checkpoints" / "last.ckpt")
-                if (run_dir / "checkpoints" / "last.ckpt").exists() else None,
-                "adapter_bytes": _bytes(run_dir / "adapter") if (run_dir / "adapter").exists() else None,
+                "checkpoint_bytes": _bytes(run_dir.last_ckpt) if run_dir.last_ckpt.exists() else None,
+                "adapter_bytes": _bytes(run_dir.adapter) if run_dir.adapter.exists() else None,
             }
     return result

@@ -24,7 +24,8 @@ from ptlab import redaction, resolvers
 from ptlab.config import ROOT
 from ptlab.errors import ConfigError, NotApplicable, PtlabError
 from ptlab.hydra_callbacks import SweepReport
-from ptlab.record import RESULTS, SCHEMA_VERSION, write_json
+from ptlab.record import SCHEMA_VERSION, write_json
+from ptlab.run_dir import RunDir
 from ptlab.train import command_line, now, redacted_overrides, train
 
 resolvers.register()  # before Hydra composes (here, and in a submitit job that unpickles this module)
@@ -54,7 +55,7 @@ def _hydra_main(cfg: DictConfig) -> Optional[Dict[str, Any]]:
         print(f"ptlab: error: {_scrubbed(_one_line(err, out))}", file=sys.stderr)
         if not multirun:
             sys.exit(1)
-        if isinstance(err, ConfigError) and not (out / RESULTS).exists():
+        if isinstance(err, ConfigError) and not RunDir(out).results.exists():
             _record_invalid(cfg, out, err)  # a sweep point whose values fail validation is a failed run
         _failures.append(_scrubbed(f"{out}: {type(err).__name__}: {err}"))
         return None  # results.json records the failure; the sweep goes on
@@ -70,7 +71,8 @@ def _one_line(err: Exception, out: Optional[Path] = None) -> str:
             if err.errno in (errno.EROFS, errno.EACCES, errno.ENOSPC) else ""
         return f"{err.strerror}: {err.filename}{hint}"
     first = next((line.strip() for line in str(err).splitlines() if line.strip()), "")
-    where = f"the traceback is in {out / RESULTS}; " if out and (out / RESULTS).exists() else ""
+    results = RunDir(out).results if out else None
+    where = f"the traceback is in {results}; " if results and results.exists() else ""
     return f"{type(err).__name__}: {first} ({where}PTLAB_DEBUG=1 prints it)"
 
 
@@ -90,7 +92,7 @@ def _record_invalid(cfg: DictConfig, out: Path, err: Exception) -> None:
     keys = {"name": "name", "model": "model.name", "method": "method.name", "task": "task.name",
             "seed": "seed", "family": "model.family"}
     identity = {k: OmegaConf.select(cfg, v, default=None, throw_on_resolution_failure=False) for k, v in keys.items()}
-    write_json(out / RESULTS, {
+    write_json(RunDir(out).results, {
         "schema_version": SCHEMA_VERSION, "status": "failed", "error": _scrubbed(f"{type(err).__name__}: {err}"),
         **identity, "overrides": redacted_overrides(), "run_dir": str(out), "started_at": now(), "finished_at": now(),
     })

@@ -15,15 +15,15 @@ import time
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 
 from lightning.pytorch.callbacks.progress.progress_bar import ProgressBar
 from lightning.pytorch.trainer.states import TrainerFn
 
 from ptlab.config import RunConfig
 from ptlab.launch import global_rank
+from ptlab.run_dir import RunDir
 
-LOG_FILE = "ptlab.log"
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # Lightning's CSV logger warns about any file in its directory, and the run dir holds ptlab's own
 # config.yaml and results.json; the metrics.csv it deletes on resume was archived first
@@ -32,11 +32,13 @@ CSV_FALSE_ALARM = r"Experiment logs directory .* exists and is not empty"
 
 
 @contextmanager
-def routed(run: RunConfig, out: Path, action: str) -> Iterator[None]:
-    """Around one run: print its header, send library logs and warnings to `<out>/ptlab.log`."""
+def routed(run: RunConfig, out: Union[Path, RunDir], action: str) -> Iterator[None]:
+    """Around one run: print its header, send library logs and warnings to `<out>/ptlab.log`
+    (`ptlab.rank<n>.log` on ranks > 0)."""
     rank = global_rank()
-    out.mkdir(parents=True, exist_ok=True)
-    file = _QuietFileHandler(out / (LOG_FILE if rank == 0 else f"ptlab.rank{rank}.log"), encoding="utf-8")
+    out = RunDir.of(out)
+    out.root.mkdir(parents=True, exist_ok=True)
+    file = _QuietFileHandler(out.log_of_rank(rank), encoding="utf-8")
     file.setFormatter(logging.Formatter(LOG_FORMAT))
     file.handle(_record(logging.INFO, f"{action} {_identity(run)} in {out}"))
     with _library_logs(file, run.verbose), warnings.catch_warnings():

@@ -14,9 +14,11 @@ import os
 import time
 import uuid
 from pathlib import Path
+from typing import Union
 
 from ptlab.errors import RunDirError
 from ptlab.record import Decision, write_json
+from ptlab.run_dir import RunDir
 
 RANK_KEYS = ("RANK", "LOCAL_RANK", "SLURM_PROCID", "JSM_NAMESPACE_RANK")  # Lightning's order
 TOKEN_ENV = "PTLAB_LAUNCH"
@@ -51,18 +53,15 @@ def slurm_job_id() -> str:
     return os.environ["SLURM_JOB_ID"]
 
 
-DECISION = ".decision"
-
-
-def record_decision(run_dir: Path, token: str, decision: Decision, error: str = "") -> None:
+def record_decision(run_dir: Union[Path, RunDir], token: str, decision: Decision, error: str = "") -> None:
     """Rank 0: what this launch does with the run dir (or that it refused), for ranks > 0."""
-    write_json(Path(run_dir) / DECISION, {
+    write_json(RunDir.of(run_dir).decision, {
         "launch": token, "action": decision.action, "error": error,
         "checkpoint": str(decision.checkpoint) if decision.checkpoint else None,
     })
 
 
-def rank_zero_decision(run_dir: Path, token: str, timeout: float = 3600.0) -> Decision:
+def rank_zero_decision(run_dir: Union[Path, RunDir], token: str, timeout: float = 3600.0) -> Decision:
     """For ranks > 0: wait until rank 0 has decided this launch's action for the run dir.
 
     Only a decision of this launch counts (an earlier launch's may still be on disk). Rank 0 may
@@ -70,7 +69,7 @@ def rank_zero_decision(run_dir: Path, token: str, timeout: float = 3600.0) -> De
     against a rank 0 that died before deciding.
     """
     deadline = time.monotonic() + timeout
-    path = Path(run_dir) / DECISION
+    path = RunDir.of(run_dir).decision
     while time.monotonic() < deadline:
         try:
             decided = json.loads(path.read_text())

@@ -18,11 +18,12 @@ import zipfile
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Union
 
 from ptlab.errors import RunDirError
+from ptlab.run_dir import CHECKPOINTS, METRICS_CSV, RESULTS, RUN_FILES, START_FILES, RunDir
+from ptlab.run_dir import RESUMABLE  # noqa: F401 - re-exported, with RESULTS, for older imports
 
-RESULTS = "results.json"
 SCHEMA_VERSION = 2  # 2: fingerprint, resume_from, traceback
 
 
@@ -63,8 +64,8 @@ def write_json(path: Path, payload: Any) -> None:
     write_text(path, json.dumps(payload, indent=2, default=str) + "\n")
 
 
-def read_results(run_dir: Path) -> Optional[Dict[str, Any]]:
-    path = Path(run_dir) / RESULTS
+def read_results(run_dir: Union[Path, RunDir]) -> Optional[Dict[str, Any]]:
+    path = RunDir.of(run_dir).results
     if not path.exists():
         return None
     try:
@@ -76,14 +77,9 @@ def read_results(run_dir: Path) -> Optional[Dict[str, Any]]:
     return record
 
 
-# Everything a run writes into its directory, i.e. what a forced rerun moves aside.
-RUN_FILES = (RESULTS, "config.yaml", "metrics.csv", "checkpoints", "predictions_val.jsonl",
-             "predictions_test.jsonl", "adapter", "ptlab.log", "hparams.yaml")
-# What a fresh start moves aside when there is no checkpoint to keep.
-START_FILES = (RESULTS, "config.yaml", "metrics.csv", "ptlab.log", "hparams.yaml")
-# Full training states a run can resume from, newest first (last.ckpt: the latest validation or
-# preemption; best.ckpt: the best validation's).
-RESUMABLE = ("last.ckpt", "best.ckpt")
+# RUN_FILES (what a forced rerun moves aside), START_FILES (what a fresh start moves aside when
+# there is no checkpoint to keep) and RESUMABLE (checkpoints to resume from, newest first) are
+# spelled with the rest of the layout in ptlab/run_dir.py.
 
 
 @dataclass
@@ -95,7 +91,7 @@ class Decision:
     note: Optional[str] = None  # one line for the console, e.g. an unreadable checkpoint moved aside
 
 
-def check_run_dir(run_dir: Path, if_exists: str, fingerprint: Dict[str, Any],
+def check_run_dir(run_dir: Union[Path, RunDir], if_exists: str, fingerprint: Dict[str, Any],
                   config: Dict[str, Any]) -> Decision:
     """Decide what to do with a run dir that may hold an earlier run; never lose what it holds.
 
@@ -108,7 +104,7 @@ def check_run_dir(run_dir: Path, if_exists: str, fingerprint: Dict[str, Any],
     """
     from ptlab.fingerprint import mismatch
 
-    run_dir = Path(run_dir)
+    run_dir = RunDir.of(run_dir)
     if if_exists == "rerun":
         _archive(run_dir, RUN_FILES)
         return Decision("start")
@@ -116,7 +112,7 @@ def check_run_dir(run_dir: Path, if_exists: str, fingerprint: Dict[str, Any],
         previous = read_results(run_dir)
     except RunDirError:
         previous = {"status": "unreadable"}  # archived below like any unfinished record
-    left = [run_dir / "checkpoints" / name for name in RESUMABLE if (run_dir / "checkpoints" / name).exists()]
+    left = [path for path in run_dir.resumable if path.exists()]
     last = left[0] if left else None
     done = previous is not None and previous.get("status") == "completed"
     if done or last is not None:
@@ -147,21 +143,20 @@ def check_run_dir(run_dir: Path, if_exists: str, fingerprint: Dict[str, Any],
     return Decision("start")
 
 
-def _resume(run_dir: Path, left: List[Path]) -> Decision:
+def _resume(run_dir: RunDir, left: List[Path]) -> Decision:
     """Resume from the newest readable checkpoint; unreadable ones move to attempts/<n>/."""
     # The CSV logger starts metrics.csv afresh: keep the curve before the interruption.
-    attempt = _archive(run_dir, [RESULTS, "metrics.csv"], keep=["metrics.csv"])
+    attempt = _archive(run_dir, [RESULTS, METRICS_CSV], keep=[METRICS_CSV])
     notes = []
     for path in left:
         problem = unreadable(path)
         if problem is None:
             _check_weights_only(path)
-            note = "; ".join([*notes, f"resuming from {path.relative_to(run_dir)}"]) if notes else None
+            note = "; ".join([*notes, f"resuming from {run_dir.rel(path)}"]) if notes else None
             return Decision("resume", path, note)
         attempt = attempt or _new_attempt(run_dir)
         os.replace(path, attempt / path.name)
-        notes.append(f"{path.relative_to(run_dir)} is unreadable ({problem}); moved to "
-                     f"{(attempt / path.name).relative_to(run_dir)}")
+        notes.append(f"{run_dir.rel(path)} is unreadable ({problem}); moved to {run_dir.rel(attempt / path.name)}")
     _move(run_dir, [name for name in START_FILES if name != RESULTS], attempt)  # the start is fresh
     return Decision("start", note="; ".join([*notes, "no readable checkpoint is left: starting over"]))
 
@@ -200,40 +195,40 @@ def _check_weights_only(checkpoint: Path) -> None:
         ) from None
 
 
-def _config_of(run_dir: Path) -> Optional[Dict[str, Any]]:
+def _config_of(run_dir: RunDir) -> Optional[Dict[str, Any]]:
     from omegaconf import OmegaConf
 
-    path = run_dir / "config.yaml"
+    path = run_dir.config
     try:
         return OmegaConf.to_container(OmegaConf.load(path)) if path.exists() else None
     except Exception:  # noqa: BLE001 - a damaged config.yaml only loses the detail of a message
         return None
 
 
-def _new_attempt(run_dir: Path) -> Path:
-    done = [int(p.name) for p in (run_dir / "attempts").glob("*") if p.name.isdigit()]
-    target = run_dir / "attempts" / str(max(done, default=0) + 1)
+def _new_attempt(run_dir: RunDir) -> Path:
+    target = run_dir.attempt(max(run_dir.attempt_numbers(), default=0) + 1)
     target.mkdir(parents=True)
     return target
 
 
-def _archive(run_dir: Path, names, keep=()) -> Optional[Path]:
-    """Move an earlier attempt's files to attempts/<n>/ (copy those in `keep`), beside the new one."""
-    present = [n for n in names if (run_dir / n).exists()]
-    if RESULTS not in present and "checkpoints" not in present:
+def _archive(run_dir: RunDir, names, keep=()) -> Optional[Path]:
+    """Move an earlier attempt's files (names in the run dir) to attempts/<n>/ (copy those in
+    `keep`), beside the new one; nothing when it left neither a record nor checkpoints."""
+    present = [n for n in names if (run_dir.root / n).exists()]
+    if RESULTS not in present and CHECKPOINTS not in present:
         return None
     target = _new_attempt(run_dir)
     _move(run_dir, [n for n in present if n not in keep], target)
     for name in keep:
-        if (run_dir / name).exists():
-            shutil.copy2(run_dir / name, target / name)
+        if (run_dir.root / name).exists():
+            shutil.copy2(run_dir.root / name, target / name)
     return target
 
 
-def _move(run_dir: Path, names, target: Path) -> None:
+def _move(run_dir: RunDir, names, target: Path) -> None:
     for name in names:
-        if (run_dir / name).exists():
-            os.replace(run_dir / name, target / name)
+        if (run_dir.root / name).exists():
+            os.replace(run_dir.root / name, target / name)
 
 
 class PeakMemory:

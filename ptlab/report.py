@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
 from ptlab.errors import PtlabError
-from ptlab.record import RESULTS
 from ptlab.report_gather import SOURCES, gather, summarize
 from ptlab.report_plots import write_plots
 from ptlab.report_table import cost_table, latex, main_table, markdown, mixed_notes, notes
+from ptlab.run_dir import RESULTS
 
 
 
@@ -36,7 +36,7 @@ def report(inputs: Sequence[Path], out: Path, metric: Optional[str], split: str)
         "# ptlab report", "",
         f"- metric: {f'{metric} (--metric)' if metric else 'main metric of each task'} ({metrics}), ×100; "
         f"cells are mean ± sample std (ddof=1) over seeds, n = seeds averaged",
-        f"- split: {split} (`metrics.{SOURCES[split]}` of results.json)",
+        f"- split: {split} (`metrics.{SOURCES[split]}` of {RESULTS})",
         f"- runs read: {len(runs)} ({states.get('completed', 0)} completed, {states.get('failed', 0)} failed, "
         f"{states.get('incomplete', 0)} incomplete"
         + (f"; {duplicates} duplicate records ignored" if duplicates else "")
@@ -64,7 +64,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     """Console script `ptlab-report` (same as `python -m ptlab.report`)."""
     parser = argparse.ArgumentParser(prog="ptlab-report", description=__doc__.split("\n\n")[0])
     parser.add_argument("dirs", nargs="+", type=Path, metavar="DIR",
-                        help="run or sweep directories, searched recursively for results.json")
+                        help=f"run or sweep directories, searched recursively for {RESULTS}")
     parser.add_argument("--out", type=Path, help="where to write the report files (default: the first DIR)")
     parser.add_argument("--metric", help="metric to compare (default: each task's main_metric)")
     parser.add_argument("--split", choices=sorted(SOURCES), default="val",

@@ -14,6 +14,7 @@ from typing import Dict, List, Optional, Sequence
 import pandas as pd
 
 from ptlab.report_gather import columns_of
+from ptlab.run_dir import RunDir
 
 ZERO_FLOOR = 1e-7  # where a method with no trainable parameters sits on a log x axis
 
@@ -87,10 +88,10 @@ def plot_val_curves(runs: pd.DataFrame, task: str, metric: str, colors: Dict[str
         for column in columns:
             seeds = {}
             for run in runs[(runs["model"] == model) & (runs["column"] == column)].itertuples():
-                curve = read_val_curve(run.file.parent / "metrics.csv", metric)
+                csv = RunDir(run.file.parent).metrics_csv
+                curve = read_val_curve(csv, metric)
                 if curve is None:
-                    print(f"ptlab-report: warning: no val/{metric} curve in {run.file.parent / 'metrics.csv'}",
-                          file=sys.stderr)
+                    print(f"ptlab-report: warning: no val/{metric} curve in {csv}", file=sys.stderr)
                 else:
                     seeds[run.seed] = 100 * curve
             if not seeds:

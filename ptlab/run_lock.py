@@ -17,12 +17,12 @@ import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Union
 
 from ptlab.errors import RunDirError
 from ptlab.launch import slurm_job_id
+from ptlab.run_dir import RunDir
 
-LOCK = ".lock"
 REQUEUE_WAIT_SECONDS = 120.0
 
 
@@ -35,9 +35,9 @@ def _owner() -> str:
 
 
 @contextmanager
-def owning(run_dir: Path) -> Iterator[None]:
+def owning(run_dir: Union[Path, RunDir]) -> Iterator[None]:
     """Hold the run dir's lock while the body runs; RunDirError names the owner if it is taken."""
-    path = Path(run_dir) / LOCK
+    path = RunDir.of(run_dir).lock
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
