@@ -30,7 +30,13 @@ import startup  # noqa: E402
 import throughput  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-TRAINED = ("prompt_tuning", "prefix_tuning", "lora", "full_finetune")
+
+def methods(trained: bool) -> list:
+    """The registry's methods that train (or not), in ptlab-report's order."""
+    from ptlab.methods import registry
+
+    return [m.name for m in sorted(registry().values(), key=lambda m: m.report_order) if m.trains == trained]
+
 # Scoring cases on SST-2 beyond the task's own verbalizers: multi-token verbalizers (2 and 4 labels)
 VERBALIZERS = {
     "multi-token, 2 labels": {"negative": " not good at all", "positive": " really very good"},
@@ -58,7 +64,7 @@ def make_run(model: str, method: str, task: str, cache: str, *extra: str):
 def padding(model: str, task: str, cache: str) -> dict:
     """Padded share of the training positions over one epoch of the full training set, without
     and with length grouping."""
-    from ptlab.train import build_data
+    from ptlab.build import build_data
 
     result = {}
     for grouped in (False, True):
@@ -71,26 +77,26 @@ def padding(model: str, task: str, cache: str) -> dict:
 
 
 def scoring_cases(model: str, task: str, cache: str) -> dict:
-    from ptlab.models.families import make_reader
-    from ptlab.train import build_run
+    from ptlab.kinds import kind_of
+    from ptlab.build import build_run
 
     data, module = build_run(make_run(model, "zero_shot", task, cache))
     batches = list(data.val_dataloader())
-    cases = {"task verbalizers": module.reader}
+    cases = {"task verbalizers": module.kind.choice_ids(module.reader)}
     for name, labels in VERBALIZERS.items():
         task_cfg = dataclasses.replace(module.run.task, labels=labels, max_target_length=8)
-        cases[name] = make_reader(module.run.model.family, module.reader.tokenizer, task_cfg)
-    return {name: scoring.compare(reader, module.model, batches) for name, reader in cases.items()}
+        cases[name] = kind_of(task_cfg).choice_ids(module.reader)
+    return {name: scoring.compare(module.reader, choices, module.model, batches) for name, choices in cases.items()}
 
 
 def training(args) -> dict:
     """Each trained method through ptlab-train's own Trainer (validation off), a raw loop and
     an HF Trainer script, for warm-up + timed steps."""
     from ptlab.validation import validate
-    from ptlab.train import build_run
+    from ptlab.build import build_run
 
     result = {}
-    for method in TRAINED:
+    for method in methods(trained=True):
         cfg = compose_cfg(args.model, method, args.task, args.cache, "trainer.accelerator=cpu",
                           f"trainer.max_steps={args.warmup + args.steps}", "+trainer.limit_val_batches=0")
         data, module = build_run(validate(cfg))
@@ -107,7 +113,7 @@ PARTS = {
     "training": training,
     "scoring": lambda args: scoring_cases(args.model, args.task, args.cache) if _causal(args) else None,
     "footprint": lambda args: footprint.measure(
-        args.model, args.task, (["zero_shot"] if _causal(args) else []) + list(TRAINED), args.cache),
+        args.model, args.task, (methods(trained=False) if _causal(args) else []) + methods(trained=True), args.cache),
     "padding": lambda args: padding(args.model, args.task, args.cache),
     "startup": lambda args: startup.measure(make_run, args.model, args.task),
 }

@@ -16,9 +16,9 @@ from transformers import BatchEncoding
 from ptlab.models.families import token_logprobs
 
 
-def per_choice(reader, model, batch) -> torch.Tensor:
+def per_choice(reader, choices, model, batch) -> torch.Tensor:
     columns = []
-    for choice in reader.choice_ids:
+    for choice in choices:
         answers = reader.with_answers(batch["prompt_ids"], [choice] * len(batch["prompt_ids"]))
         inputs = BatchEncoding(answers).to(model.device)
         logits = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"]).logits
@@ -27,13 +27,14 @@ def per_choice(reader, model, batch) -> torch.Tensor:
     return torch.stack(columns, dim=1)
 
 
-def compare(reader, model, batches: List[dict]) -> Dict[str, object]:
+def compare(reader, choices: List[List[int]], model, batches: List[dict]) -> Dict[str, object]:
     """Timings, and whether both ways predict the same labels by the summed score (`accuracy`)
     and by the per-token mean (`accuracy_norm`)."""
     model.eval()
-    lengths = torch.tensor([len(c) for c in reader.choice_ids])
+    lengths = torch.tensor([len(c) for c in choices])
     timings, scores = {}, {}
-    scorers = {"ptlab": lambda b: reader.score(model, b)[0], "per_choice": lambda b: per_choice(reader, model, b)}
+    scorers = {"ptlab": lambda b: reader.score(model, b["prompt_ids"], choices)[0],
+               "per_choice": lambda b: per_choice(reader, choices, model, b)}
     with torch.no_grad():
         for name, score in scorers.items():
             score(batches[0])  # warm-up: first-call costs are not the method's
@@ -41,7 +42,7 @@ def compare(reader, model, batches: List[dict]) -> Dict[str, object]:
             scores[name] = torch.cat([score(b).cpu() for b in batches])
             timings[name] = time.perf_counter() - start
     ours, theirs = scores["ptlab"], scores["per_choice"]
-    return {"examples": len(ours), "labels": len(reader.choice_ids), "verbalizer_tokens": lengths.tolist(),
+    return {"examples": len(ours), "labels": len(choices), "verbalizer_tokens": lengths.tolist(),
             "ptlab_seconds": timings["ptlab"], "per_choice_seconds": timings["per_choice"],
             "speedup": timings["per_choice"] / timings["ptlab"],
             "identical_predictions": torch.equal(ours.argmax(-1), theirs.argmax(-1)),

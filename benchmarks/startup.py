@@ -39,6 +39,7 @@ def config_error() -> Dict[str, object]:
 
 def measure(make_run, model: str, task: str) -> Dict[str, object]:
     from ptlab.data.datamodule import TaskDataModule
+    from ptlab.kinds import kind_of
     from ptlab.models.families import make_reader
     from ptlab.models.loading import load_model, load_tokenizer
 
@@ -48,9 +49,11 @@ def measure(make_run, model: str, task: str) -> Dict[str, object]:
         for attempt in ("first", "cached"):
             start = time.perf_counter()  # tokenizer and weights: both come from the GGUF file
             tokenizer = load_tokenizer(run.model, cache)
-            load_model(run.model, cache, num_labels=len(run.task.labels))
+            kind = kind_of(run.task)
+            head = kind.head(run.model.family)
+            load_model(run.model, cache, head, kind.num_labels())
             result[f"model_load_{attempt}_seconds"] = time.perf_counter() - start
-            data = TaskDataModule(run, make_reader(run.model.family, tokenizer, run.task))
+            data = TaskDataModule(run, make_reader(run.model.family, tokenizer, run.task, head), kind)
             data.read()
             result[f"tokenize_{attempt}_seconds"] = _seconds(data.setup)
         result["tokenized_examples"] = sum(len(split) for split in data.splits.values())

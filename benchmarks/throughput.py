@@ -30,7 +30,7 @@ def ptlab_loop(module, data, cfg, batches: List[dict], warmup: int) -> float:
     import lightning as L
 
     from ptlab.preemption import SignalFlag
-    from ptlab.train import build_trainer
+    from ptlab.build import build_trainer
 
     marks = {}
 
@@ -58,7 +58,7 @@ def raw_loop(module, data, cfg, batches: List[dict], warmup: int) -> float:
     for i, batch in enumerate(batches):
         if i == warmup:
             start = time.perf_counter()
-        reader.loss(model, batch).backward()
+        module.kind.loss(reader, model, batch).backward()
         torch.nn.utils.clip_grad_norm_(trained, 1.0)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)

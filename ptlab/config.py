@@ -24,18 +24,6 @@ class Family(str, Enum):
     seq2seq = "seq2seq"  # encoder-decoder LM (T5)
 
 
-class TaskKind(str, Enum):
-    classification = "classification"
-    generation = "generation"
-
-
-# The metric names a task may declare; ptlab/metrics.py builds each one.
-METRIC_NAMES = {
-    TaskKind.classification: ("accuracy", "accuracy_norm", "macro_f1"),
-    TaskKind.generation: ("bleu", "rouge_l"),
-}
-
-
 class Schedule(str, Enum):
     """transformers.get_scheduler names that need nothing but warmup and total steps."""
 
@@ -58,14 +46,6 @@ class DataFormat(str, Enum):
     tsv = "tsv"
     csv = "csv"
     jsonl = "jsonl"
-
-
-class PromptInit(str, Enum):
-    auto = "auto"  # labels on classification tasks, sample_vocab on generation tasks
-    random = "random"
-    sample_vocab = "sample_vocab"
-    text = "text"
-    labels = "labels"  # the class verbalizers' embeddings (Lester et al. 2021, "class label" init)
 
 
 class IfExists(str, Enum):
@@ -99,7 +79,7 @@ class ModelConfig:
 
 @dataclass
 class MethodConfig:
-    """Shared optimisation settings; each method adds its own fields (one config per method)."""
+    """Shared optimisation settings; each method's module extends it with its own fields."""
 
     name: str
     lr: float = 1e-4
@@ -115,80 +95,6 @@ class MethodConfig:
             raise ConfigError(f"method.weight_decay must be >= 0, got {self.weight_decay}")
         if not 0 <= self.warmup_ratio < 1:
             raise ConfigError(f"method.warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
-
-
-@dataclass
-class FullFinetuneConfig(MethodConfig):
-    lr: float = 2e-5
-    weight_decay: float = 0.01
-
-
-@dataclass
-class VirtualTokensConfig(MethodConfig):
-    """Methods that train virtual tokens, started from real tokens' embeddings/activations."""
-
-    num_virtual_tokens: int = 10
-    init: PromptInit = PromptInit.auto
-    init_text: Optional[str] = None
-
-    def check(self) -> None:
-        super().check()
-        _positive("method.num_virtual_tokens", self.num_virtual_tokens)
-        if self.init == PromptInit.text and not self.init_text:
-            raise ConfigError("method.init=text needs method.init_text")
-
-
-@dataclass
-class PromptTuningConfig(VirtualTokensConfig):
-    lr: float = 3e-2
-    num_virtual_tokens: int = 20
-
-
-@dataclass
-class PrefixTuningConfig(VirtualTokensConfig):
-    lr: float = 5e-3
-    prefix_projection: bool = False  # the reparameterization MLP of Li & Liang (2021)
-    encoder_hidden_size: int = 512
-
-    def check(self) -> None:
-        super().check()
-        _positive("method.encoder_hidden_size", self.encoder_hidden_size)
-
-
-@dataclass
-class LoraMethodConfig(MethodConfig):
-    """LoRA (Hu et al., 2021): trained low-rank updates beside frozen weight matrices."""
-
-    lr: float = 1e-3
-    r: int = 8
-    alpha: int = 16  # the update is scaled by alpha / r
-    dropout: float = 0.05
-    # Module names to adapt; null: peft's default for the architecture (attention query and value
-    # projections: q_proj/v_proj on Llama, c_attn on GPT-2, q/v on T5, query/value on BERT/RoBERTa).
-    target_modules: Optional[List[str]] = None
-
-    def check(self) -> None:
-        super().check()
-        _positive("method.r", self.r)
-        _positive("method.alpha", self.alpha)
-        if not 0 <= self.dropout < 1:
-            raise ConfigError(f"method.dropout must be in [0, 1), got {self.dropout}")
-        if self.target_modules is not None and not self.target_modules:
-            raise ConfigError("method.target_modules is empty: name modules to adapt, or null for peft's default")
-
-
-@dataclass
-class ZeroShotConfig(MethodConfig):
-    export_adapter: bool = False
-
-
-METHOD_SCHEMAS = {
-    "full_finetune": FullFinetuneConfig,
-    "prompt_tuning": PromptTuningConfig,
-    "prefix_tuning": PrefixTuningConfig,
-    "lora": LoraMethodConfig,
-    "zero_shot": ZeroShotConfig,
-}
 
 
 @dataclass
@@ -209,46 +115,32 @@ class LocalSource:
 
 @dataclass
 class TaskConfig:
-    """A task is data + prompt + scorer; all methods on it share every field here."""
+    """A task is data + prompt + scorer; all methods on it share every field here.
+
+    The fields every kind has; a kind's module (ptlab/kinds/) extends this with its own
+    (classification: `labels`; generation: `group_by`) and checks them.
+    """
 
     name: str
-    kind: TaskKind
+    kind: str  # a task kind in ptlab/kinds/ (classification, generation)
     template: str  # str.format template over the `columns` fields, e.g. "Review: {text}\nSentiment:"
-    columns: Dict[str, str]  # template field -> data column; `label` / `target` are special
+    columns: Dict[str, str]  # template field (or the kind's answer column) -> data column
     metrics: List[str]
     main_metric: str
     hub: Optional[HubSource] = None
     local: Optional[LocalSource] = None
-    labels: Optional[Dict[str, str]] = None  # label name -> verbalizer; order = class index
-    group_by: Optional[str] = None  # generation: field whose equal values share references
     max_source_length: int = 256
     max_target_length: int = 64
 
     def check(self) -> None:
         if self.hub is None and self.local is None:
             raise ConfigError(f"task {self.name}: declare task.hub or task.local (or both)")
-        if self.kind == TaskKind.classification:
-            if not self.labels:
-                raise ConfigError(f"task {self.name}: a classification task needs task.labels")
-            if "label" not in self.columns:
-                raise ConfigError(f"task {self.name}: task.columns needs a 'label' column")
-        elif "target" not in self.columns:
-            raise ConfigError(f"task {self.name}: a generation task needs a 'target' column")
-        unknown = [m for m in self.metrics if m not in METRIC_NAMES[self.kind]]
-        if unknown:
-            raise ConfigError(
-                f"task.metrics: {unknown} unknown for a {self.kind.value} task; "
-                f"known: {list(METRIC_NAMES[self.kind])}"
-            )
-        fields = [f for f in self.columns if f not in ("label", "target")]
-        if self.group_by is not None and self.group_by not in fields:
-            raise ConfigError(f"task.group_by={self.group_by!r} is not a template field of task.columns: {fields}")
         if self.main_metric not in self.metrics:
             raise ConfigError(
                 f"task.main_metric={self.main_metric!r} is not among task.metrics={self.metrics}"
             )
-        _positive("task.max_source_length", self.max_source_length)
-        _positive("task.max_target_length", self.max_target_length)
+        positive("task.max_source_length", self.max_source_length)
+        positive("task.max_target_length", self.max_target_length)
 
 
 @dataclass
@@ -269,9 +161,9 @@ class DataConfig:
             raise ConfigError(f"data.source must be auto, hub or local, got {self.source!r}")
         for key in ("k", "k_per_class", "eval_limit", "test_limit"):
             if getattr(self, key) is not None:
-                _positive(f"data.{key}", getattr(self, key))
-        _positive("data.batch_size", self.batch_size)
-        _positive("data.eval_batch_size", self.eval_batch_size)
+                positive(f"data.{key}", getattr(self, key))
+        positive("data.batch_size", self.batch_size)
+        positive("data.eval_batch_size", self.eval_batch_size)
 
 
 @dataclass
@@ -279,7 +171,7 @@ class DecodeConfig:
     num_beams: int = 1  # 1 = greedy
 
     def check(self) -> None:
-        _positive("decode.num_beams", self.num_beams)
+        positive("decode.num_beams", self.num_beams)
 
 
 @dataclass
@@ -329,7 +221,9 @@ class RunConfig:
 
     @property
     def trains(self) -> bool:
-        return self.method.name != "zero_shot"
+        from ptlab.methods import method_class  # the registry imports this module
+
+        return method_class(self.method.name).trains
 
 
 @dataclass
@@ -342,6 +236,7 @@ class ScalarsConfig:
     verbose: bool = False  # library logs and warnings on the console too, not only in the run's log
 
 
-def _positive(key: str, value: int) -> None:
+def positive(key: str, value: int) -> None:
+    """Raise a ConfigError naming `key` unless value > 0."""
     if not value > 0:
         raise ConfigError(f"{key} must be > 0, got {value}")

@@ -17,10 +17,10 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import pandas as pd
 
 from ptlab.errors import PtlabError
-from ptlab.record import RESULTS
+from ptlab.methods import registry, report_order
+from ptlab.run_dir import RESULTS, RunDir
 from ptlab.report_table import cell_text, mixes
 
-METHOD_ORDER = ("zero_shot", "prompt_tuning", "prefix_tuning", "lora", "full_finetune")  # fewest trained first
 # --split -> the metrics entry of results.json. `val` is the validation score of the checkpoint
 # chosen on that same validation set (optimistic for trained methods when there is no test split);
 # `val_final` is the last step's, with no selection.
@@ -32,7 +32,7 @@ REQUIRED = ("model", "task", "method", "seed", "status")
 def find_results(inputs: Sequence[Path]) -> List[Path]:
     """Every run's results.json under the inputs, once each, even when inputs overlap.
 
-    An earlier attempt's record (attempts/<n>/results.json) is history, not a run.
+    An earlier attempt's record (attempts/<n>/results.json) is history, not a run (RunDir.under).
     """
     found = set()
     for path in inputs:
@@ -40,8 +40,7 @@ def find_results(inputs: Sequence[Path]) -> List[Path]:
             raise PtlabError(f"{path} does not exist")
         if not path.is_dir():
             raise PtlabError(f"{path} is not a directory (pass run or sweep directories)")
-        found.update(p.resolve() for p in path.rglob(RESULTS)
-                     if not (p.parent.parent.name == "attempts" and p.parent.name.isdigit()))
+        found.update(run.results.resolve() for run in RunDir.under(path))
     if not found:
         raise PtlabError(f"no {RESULTS} found under {', '.join(map(str, inputs))}")
     return sorted(found)
@@ -153,7 +152,8 @@ def gather(inputs: Sequence[Path], split: str,
     runs["column"] = runs["method"] + runs["variant"].map(lambda v: f" [{v}]" if v else "")
     if runs["name"].nunique() > 1:
         runs["column"] = runs["name"] + ": " + runs["column"]
-    method_rank = runs["method"].map(lambda m: METHOD_ORDER.index(m) if m in METHOD_ORDER else len(METHOD_ORDER))
+    order = report_order()  # the registry's: fewest trained parameters first; unknown methods last
+    method_rank = runs["method"].map(lambda m: order.get(m, max(order.values()) + 1))
     ordered = runs.assign(r=method_rank).sort_values(["r", "method", "name", "variant"])["column"].unique()
     runs["rank"] = runs["column"].map({column: i for i, column in enumerate(ordered)})
     _check_metric(runs, split, metric)
@@ -207,8 +207,13 @@ def summarize(runs: pd.DataFrame, split: str) -> pd.DataFrame:
                 "train_seconds": done["train_seconds"].mean(), "mixes": mixes(done),  # what the mean averages
             })
             if rows[-1]["n"] + rows[-1]["n_failed"] + rows[-1]["n_incomplete"] == 0 and \
-                    method_of[column] == "zero_shot" and set(runs_mt["family"]) == {"encoder"}:
-                rows[-1]["not_applicable"] = True  # ptlab-train skips zero-shot on encoders
+                    _needs_lm_head(method_of[column]) and set(runs_mt["family"]) == {"encoder"}:
+                rows[-1]["not_applicable"] = True  # ptlab-train skips LM-head methods on encoders
     table = pd.DataFrame(rows)
     table["cell"] = [cell_text(row, split) for row in table.itertuples()]
     return table
+
+
+def _needs_lm_head(method: str) -> bool:
+    known = registry().get(method)
+    return bool(known and known.needs_lm_head)

@@ -2,6 +2,7 @@
 
 conf/train.yaml finds the named experiments (experiments/experiment/) through ptlab_root;
 conf/hydra/default.yaml names run dirs with ptlab_run_tag (the overrides, secrets redacted);
+conf/callbacks/default.yaml reads the main metric's direction through ptlab_metric_mode;
 conf/logger/wandb.yaml derives a stable W&B run id and the offline default through the others.
 """
 
@@ -23,6 +24,15 @@ def register() -> None:
     OmegaConf.register_new_resolver("ptlab_run_id", run_id, replace=True)
     OmegaConf.register_new_resolver("ptlab_run_tag", run_tag, replace=True)
     OmegaConf.register_new_resolver("ptlab_wandb_offline", offline_by_default, replace=True)
+    OmegaConf.register_new_resolver("ptlab_metric_mode", metric_mode, replace=True)
+
+
+def metric_mode(kind: str, metric: str) -> str:
+    """max or min: the direction of a task's main metric, as its kind's metric spec says (for
+    conf/callbacks/default.yaml's best-checkpoint rule)."""
+    from ptlab.kinds import kind_class
+
+    return kind_class(kind).metrics[metric].mode
 
 
 def run_tag(exclude) -> str:

@@ -16,19 +16,20 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Dict, Optional
 
-import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from ptlab import redaction, review, run_lock
-from ptlab.config import RunConfig, TaskKind
+from ptlab.build import build_run, build_trainer
+from ptlab.config import RunConfig
 from ptlab.errors import ConfigError, PtlabError
 from ptlab.fingerprint import fingerprint
 from ptlab.launch import global_rank, launch_token, rank_zero_decision, record_decision
+from ptlab.run_dir import RunDir
+from ptlab.selection import best_of_run, logged_metrics, rule, validate_now
 from ptlab.preemption import Preempted, requeue, signum, watching
 from ptlab.record import (
-    RESULTS,
     SCHEMA_VERSION,
     Decision,
     PeakMemory,
@@ -39,7 +40,6 @@ from ptlab.record import (
     write_json,
     write_text,
 )
-from ptlab.trainer_options import trainer_options
 from ptlab.validation import validate
 
 
@@ -47,7 +47,7 @@ def train(cfg: DictConfig) -> Dict[str, Any]:
     """Run one job from a composed config; returns the results record."""
     run = validate(cfg)
     _check_launch(run)
-    out = Path(run.paths.output_dir)
+    out = RunDir(run.paths.output_dir)
     rank, token = global_rank(), launch_token()
     resolved = redaction.redact(OmegaConf.to_container(cfg, resolve=True))
     prints = fingerprint(run, resolved)  # reads only: a failure here leaves nothing behind
@@ -61,7 +61,7 @@ def train(cfg: DictConfig) -> Dict[str, Any]:
         return _run(run, cfg, out, resolved, prints, decision, rank, token)
 
 
-def _decide(out: Path, run: RunConfig, prints: Dict[str, Any], resolved: Dict[str, Any], token: str) -> Decision:
+def _decide(out: RunDir, run: RunConfig, prints: Dict[str, Any], resolved: Dict[str, Any], token: str) -> Decision:
     """Rank 0's decision about the run dir, recorded for the other ranks (a refusal too)."""
     try:
         decision = check_run_dir(out, run.if_exists.value, prints, resolved)
@@ -72,15 +72,15 @@ def _decide(out: Path, run: RunConfig, prints: Dict[str, Any], resolved: Dict[st
     return decision
 
 
-def _run(run: RunConfig, cfg: DictConfig, out: Path, resolved: Dict[str, Any], prints: Dict[str, Any],
+def _run(run: RunConfig, cfg: DictConfig, out: RunDir, resolved: Dict[str, Any], prints: Dict[str, Any],
          decision: Decision, rank: int, token: str) -> Dict[str, Any]:
     """The run's life in its (owned) dir: a `running` record, the work, the final record."""
-    if rank == 0 and not (out / "config.yaml").exists():  # a resumed run keeps its first config
-        write_text(out / "config.yaml", OmegaConf.to_yaml(OmegaConf.create(resolved)))
+    if rank == 0 and not out.config.exists():  # a resumed run keeps its first config
+        write_text(out.config, OmegaConf.to_yaml(OmegaConf.create(resolved)))
     record = {**_identity(run, out), "fingerprint": prints, "launch": token, "action": decision.action,
               "resume_from": str(decision.checkpoint) if decision.checkpoint else None}
     if rank == 0:
-        write_json(out / RESULTS, record)  # status "running": a killed run is visible as unfinished
+        write_json(out.results, record)  # status "running": a killed run is visible as unfinished
     started = time.perf_counter()
     live: Dict[str, Any] = {}  # the trainer and module, for closing the W&B run at the end
     preempted: Optional[Preempted] = None
@@ -102,44 +102,17 @@ def _run(run: RunConfig, cfg: DictConfig, out: Path, resolved: Dict[str, Any], p
             record["time"] = {**record.get("time", {}), "total_seconds": time.perf_counter() - started}
             record["finished_at"] = now()
             if rank == 0:
-                write_json(out / RESULTS, record)
+                write_json(out.results, record)
             if live:
-                review.finish(live["trainer"], live["module"].predictions, out / RESULTS, record["status"])
+                review.finish(live["trainer"], live["module"].predictions, out.results, record["status"])
     if preempted:
         print(f"ptlab: {preempted}; {requeue(preempted, run.preemption)}", file=sys.stderr)
         raise SystemExit(128 + signum(preempted.signame))  # not a return: a wrapper must not record a result
-    print(console.results_line(record, out / RESULTS), flush=True)
+    print(console.results_line(record, out.results), flush=True)
     return record
 
 
-def build_data(run: RunConfig):
-    """The task's DataModule, read (bad data fails here, before the tokenizer loads) and tokenized."""
-    from ptlab.data.datamodule import TaskDataModule
-    from ptlab.models.families import make_reader
-    from ptlab.models.loading import load_tokenizer
-
-    data = TaskDataModule(run)
-    data.read()
-    data.reader = make_reader(run.model.family, load_tokenizer(run.model, run.paths.cache_dir), run.task)
-    data.setup()
-    return data
-
-
-def build_run(run: RunConfig):
-    """Data (read, then tokenized) and the method's module, in the order that fails fastest."""
-    import lightning as L
-
-    from ptlab.methods import METHODS
-    from ptlab.models.loading import load_model
-
-    L.seed_everything(run.seed, workers=True, verbose=False)
-    data = build_data(run)
-    num_labels = len(run.task.labels) if run.task.kind == TaskKind.classification else None
-    backbone = load_model(run.model, run.paths.cache_dir, num_labels=num_labels)
-    return data, METHODS[run.method.name](run, data.reader, backbone)
-
-
-def _execute(run: RunConfig, cfg: DictConfig, out: Path, resolved: Dict[str, Any],
+def _execute(run: RunConfig, cfg: DictConfig, out: RunDir, resolved: Dict[str, Any],
              live: Dict[str, Any], resume_from: Optional[Path], flag) -> Dict[str, Any]:
     data, module = build_run(run)
     trainer = build_trainer(cfg, run, out, flag)
@@ -164,11 +137,11 @@ def _execute(run: RunConfig, cfg: DictConfig, out: Path, resolved: Dict[str, Any
     if module.last_val and module.last_val[0] == trainer.global_step:
         final = module.last_val[1]  # training ended on a validation: no need to score twice
     else:
-        final = _validate(trainer, module, data)
+        final = validate_now(trainer, module, data)
     best, best_step = final, trainer.global_step
     if run.trains:
-        best, best_step = _best(trainer, module, data, final, main, out)
-    test = _metrics(trainer.test(module, datamodule=data, verbose=False)[0], "test") if data.has_test else None
+        best, best_step = best_of_run(trainer, module, data, final, data.kind.metrics[main], out)
+    test = logged_metrics(trainer.test(module, datamodule=data, verbose=False)[0], "test") if data.has_test else None
     eval_seconds = time.perf_counter() - eval_started
 
     result["resumed_from_step"] = module.start_step if resume_from else None
@@ -176,14 +149,14 @@ def _execute(run: RunConfig, cfg: DictConfig, out: Path, resolved: Dict[str, Any
         return result
     for split in ("val", "test"):
         if module.predictions[split]:
-            _write_jsonl(out / f"predictions_{split}.jsonl", module.predictions[split])
-    if run.trains and run.method.export_adapter and hasattr(module, "export_adapter"):
-        module.export_adapter(out / "adapter")
+            _write_jsonl(out.predictions(split), module.predictions[split])
+    if run.trains and run.method.export_adapter:
+        module.method.export(module.model, out.adapter)
     result.update({
         "main_metric": main,
         "metrics": {"val_final": final, "val_best": best, "test": test},
-        "best": {"step": best_step, "checkpoint": "checkpoints/best.ckpt" if run.trains else None,
-                 "rule": f"highest val/{main} over all validations incl. the final one; ties keep the earliest"},
+        "best": {"step": best_step, "checkpoint": out.rel(out.best_ckpt) if run.trains else None,
+                 "rule": rule(data.kind.metrics[main])},
         "memory": memory.read(),
         "time": {"train_seconds": train_seconds, "train_step_seconds": module.train_seconds,
                  "eval_seconds": eval_seconds},
@@ -193,53 +166,6 @@ def _execute(run: RunConfig, cfg: DictConfig, out: Path, resolved: Dict[str, Any
                        "padding_fraction": module.padding_fraction},
     })
     return result
-
-
-def _best(trainer, module, data, final, main, out):
-    """Apply the fixed rule: the best validation of training, unless the final weights beat it."""
-    ckpt = trainer.checkpoint_callback
-    best_path = Path(ckpt.best_model_path) if ckpt and ckpt.best_model_path else None
-    score = float(ckpt.best_model_score) if best_path else None
-    if score is None or final[main] > score:
-        best_path = out / "checkpoints" / "best.ckpt"
-        trainer.save_checkpoint(best_path)
-        return final, trainer.global_step
-    import torch
-
-    state = torch.load(best_path, map_location="cpu", weights_only=True)
-    if state["global_step"] == trainer.global_step:
-        return final, trainer.global_step
-    module.load_state_dict(state["state_dict"], strict=module.strict_loading)
-    return _validate(trainer, module, data), state["global_step"]
-
-
-def _validate(trainer, module, data) -> Dict[str, float]:
-    return _metrics(trainer.validate(module, datamodule=data, verbose=False)[0], "val")
-
-
-def _metrics(logged, split: str) -> Dict[str, float]:
-    return {k.split("/", 1)[1]: float(v) for k, v in logged.items() if k.startswith(f"{split}/")}
-
-
-def build_trainer(cfg: DictConfig, run: RunConfig, out: Path, flag):
-    import lightning as L
-    from lightning.pytorch.callbacks import LearningRateMonitor, ProgressBar
-    from lightning.pytorch.plugins.environments import SLURMEnvironment
-
-    from ptlab.checkpointing import AtomicCheckpointIO, PreemptionCheckpoint
-
-    loggers = [hydra.utils.instantiate(c) for c in (cfg.get("logger") or {}).values() if c]
-    callbacks = [hydra.utils.instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
-    if not loggers:  # logger=none: the LR monitor has nowhere to write (Lightning refuses to start)
-        callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
-    if not run.trainer.get("enable_progress_bar", True):  # Lightning refuses a bar it was told not to show
-        callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
-    callbacks.append(PreemptionCheckpoint(flag, out / "checkpoints" / "last.ckpt"))
-    # ptlab owns requeue (ptlab/preemption.py), so Lightning's SLURM auto-requeue stays off;
-    # ptlab's samplers shard the data per rank themselves (exact eval shards, resumable order).
-    plugins = [AtomicCheckpointIO()] + ([SLURMEnvironment(auto_requeue=False)] if SLURMEnvironment.detect() else [])
-    return L.Trainer(**trainer_options(run.trainer), callbacks=callbacks, logger=loggers or False,
-                     plugins=plugins, use_distributed_sampler=False, default_root_dir=str(out))
 
 
 def _check_launch(run: RunConfig) -> None:
@@ -256,7 +182,7 @@ def _check_launch(run: RunConfig) -> None:
         )
 
 
-def _identity(run: RunConfig, out: Path) -> Dict[str, Any]:
+def _identity(run: RunConfig, out: RunDir) -> Dict[str, Any]:
     return {
         "schema_version": SCHEMA_VERSION, "status": "running", "error": None, "name": run.name,
         "model": run.model.name, "method": run.method.name, "task": run.task.name, "seed": run.seed,

@@ -17,20 +17,18 @@ from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
 
 from ptlab import trainer_options
 from ptlab.config import (
-    METHOD_SCHEMAS,
     DataConfig,
     DecodeConfig,
     Family,
     ModelConfig,
     PathsConfig,
     PreemptionConfig,
-    PromptInit,
     RunConfig,
     ScalarsConfig,
-    TaskConfig,
-    TaskKind,
 )
 from ptlab.errors import ConfigError, NotApplicable, did_you_mean
+from ptlab.kinds import TaskKind, kind_class
+from ptlab.methods import Method, method_class
 
 
 def _typed(schema: type, node: Any, key: str) -> Any:
@@ -85,15 +83,14 @@ def _check_top_level(cfg: DictConfig) -> None:
 def validate(cfg: DictConfig) -> RunConfig:
     """Check a composed Hydra config and return its typed form, before any model is loaded."""
     _check_top_level(cfg)
-    method_name = OmegaConf.select(cfg, "method.name")
-    if method_name not in METHOD_SCHEMAS:
-        raise ConfigError(f"unknown method.name={method_name!r}; known: {sorted(METHOD_SCHEMAS)}")
+    method = method_class(OmegaConf.select(cfg, "method.name"))
+    kind = kind_class(OmegaConf.select(cfg, "task.kind"))
     scalar_keys = [f.name for f in dataclasses.fields(ScalarsConfig)]
     scalars = _typed(ScalarsConfig, {k: cfg[k] for k in scalar_keys if k in cfg}, "<top level>")
     run = RunConfig(
         model=_typed(ModelConfig, cfg.get("model"), "model"),
-        method=_typed(METHOD_SCHEMAS[method_name], cfg.get("method"), "method"),
-        task=_typed(TaskConfig, cfg.get("task"), "task"),
+        method=_typed(method.config, cfg.get("method"), "method"),
+        task=_typed(kind.config, cfg.get("task"), "task"),
         data=_typed(DataConfig, cfg.get("data", {}), "data"),
         decode=_typed(DecodeConfig, cfg.get("decode", {}), "decode"),
         paths=_typed(PathsConfig, cfg.get("paths"), "paths"),
@@ -104,35 +101,32 @@ def validate(cfg: DictConfig) -> RunConfig:
     for part in (run.method, run.task, run.data, run.decode, run.preemption):
         part.check()
     trainer_options.check(run.trainer)
-    _check_combination(run)
+    task_kind = kind(run.task)
+    task_kind.check()
+    _check_combination(run, task_kind, method(run, task_kind))
     return run
 
 
-def _check_combination(run: RunConfig) -> None:
-    family, kind = run.model.family, run.task.kind
-    if family == Family.encoder and run.method.name == "zero_shot":
+def _check_combination(run: RunConfig, kind: TaskKind, method: Method) -> None:
+    """Rules across groups, asked of the kind and the method (never of their names)."""
+    family = run.model.family
+    head = kind.head(family)
+    if method.needs_lm_head and not (head and head.is_lm):
         raise NotApplicable(
-            f"method=zero_shot needs a model with an LM head; model={run.model.name} is an "
-            f"encoder with a classification head (family=encoder). Use a causal or seq2seq model."
+            f"method={method.name} needs a model with an LM head; model={run.model.name} is an "
+            f"encoder with a classification head (family={family.value}). Use a causal or seq2seq model."
         )
-    if family == Family.encoder and kind == TaskKind.generation:
+    if head is None:
+        able = [f.value for f in Family if kind.head(f) is not None]
         raise ConfigError(
-            f"task={run.task.name} is a generation task; model={run.model.name} (family=encoder) "
-            f"cannot generate text. Use a causal or seq2seq model."
+            f"task={run.task.name} is a {kind.name} task; model={run.model.name} (family={family.value}) "
+            f"cannot {kind.action}. Use a model of family {' or '.join(able)}."
         )
     steps, epochs = run.trainer.get("max_steps", -1), run.trainer.get("max_epochs")
-    if run.trains and steps in (-1, None) and epochs in (-1, None):
+    if method.trains and steps in (-1, None) and epochs in (-1, None):
         raise ConfigError("training needs an end: set trainer.max_steps or trainer.max_epochs")
     if run.data.k is not None and run.data.k_per_class is not None:
         raise ConfigError("set data.k or data.k_per_class, not both")
-    if run.data.k_per_class is not None and kind != TaskKind.classification:
-        raise ConfigError("data.k_per_class needs a classification task")
-    init = getattr(run.method, "init", PromptInit.auto)
-    if init == PromptInit.labels and kind != TaskKind.classification:
-        raise ConfigError("method.init=labels needs a classification task; use auto, random or text")
-    if run.method.name == "prefix_tuning" and init not in (PromptInit.auto, PromptInit.random):
-        if family != Family.causal or run.method.prefix_projection:
-            raise ConfigError(
-                f"method.init={init.value} for prefix tuning needs a causal LM and "
-                f"method.prefix_projection=false; use init=random (or auto)"
-            )
+    if run.data.k_per_class is not None and kind.label_words() is None:
+        raise ConfigError(f"data.k_per_class needs a task with classes; a {kind.name} task has none (use data.k)")
+    method.check()

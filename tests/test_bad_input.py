@@ -133,6 +133,13 @@ CONFIG_ERRORS = {
                       ["task.local.format", "'parquet'", "jsonl"]),
     "trainer-set-by-ptlab": (["model=tiny-bert", "method=full_finetune", "+trainer.logger=false"],
                              ["trainer.logger is set by ptlab"]),
+    # Task kinds and methods come from their registries: an unknown one is named, never guessed.
+    "unknown-kind": (["model=tiny-bert", "method=full_finetune", "task.kind=clasification"],
+                     ["task.kind='clasification'", "did you mean task.kind=classification?"]),
+    "unknown-method-name": (["model=tiny-bert", "method=full_finetune", "method.name=lorra"],
+                            ["method.name='lorra'", "did you mean method.name=lora?"]),
+    "key-of-another-kind": (["model=tiny-bert", "method=full_finetune", "+task.group_by=text"],
+                            ["unknown key task.group_by"]),
 }
 
 

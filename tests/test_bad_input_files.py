@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from ptlab.errors import ModelError
+from ptlab.kinds import Head
 
 from cli import record, run_dirs
 from test_bad_input import ERROR, error_line, ptlab, sst2_dir, written
@@ -149,7 +150,7 @@ def test_tokenizer_only_dir_loaded_as_a_model_names_config_json(tmp_path):
 
     folder = model_dir(tmp_path / "model")
     with pytest.raises(ModelError) as err:
-        load_model(_local_cfg(folder), tmp_path / "cache", num_labels=2)
+        load_model(_local_cfg(folder), tmp_path / "cache", Head.sequence_classification, num_labels=2)
     assert f"model local: {folder} (model.pretrained) has no config.json" in str(err.value)
     assert err.value.__cause__ is not None  # transformers' own error, shown by PTLAB_DEBUG=1
 
@@ -171,7 +172,7 @@ def test_unknown_model_type_is_not_blamed_on_trust_remote_code(tmp_path):
 
     folder = model_dir(tmp_path / "model", config={"model_type": "fancy"})
     with pytest.raises(ModelError) as err:
-        load_model(_local_cfg(folder), tmp_path / "cache", num_labels=2)
+        load_model(_local_cfg(folder), tmp_path / "cache", Head.sequence_classification, num_labels=2)
     assert "model_type 'fancy' in its config.json is not known to transformers" in str(err.value)
     assert "trust_remote_code" not in str(err.value)
 

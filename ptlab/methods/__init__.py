@@ -1,15 +1,62 @@
-"""The methods, by the name their `conf/method/<name>.yaml` selects."""
+"""The method registry: a method is one module in this package, registered by defining its class.
 
-from ptlab.methods.full_finetune import FullFinetune
-from ptlab.methods.lora import LoRA
-from ptlab.methods.prefix_tuning import PrefixTuning
-from ptlab.methods.prompt_tuning import PromptTuning
-from ptlab.methods.zero_shot import ZeroShot
+A method module holds its typed config (a MethodConfig dataclass) and a `Method` subclass naming
+it (what conf/method/<name>.yaml selects), its capabilities and how it wraps the backbone; the
+shared LightningModule (ptlab/method_module.py) trains and scores whatever the method wrapped.
+Like peft's tuners, a method is one registration: name + config + model change together.
 
-METHODS = {
-    "full_finetune": FullFinetune,
-    "lora": LoRA,
-    "prefix_tuning": PrefixTuning,
-    "prompt_tuning": PromptTuning,
-    "zero_shot": ZeroShot,
-}
+Method modules import torch and peft only inside their hooks: validation reads every schema and
+capability before any heavy import, so a bad config fails in well under a second.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Dict
+
+from ptlab.config import MethodConfig
+from ptlab.plugins import discover, lookup
+
+if TYPE_CHECKING:
+    from ptlab.config import RunConfig
+    from ptlab.kinds import TaskKind
+
+
+class Method:
+    """One method: class attributes say what it is, the hooks what it does to the backbone."""
+
+    name = ""  # conf/method/<name>.yaml sets method.name to this
+    config: type = MethodConfig  # the method group's schema
+    trains = True  # False: evaluated as loaded (no training split, no checkpoints)
+    needs_lm_head = False  # scores through an LM head (an encoder's classification head won't do)
+    peft = False  # a peft adapter: trainable-only checkpoints, exported in peft's format
+    saves_frozen_weights = False  # checkpoints hold every weight (nothing is frozen)
+    report_order = 50  # ptlab-report's column order: fewest trained parameters first
+
+    def __init__(self, run: "RunConfig", kind: "TaskKind"):
+        self.run, self.cfg, self.kind = run, run.method, kind
+
+    def check(self) -> None:
+        """Rules between this method's config and the model/task (torch-free, before any load)."""
+
+    def wrap(self, backbone, reader):
+        """The module to train: the backbone with this method's parameters, only those trainable."""
+        raise NotImplementedError
+
+    def export(self, model, directory: Path) -> None:
+        """Save the trained method in its library's own format (peft methods: the adapter)."""
+
+
+@cache
+def registry() -> Dict[str, type]:
+    """Every method, by name: the Method subclasses defined in this package's modules."""
+    return discover(__name__, __path__, Method)
+
+
+def method_class(name: str) -> type:
+    return lookup(registry(), name, "method.name")
+
+
+def report_order() -> Dict[str, int]:
+    return {name: m.report_order for name, m in registry().items()}

@@ -9,32 +9,59 @@ tokens preceded the prompt. `init=random` keeps peft's init.
 
 import functools
 import inspect
+from dataclasses import dataclass
 
-import torch
-from peft import PrefixTuningConfig
-
-from ptlab.config import Family
-from ptlab.methods.peft_method import PeftMethod
+from ptlab.config import Family, positive
+from ptlab.errors import ConfigError
+from ptlab.methods.virtual_tokens import PromptInit, VirtualTokensConfig, VirtualTokensMethod
 
 
-class PrefixTuning(PeftMethod):
-    def peft_config(self, backbone):
-        cfg = self.run.method
-        return PrefixTuningConfig(
-            task_type=self.reader.peft_task_type,
+@dataclass
+class PrefixTuningConfig(VirtualTokensConfig):
+    lr: float = 5e-3
+    prefix_projection: bool = False  # the reparameterization MLP of Li & Liang (2021)
+    encoder_hidden_size: int = 512
+
+    def check(self) -> None:
+        super().check()
+        positive("method.encoder_hidden_size", self.encoder_hidden_size)
+
+
+class PrefixTuning(VirtualTokensMethod):
+    name = "prefix_tuning"
+    config = PrefixTuningConfig
+    report_order = 20
+
+    def check(self) -> None:
+        super().check()
+        if self.cfg.init not in (PromptInit.auto, PromptInit.random):
+            if self.run.model.family != Family.causal or self.cfg.prefix_projection:
+                raise ConfigError(
+                    f"method.init={self.cfg.init.value} for prefix tuning needs a causal LM and "
+                    f"method.prefix_projection=false; use init=random (or auto)"
+                )
+
+    def peft_config(self, reader):
+        from peft import PrefixTuningConfig as PeftPrefixTuningConfig
+
+        cfg = self.cfg
+        return PeftPrefixTuningConfig(
+            task_type=self.task_type(reader),
             num_virtual_tokens=cfg.num_virtual_tokens,
             prefix_projection=cfg.prefix_projection,
             encoder_hidden_size=cfg.encoder_hidden_size,
         )
 
-    def wrap(self, backbone):
-        model = super().wrap(backbone)
-        if self.reader.family == Family.encoder:
+    def wrap(self, backbone, reader):
+        import torch
+
+        model = super().wrap(backbone, reader)
+        if reader.family == Family.encoder:
             accept_past_key_values(model)
-        if self.reader.family != Family.causal or self.run.method.prefix_projection:
+        if reader.family != Family.causal or self.cfg.prefix_projection:
             return model  # no cache to read activations from / an MLP that cannot be inverted
         table = model.prompt_encoder[model.active_adapter].embedding.weight  # (n, layers*2*kv_dim)
-        ids = self.init_token_ids(table.shape[0])
+        ids = self.init_token_ids(reader.tokenizer, table.shape[0])
         if ids:
             with torch.no_grad():
                 cache = backbone(input_ids=torch.tensor([ids], device=backbone.device), use_cache=True).past_key_values

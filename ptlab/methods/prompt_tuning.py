@@ -4,24 +4,34 @@ The prompt starts from the embeddings of real tokens (the class verbalizers, a t
 vocabulary, repeated to fill), or from peft's random init.
 """
 
-import torch
-from peft import PromptTuningConfig, PromptTuningInit
+from dataclasses import dataclass
 
-from ptlab.methods.peft_method import PeftMethod
+from ptlab.methods.virtual_tokens import VirtualTokensConfig, VirtualTokensMethod
 
 
-class PromptTuning(PeftMethod):
-    def peft_config(self, backbone):
-        return PromptTuningConfig(
-            task_type=self.reader.peft_task_type,
-            num_virtual_tokens=self.run.method.num_virtual_tokens,
-            prompt_tuning_init=PromptTuningInit.RANDOM,
-        )
+@dataclass
+class PromptTuningConfig(VirtualTokensConfig):
+    lr: float = 3e-2
+    num_virtual_tokens: int = 20
 
-    def wrap(self, backbone):
-        model = super().wrap(backbone)
+
+class PromptTuning(VirtualTokensMethod):
+    name = "prompt_tuning"
+    config = PromptTuningConfig
+    report_order = 10
+
+    def peft_config(self, reader):
+        from peft import PromptTuningConfig as PeftPromptTuningConfig, PromptTuningInit
+
+        return PeftPromptTuningConfig(task_type=self.task_type(reader), num_virtual_tokens=self.cfg.num_virtual_tokens,
+                                      prompt_tuning_init=PromptTuningInit.RANDOM)
+
+    def wrap(self, backbone, reader):
+        import torch
+
+        model = super().wrap(backbone, reader)
         embedding = model.prompt_encoder[model.active_adapter].embedding
-        ids = self.init_token_ids(embedding.weight.shape[0])  # seq2seq: tokens x (encoder, decoder)
+        ids = self.init_token_ids(reader.tokenizer, embedding.weight.shape[0])  # seq2seq: tokens x (enc, dec)
         if ids:
             with torch.no_grad():
                 embedding.weight.copy_(backbone.get_input_embeddings()(torch.tensor(ids, device=backbone.device)))

@@ -1,28 +1,27 @@
-"""How each model family turns a task's examples into tensors, a loss, rank scores and text.
+"""How each model family reads prompts and answers: tokenization, batches, losses, rank scores, text.
 
-Every method on a task goes through the same family reader, so the prompt, the loss and the
-scorer are shared by construction: methods differ only in which parameters train.
+Every method on a task goes through the same family reader, and the task's kind (ptlab/kinds/)
+decides what is read as the answer, so the prompt, the loss and the scorer are shared by
+construction: methods differ only in which parameters train.
 
-- causal: the label's verbalizer (or the target text) is appended to the prompt; the loss is the
-  LM loss on those tokens only; classification is rank scoring, the summed log-probability of each
-  verbalizer after the prompt (and its per-token mean, the length-normalized variant).
-- seq2seq: the prompt goes to the encoder, the verbalizer/target is the decoder's output; same
-  loss and rank scoring over decoder tokens.
-- encoder: the prompt is classified by the model's head; scores are the head's log-softmax.
+- causal: the answer (a verbalizer or a target text) is appended to the prompt; the loss is the LM
+  loss on its tokens only; rank scoring is the summed log-probability of each choice after the
+  prompt (and its per-token mean, the length-normalized variant).
+- seq2seq: the prompt goes to the encoder, the answer is the decoder's output; same loss and rank
+  scoring over decoder tokens.
+- encoder: the prompt is read by the head the kind chose (e.g. a classification head's logits).
 """
 
 from __future__ import annotations
 
-from functools import cached_property
 from typing import Any, Dict, List, Sequence
 
 import torch
 import torch.nn.functional as F
-from peft import TaskType
 
-from ptlab.config import Family, TaskConfig, TaskKind
+from ptlab.config import Family, TaskConfig
 from ptlab.data.sources import Example
-from ptlab.errors import ConfigError
+from ptlab.kinds import Head
 
 IGNORE = -100
 Batch = Dict[str, Any]
@@ -85,15 +84,25 @@ def _base(model):
 
 
 class FamilyReader:
-    """Shared by every method on a (model family, task): encoding, collation, loss, scoring."""
+    """Shared by every method on a (model family, task): prompt encoding, batching, the model calls.
+
+    What a task kind does with them (which answer, which loss, which metric inputs) is the
+    kind's (ptlab/kinds/); a reader knows its family and the head the kind chose for it.
+    """
 
     family: Family
-    peft_task_type: TaskType
+    # Bump when what the reader's encoding produces changes: it keys the tokenization cache.
+    encoding_version = 1
 
-    def __init__(self, tokenizer, task: TaskConfig):
+    def __init__(self, tokenizer, task: TaskConfig, head: Head):
         self.tokenizer = tokenizer
         self.task = task
+        self.head = head
         self.pad_id = tokenizer.pad_token_id
+
+    @property
+    def has_lm_head(self) -> bool:
+        return self.head.is_lm
 
     # --- encoding (cached per task/tokenizer/template by the DataModule) ---
     def prompt_text(self, ex: Example) -> str:
@@ -108,65 +117,16 @@ class FamilyReader:
             self.prompt_text(ex), truncation=True, max_length=self.task.max_source_length
         )["input_ids"]
 
-    def encode_target(self, text: str) -> List[int]:
-        raise NotImplementedError
-
-    def target_for_training(self, text: str) -> List[int]:
-        raise NotImplementedError
-
-    def encode(self, ex: Example) -> Batch:
-        """One training row: the prompt, and what the LM must produce after it."""
-        row: Batch = {"prompt_ids": self.encode_prompt(ex)}
-        if self.task.kind == TaskKind.classification:
-            row["label"] = ex.label
-            row["answer_ids"] = self.choice_ids[ex.label] if self.choice_ids else []
-        else:
-            row["answer_ids"] = self.target_for_training(ex.target)
-        return row
-
-    @cached_property
-    def choice_ids(self) -> List[List[int]]:
-        """Token ids of each label's verbalizer, in class-index order (never truncated)."""
-        ids = [self.encode_target(v) for v in self.task.labels.values()]
-        longest = max(len(c) for c in ids)
-        if longest > self.task.max_target_length:
-            raise ConfigError(
-                f"task {self.task.name}: a verbalizer in task.labels is {longest} tokens long, more "
-                f"than task.max_target_length={self.task.max_target_length}"
-            )
-        return ids
-
-    # --- per-family behaviour ---
-    def collate_train(self, rows: List[Batch]) -> Batch:
-        raise NotImplementedError
-
-    def loss(self, model, batch: Batch) -> torch.Tensor:
-        raise NotImplementedError
-
-    def score(self, model, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
-        """(summed, length-normalized) log-probability of every label, shape (batch, labels)."""
-        raise NotImplementedError
-
-    def generate(self, model, batch: Batch, num_beams: int) -> List[str]:
-        raise NotImplementedError
-
-    def collate_eval(self, rows: List[Batch]) -> Batch:
-        batch = {"prompt_ids": [r["prompt_ids"] for r in rows], "prompt": [r["prompt"] for r in rows]}
-        if self.task.kind == TaskKind.classification:
-            batch["label"] = torch.tensor([r["label"] for r in rows])
-        else:
-            batch["references"] = [r["references"] for r in rows]
-        return batch
-
-    def _inputs(self, prompts) -> Batch:
+    def inputs(self, prompts) -> Batch:
+        """Prompts as one right-padded batch."""
         return {
             "input_ids": _pad(prompts, self.pad_id),
             "attention_mask": _pad([[1] * len(p) for p in prompts], 0),
         }
 
-    def _gen_kwargs(self, num_beams: int) -> Dict[str, Any]:
+    def _gen_kwargs(self, num_beams: int, max_new_tokens: int) -> Dict[str, Any]:
         return dict(
-            max_new_tokens=self.task.max_target_length,
+            max_new_tokens=max_new_tokens,
             num_beams=num_beams,
             do_sample=False,
             pad_token_id=self.pad_id,
@@ -189,20 +149,33 @@ class LMReader(FamilyReader):
         with one full forward each, the baseline the rank scorer is compared with."""
         raise NotImplementedError
 
+    def encode_target(self, text: str) -> List[int]:
+        """A verbalizer's (or any answer's) token ids, as they follow the prompt."""
+        raise NotImplementedError
+
+    def target_for_training(self, text: str) -> List[int]:
+        """A target text as trained on: cut to task.max_target_length, ending with eos."""
+        raise NotImplementedError
+
     def _answer_logprobs(self, model, batch) -> tuple[torch.Tensor, torch.Tensor]:
         raise NotImplementedError
 
-    def collate_train(self, rows):
-        return self.with_answers([r["prompt_ids"] for r in rows], [r["answer_ids"] for r in rows])
-
-    def loss(self, model, batch):
+    def answer_loss(self, model, batch) -> torch.Tensor:
+        """Mean negative log-likelihood of the answer tokens of a `with_answers` batch."""
         sums, counts = self._answer_logprobs(model, batch)
         return -sums.sum() / counts.sum()
+
+    def score(self, model, prompts, choices: List[List[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(summed, length-normalized) log-probability of every choice after every prompt,
+        shape (prompts, choices): the rank scorer every method on a task shares."""
+        raise NotImplementedError
+
+    def generate(self, model, prompts, num_beams: int, max_new_tokens: int) -> List[str]:
+        raise NotImplementedError
 
 
 class CausalReader(LMReader):
     family = Family.causal
-    peft_task_type = TaskType.CAUSAL_LM
 
     def encode_target(self, text: str) -> List[int]:
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
@@ -226,30 +199,29 @@ class CausalReader(LMReader):
         mask = labels != IGNORE
         return _row_sums(head(hidden[:, :-1][mask]), labels, mask)
 
-    def score(self, model, batch):
+    def score(self, model, prompts, choices):
         """The prompt is computed once per example, whatever the number of labels.
 
         The first token of every verbalizer is read at the prompt's last position, so distinct
         single-token verbalizers cost one forward per example. Longer verbalizers continue from
         the prompt's key/value cache, all choices of the batch in one more (short) forward.
         """
-        choices = self.choice_ids
-        inputs = _to(self._inputs(batch["prompt_ids"]), model)
+        inputs = _to(self.inputs(prompts), model)
         multi_token = any(len(c) > 1 for c in choices)
         hidden, head, output = last_hidden(model, inputs, use_cache=multi_token)
         lengths = inputs["attention_mask"].sum(dim=1)
         logp = head(hidden[torch.arange(len(lengths), device=lengths.device), lengths - 1]).float().log_softmax(-1)
         sums = logp[:, [c[0] for c in choices]]
         if multi_token:
-            sums = sums + self._continuations(model, output.past_key_values, inputs, lengths)
+            sums = sums + self._continuations(model, output.past_key_values, inputs, lengths, choices)
         counts = torch.tensor([len(c) for c in choices], device=sums.device)
         return sums, sums / counts
 
-    def _continuations(self, model, cache, inputs: Batch, lengths: torch.Tensor) -> torch.Tensor:
+    def _continuations(self, model, cache, inputs: Batch, lengths: torch.Tensor, choices) -> torch.Tensor:
         """log p(verbalizer tokens 2..n | prompt, token 1) for every (example, label), from the
         prompts' cache repeated per label. The base model continues it: peft's virtual tokens or
         prefix are already in the cache (they sit ahead of the prompt: `offset` positions)."""
-        choices, n = self.choice_ids, len(lengths)
+        n = len(lengths)
         k, device = len(choices), lengths.device
         offset = cache.get_seq_length() - inputs["input_ids"].shape[1]
         cache.batch_repeat_interleave(k)
@@ -264,17 +236,15 @@ class CausalReader(LMReader):
         sums, _ = _row_sums(head(hidden[answer]), targets, answer)
         return sums.view(n, k)
 
-    def generate(self, model, batch, num_beams):
-        prompts = batch["prompt_ids"]
+    def generate(self, model, prompts, num_beams, max_new_tokens):
         inputs = _to({"input_ids": _pad(prompts, self.pad_id, left=True),
                       "attention_mask": _pad([[1] * len(p) for p in prompts], 0, left=True)}, model)
-        out = model.generate(**inputs, **self._gen_kwargs(num_beams))
+        out = model.generate(**inputs, **self._gen_kwargs(num_beams, max_new_tokens))
         return self._decode(out[:, inputs["input_ids"].shape[1]:])
 
 
 class Seq2SeqReader(LMReader):
     family = Family.seq2seq
-    peft_task_type = TaskType.SEQ_2_SEQ_LM
 
     def encode_target(self, text: str) -> List[int]:
         return self.tokenizer(text.strip())["input_ids"]  # ends with the tokenizer's eos
@@ -285,56 +255,42 @@ class Seq2SeqReader(LMReader):
         return ids if len(ids) <= limit else ids[: limit - 1] + ids[-1:]
 
     def with_answers(self, prompts, answers) -> Batch:
-        return {**self._inputs(prompts), "labels": _pad(answers, IGNORE)}
+        return {**self.inputs(prompts), "labels": _pad(answers, IGNORE)}
 
     def _answer_logprobs(self, model, batch):
         return token_logprobs(model(**batch).logits, batch["labels"])
 
-    def score(self, model, batch):
+    def score(self, model, prompts, choices):
         """The encoder reads each prompt once (with peft's virtual tokens, if any); the decoder
         then scores every label against that encoding, repeated per label. The prompts go in
         again only for their shape (peft sizes its prefix by them): the encoder is skipped."""
-        prompts, choices = batch["prompt_ids"], self.choice_ids
         k = len(choices)
-        inputs = _to(self._inputs(prompts), model)
+        inputs = _to(self.inputs(prompts), model)
         start = torch.full((len(prompts), 1), model.config.decoder_start_token_id, device=inputs["input_ids"].device)
         encoded = model(**inputs, decoder_input_ids=start).encoder_last_hidden_state
         flat = _to(self.with_answers([p for p in prompts for _ in range(k)], choices * len(prompts)), model)
         sums, counts = self._answer_logprobs(model, {**flat, "encoder_outputs": (encoded.repeat_interleave(k, dim=0),)})
         return sums.view(-1, k), (sums / counts).view(-1, k)
 
-    def generate(self, model, batch, num_beams):
-        prompts = batch["prompt_ids"]
-        out = model.generate(**_to(self._inputs(prompts), model), **self._gen_kwargs(num_beams))
+    def generate(self, model, prompts, num_beams, max_new_tokens):
+        out = model.generate(**_to(self.inputs(prompts), model), **self._gen_kwargs(num_beams, max_new_tokens))
         return self._decode(out)
 
 
 class EncoderReader(FamilyReader):
+    """Encoders read the prompt with the head the task kind chose (e.g. sequence classification)."""
+
     family = Family.encoder
-    peft_task_type = TaskType.SEQ_CLS
 
     truncation_side = "right"  # a classification head reads the whole text; keep its start
 
-    @cached_property
-    def choice_ids(self) -> List[List[int]]:
-        return []  # the classification head scores labels; there are no verbalizer tokens
-
-    def collate_train(self, rows):
-        batch = self._inputs([r["prompt_ids"] for r in rows])
-        batch["label"] = torch.tensor([r["label"] for r in rows])
-        return batch
-
-    def loss(self, model, batch):
-        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-        return F.cross_entropy(logits.float(), batch["label"])
-
-    def score(self, model, batch):
-        logp = model(**_to(self._inputs(batch["prompt_ids"]), model)).logits.float().log_softmax(-1)
-        return logp, logp
+    def logits(self, model, batch: Batch) -> torch.Tensor:
+        batch = _to(batch, model)
+        return model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
 
 
 READERS = {a.family: a for a in (CausalReader, Seq2SeqReader, EncoderReader)}
 
 
-def make_reader(family: Family, tokenizer, task: TaskConfig) -> FamilyReader:
-    return READERS[Family(family)](tokenizer, task)
+def make_reader(family: Family, tokenizer, task: TaskConfig, head: Head) -> FamilyReader:
+    return READERS[Family(family)](tokenizer, task, head)

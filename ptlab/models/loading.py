@@ -40,12 +40,14 @@ from transformers import (
 
 from ptlab.config import Family, ModelConfig
 from ptlab.errors import ConfigError, ModelError
+from ptlab.kinds import Head
 from ptlab.models.load_errors import empty_vocab_error, hub_error, load_error, one_line
 
+# The Auto class of each head a task kind may ask for (ptlab/kinds/).
 _AUTO_CLASS = {
-    Family.causal: AutoModelForCausalLM,
-    Family.encoder: AutoModelForSequenceClassification,
-    Family.seq2seq: AutoModelForSeq2SeqLM,
+    Head.causal_lm: AutoModelForCausalLM,
+    Head.seq2seq_lm: AutoModelForSeq2SeqLM,
+    Head.sequence_classification: AutoModelForSequenceClassification,
 }
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 _T = TypeVar("_T")
@@ -100,21 +102,22 @@ def load_tokenizer(cfg: ModelConfig, cache_dir: str | Path) -> PreTrainedTokeniz
 
 
 def load_model(
-    cfg: ModelConfig, cache_dir: str | Path, num_labels: int | None = None
+    cfg: ModelConfig, cache_dir: str | Path, head: Head, num_labels: int | None = None
 ) -> PreTrainedModel:
-    """The family's Auto model: pretrained weights, or random ones if `random_config` is set."""
-    if cfg.family == Family.encoder and num_labels is None:
-        raise ConfigError(f"model {cfg.name}: an encoder model needs num_labels for its head")
-    auto = _AUTO_CLASS[cfg.family]
+    """The model with the `head` the task kind chose (with `num_labels` outputs for a
+    classification head): pretrained weights, or random ones if `random_config` is set."""
+    if not head.is_lm and num_labels is None:
+        raise ConfigError(f"model {cfg.name}: a {head.value} head needs num_labels")
+    auto = _AUTO_CLASS[head]
     dtype = _DTYPES[cfg.dtype]
-    head = {"num_labels": num_labels} if cfg.family == Family.encoder else {}
+    labels = {} if head.is_lm else {"num_labels": num_labels}
     if cfg.random_config:
-        return _random_model(cfg, load_tokenizer(cfg, cache_dir), dtype, head)
+        return _random_model(cfg, load_tokenizer(cfg, cache_dir), dtype, auto, labels)
     source = resolve_source(cfg)
     if cfg.gguf_file:
-        model = auto.from_pretrained(_gguf_model_dir(cfg, source, cache_dir), dtype=dtype, **head)
+        model = auto.from_pretrained(_gguf_model_dir(cfg, source, cache_dir), dtype=dtype, **labels)
     else:
-        model = _from_source(cfg, source, "model", auto.from_pretrained, dtype=dtype, **head)
+        model = _from_source(cfg, source, "model", auto.from_pretrained, dtype=dtype, **labels)
     if model.config.pad_token_id is None:  # GPT-2: batched classification/generation needs one
         pad_id = load_tokenizer(cfg, cache_dir).pad_token_id
         model.config.pad_token_id = pad_id
@@ -127,10 +130,11 @@ def _random_model(
     cfg: ModelConfig,
     tokenizer: PreTrainedTokenizerBase,
     dtype: torch.dtype,
-    head: dict[str, int],
+    auto: Any,
+    labels: dict[str, int],
 ) -> PreTrainedModel:
     """Random weights (seeded by the caller's torch seed) sized to the real tokenizer."""
-    params = {**cfg.random_config, **head}
+    params = {**cfg.random_config, **labels}
     params.setdefault("vocab_size", len(tokenizer))
     params.setdefault("pad_token_id", tokenizer.pad_token_id)
     params.setdefault("eos_token_id", tokenizer.eos_token_id)
@@ -140,7 +144,7 @@ def _random_model(
         config = AutoConfig.for_model(**params)
     except (ValueError, TypeError) as err:
         raise ConfigError(f"model {cfg.name}: bad model.random_config: {err}") from None
-    return _AUTO_CLASS[cfg.family].from_config(config, dtype=dtype)
+    return auto.from_config(config, dtype=dtype)
 
 
 def _from_source(

@@ -1,43 +1,43 @@
-"""The LightningModule every method shares; a method only says how the backbone is wrapped.
+"""The LightningModule every method shares: a method (ptlab/methods/) only wraps the backbone.
 
-Training, evaluation, scoring, optimisation and checkpoint contents live here once, so the four
-methods differ in exactly one thing: which parameters train.
+Training, evaluation, optimisation and checkpoint contents live here once, and what a loss or a
+score means is the task kind's (ptlab/kinds/), so methods differ in exactly one thing: which
+parameters train.
 """
 
 from __future__ import annotations
 
 import time
 from itertools import zip_longest
-from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 import lightning as L
 import torch
 from transformers import get_scheduler
 
-from ptlab.config import RunConfig, TaskKind
+from ptlab.config import RunConfig
 from ptlab.errors import DivergedError
+from ptlab.kinds import TaskKind
+from ptlab.methods import Method
 from ptlab.metrics import TaskMetrics
-from ptlab.rng_state import rng_states, set_rng_states
 from ptlab.models.families import FamilyReader
+from ptlab.rng_state import rng_states, set_rng_states
+from ptlab.run_dir import RunDir
 
 
 class MethodModule(L.LightningModule):
-    """A backbone wrapped by a method, trained with the task's LM/classification loss."""
+    """A backbone wrapped by a method, trained with the task kind's loss, scored by its scorer."""
 
-    # Checkpoints of parameter-efficient methods hold only what trains (the frozen backbone is
-    # reloaded from its source); full fine-tuning must save every weight.
-    saves_frozen_weights = False
-
-    def __init__(self, run: RunConfig, reader: FamilyReader, backbone):
+    def __init__(self, run: RunConfig, kind: TaskKind, reader: FamilyReader, method: Method, backbone):
         super().__init__()
-        self.run = run
-        self.reader = reader
+        self.run, self.kind, self.reader, self.method = run, kind, reader, method
         # from_pretrained returns eval mode, and Lightning keeps submodules' modes: without
         # this, dropout would stay off during training.
-        self.model = self.wrap(backbone).train()
-        self.strict_loading = self.saves_frozen_weights
-        self.metrics = torch.nn.ModuleDict({s: TaskMetrics(run.task) for s in ("val", "test")})
+        self.model = method.wrap(backbone, reader).train()
+        # Checkpoints of parameter-efficient methods hold only what trains (the frozen backbone is
+        # reloaded from its source); full fine-tuning must save every weight.
+        self.strict_loading = method.saves_frozen_weights
+        self.metrics = torch.nn.ModuleDict({s: TaskMetrics(kind) for s in ("val", "test")})
         self.predictions: Dict[str, List[Dict[str, Any]]] = {"val": [], "test": []}
         self.train_tokens = 0
         self.train_pad_tokens = 0  # padded positions trained on: the waste length grouping cuts
@@ -46,10 +46,6 @@ class MethodModule(L.LightningModule):
         self._resume_rng: Optional[Dict[str, Any]] = None
         self.start_step = 0
         self.last_val: Optional[Tuple[int, Dict[str, float]]] = None  # (step, metrics)
-
-    def wrap(self, backbone):
-        """Return the module to train; subclasses freeze or add parameters here."""
-        return backbone
 
     # --- parameter accounting ---
     def parameter_counts(self) -> Dict[str, Any]:
@@ -69,9 +65,9 @@ class MethodModule(L.LightningModule):
         self._step_started = time.perf_counter()
 
     def training_step(self, batch, batch_idx):
-        loss = self.reader.loss(self.model, batch)
+        loss = self.kind.loss(self.reader, self.model, batch)
         if not torch.isfinite(loss):
-            last = Path(self.run.paths.output_dir) / "checkpoints" / "last.ckpt"
+            last = RunDir(self.run.paths.output_dir).last_ckpt
             kept = f"{last} (the latest validation's) is kept" if last.exists() else "no checkpoint was saved yet"
             raise DivergedError(f"non-finite training loss {loss.item()} at step {self.global_step}; "
                                 f"the run stopped and {kept}. Try a lower method.lr.")
@@ -119,24 +115,9 @@ class MethodModule(L.LightningModule):
         self._evaluate(batch, "test")
 
     def _evaluate(self, batch, split: str) -> None:
-        metrics = self.metrics[split]
-        if self.run.task.kind == TaskKind.classification:
-            summed, mean = self.reader.score(self.model, batch)
-            metrics.update_classification({"sum": summed, "mean": mean}, batch["label"])
-            labels = list(self.run.task.labels)
-            rows = zip(batch["prompt"], batch["label"].tolist(), summed.tolist(), mean.tolist())
-            for prompt, gold, s, m in rows:
-                self.predictions[split].append({
-                    "prompt": prompt, "gold": labels[gold], "predicted": labels[max(range(len(s)), key=s.__getitem__)],
-                    "scores": dict(zip(labels, s)), "scores_norm": dict(zip(labels, m)),
-                })
-        else:
-            texts = self.reader.generate(self.model, batch, self.run.decode.num_beams)
-            metrics.update_generation(texts, batch["references"])
-            rows = zip(batch["prompt"], texts, batch["references"])
-            self.predictions[split].extend(
-                {"prompt": p, "predicted": t, "references": r} for p, t, r in rows
-            )
+        outputs, rows = self.kind.evaluate(self.reader, self.model, batch, self.run.decode)
+        self.metrics[split].update(outputs)
+        self.predictions[split].extend(rows)
 
     def on_validation_epoch_start(self):
         self.predictions["val"] = []
@@ -185,6 +166,6 @@ class MethodModule(L.LightningModule):
         checkpoint["ptlab_counters"] = {"train_tokens": self.train_tokens, "train_pad_tokens": self.train_pad_tokens,
                                         "train_seconds": self.train_seconds, "batches_trained": self.batches_trained}
         checkpoint["ptlab_rng"] = rng_states()
-        if not self.saves_frozen_weights:
+        if not self.method.saves_frozen_weights:
             keep = self.trainable_names()
             checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if k in keep}

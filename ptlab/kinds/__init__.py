@@ -1,0 +1,146 @@
+"""The task-kind registry: a kind is one module in this package, holding everything the kind means.
+
+A kind module defines a `TaskKind` subclass: its name (what a task YAML's `kind:` selects), its
+YAML schema (a TaskConfig subclass), its metric specs, which model head each family uses, and
+how an example is read, encoded, collated, trained on and evaluated. The core (DataModule, the
+LightningModule, the train loop, the report) asks the kind and never branches on its name.
+
+Kind modules import torch only inside their functions: validation reads every schema and metric
+spec before any heavy import, so a bad config fails in well under a second.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from functools import cache
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
+
+from ptlab.config import Family, TaskConfig
+from ptlab.errors import ConfigError, DataError
+from ptlab.plugins import discover, lookup
+
+if TYPE_CHECKING:
+    from ptlab.data.sources import Example
+
+
+class Head(str, Enum):
+    """The model head a family reads a task with; ptlab/models/loading.py maps it to an Auto class."""
+
+    causal_lm = "causal_lm"
+    seq2seq_lm = "seq2seq_lm"
+    sequence_classification = "sequence_classification"
+
+    @property
+    def is_lm(self) -> bool:
+        return self in (Head.causal_lm, Head.seq2seq_lm)
+
+
+LM_HEADS = {Family.causal: Head.causal_lm, Family.seq2seq: Head.seq2seq_lm}
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One metric a task may declare: how to build and feed it, and what its values mean."""
+
+    name: str
+    build: Callable[[TaskConfig], Any]  # a torchmetrics Metric (imported inside: torch-free here)
+    update: Callable[[Any, Dict[str, Any]], None]  # feed one batch of the kind's scorer outputs
+    higher_is_better: bool = True
+    low: float = 0.0
+    high: float = 1.0
+    value: Callable[[Any], float] = float  # the number from metric.compute()
+
+    @property
+    def mode(self) -> str:
+        """Lightning's ModelCheckpoint mode for this metric."""
+        return "max" if self.higher_is_better else "min"
+
+
+class TaskKind:
+    """What a kind of task means. Subclasses set the class attributes and override the hooks."""
+
+    name = ""  # the value of `kind:` in a task YAML
+    config: type = TaskConfig  # the task YAML's schema
+    action = "do this task"  # what a model must do, for the error on a family with no head for it
+    answer_columns: tuple = ()  # task.columns keys that hold the answer, not template fields
+    metrics: Dict[str, MetricSpec] = {}
+    # Bump when what encode() produces changes: it keys the tokenization cache (with the family's).
+    encoding_version = 1
+
+    def __init__(self, task: TaskConfig):
+        self.task = task
+
+    # --- validation (torch-free) ---
+    def check(self) -> None:
+        """The task config's own rules, beyond its schema's types."""
+        task = self.task
+        missing = [c for c in self.answer_columns if c not in task.columns]
+        if missing:
+            raise ConfigError(f"task {task.name}: a {self.name} task needs task.columns.{missing[0]}")
+        unknown = [m for m in task.metrics if m not in self.metrics]
+        if unknown:
+            raise ConfigError(f"task.metrics: {unknown} unknown for a {self.name} task; known: {list(self.metrics)}")
+
+    def head(self, family: Family) -> Optional[Head]:
+        """The head `family` reads this task with; None: the family cannot do this kind."""
+        return LM_HEADS.get(family)
+
+    def num_labels(self) -> Optional[int]:
+        """Output size of a classification head (None: the head is an LM's)."""
+        return None
+
+    def label_words(self) -> Optional[List[str]]:
+        """The classes' verbalizers, where the kind has classes (few-shot per class, prompt init)."""
+        return None
+
+    def template_fields(self) -> List[str]:
+        return [f for f in self.task.columns if f not in self.answer_columns]
+
+    # --- data (torch-free) ---
+    def example(self, record: Dict[str, Any], where: str) -> "Example":
+        raise NotImplementedError
+
+    def fields(self, record: Dict[str, Any], where: str) -> Dict[str, str]:
+        return {f: text(record[self.task.columns[f]], self.task.columns[f], where) for f in self.template_fields()}
+
+    def eval_examples(self, examples: List["Example"]) -> List["Example"]:
+        """The evaluated items made from a split's examples (e.g. one per source, all references)."""
+        return examples
+
+    # --- model side (torch is imported by the caller already) ---
+    def encode(self, reader, ex: "Example", train: bool) -> Dict[str, Any]:
+        raise NotImplementedError
+
+    def collate(self, reader, rows: List[Dict[str, Any]], train: bool) -> Dict[str, Any]:
+        raise NotImplementedError
+
+    def loss(self, reader, model, batch: Dict[str, Any]):
+        raise NotImplementedError
+
+    def evaluate(self, reader, model, batch: Dict[str, Any], decode) -> tuple:
+        """(scorer outputs for the metrics' `update`, one prediction row per example)."""
+        raise NotImplementedError
+
+
+def text(value: Any, column: str, where: str) -> str:
+    """A text field of a record: strings as they are, numbers as text, anything else an error."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    raise DataError(f"{where}: column {column!r} holds {value!r}, expected text")
+
+
+@cache
+def registry() -> Dict[str, type]:
+    """Every task kind, by name: the TaskKind subclasses defined in this package's modules."""
+    return discover(__name__, __path__, TaskKind)
+
+
+def kind_class(name: str) -> type:
+    return lookup(registry(), name, "task.kind")
+
+def kind_of(task: TaskConfig) -> TaskKind:
+    """The kind of `task`, holding it."""
+    return kind_class(task.kind)(task)
