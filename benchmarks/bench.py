@@ -31,17 +31,23 @@ import throughput  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
+
 def methods(trained: bool) -> list:
     """The registry's methods that train (or not), in ptlab-report's order."""
     from ptlab.methods import registry
 
     return [m.name for m in sorted(registry().values(), key=lambda m: m.report_order) if m.trains == trained]
 
+
 # Scoring cases on SST-2 beyond the task's own verbalizers: multi-token verbalizers (2 and 4 labels)
 VERBALIZERS = {
     "multi-token, 2 labels": {"negative": " not good at all", "positive": " really very good"},
-    "multi-token, 4 labels": {"awful": " utterly terrible", "bad": " rather bad",
-                              "good": " fairly good", "great": " truly wonderful"},
+    "multi-token, 4 labels": {
+        "awful": " utterly terrible",
+        "bad": " rather bad",
+        "good": " fairly good",
+        "great": " truly wonderful",
+    },
 }
 
 
@@ -50,9 +56,19 @@ def compose_cfg(model: str, method: str, task: str, cache: str, *extra: str):
 
     resolvers.register()
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
-        return compose("train", overrides=[f"model={model}", f"method={method}", f"task={task}",
-                                           f"paths.cache_dir={cache}", "paths.output_dir=/tmp/ptlab-bench",
-                                           "data.k=256", "data.eval_limit=64", *extra])
+        return compose(
+            "train",
+            overrides=[
+                f"model={model}",
+                f"method={method}",
+                f"task={task}",
+                f"paths.cache_dir={cache}",
+                "paths.output_dir=/tmp/ptlab-bench",
+                "data.k=256",
+                "data.eval_limit=64",
+                *extra,
+            ],
+        )
 
 
 def make_run(model: str, method: str, task: str, cache: str, *extra: str):
@@ -68,8 +84,9 @@ def padding(model: str, task: str, cache: str) -> dict:
 
     result = {}
     for grouped in (False, True):
-        data = build_data(make_run(model, "full_finetune", task, cache, "data.k=null",
-                                   f"data.group_by_length={grouped}"))
+        data = build_data(
+            make_run(model, "full_finetune", task, cache, "data.k=null", f"data.group_by_length={grouped}")
+        )
         masks = [b["attention_mask"] for b in data.train_dataloader()]
         real = sum(int(m.sum()) for m in masks)
         result["grouped" if grouped else "shuffled"] = 1 - real / sum(m.numel() for m in masks)
@@ -97,8 +114,15 @@ def training(args) -> dict:
 
     result = {}
     for method in methods(trained=True):
-        cfg = compose_cfg(args.model, method, args.task, args.cache, "trainer.accelerator=cpu",
-                          f"trainer.max_steps={args.warmup + args.steps}", "+trainer.limit_val_batches=0")
+        cfg = compose_cfg(
+            args.model,
+            method,
+            args.task,
+            args.cache,
+            "trainer.accelerator=cpu",
+            f"trainer.max_steps={args.warmup + args.steps}",
+            "+trainer.limit_val_batches=0",
+        )
         data, module = build_run(validate(cfg))
         result[method] = throughput.compare(module, data, cfg, args.steps, args.warmup, args.rounds)
         print(method, json.dumps(result[method]), flush=True)
@@ -113,7 +137,8 @@ PARTS = {
     "training": training,
     "scoring": lambda args: scoring_cases(args.model, args.task, args.cache) if _causal(args) else None,
     "footprint": lambda args: footprint.measure(
-        args.model, args.task, (methods(trained=False) if _causal(args) else []) + methods(trained=True), args.cache),
+        args.model, args.task, (methods(trained=False) if _causal(args) else []) + methods(trained=True), args.cache
+    ),
     "padding": lambda args: padding(args.model, args.task, args.cache),
     "startup": lambda args: startup.measure(make_run, args.model, args.task),
 }
@@ -123,21 +148,31 @@ def table(results: dict) -> str:
     """The JSON's headline numbers as a Markdown table."""
     lines = ["| measurement | value |", "|---|---|"]
     for method, t in results.get("training", {}).items():
-        lines.append(f"| {method}: ptlab / raw loop (tokens/s) | {t['ptlab_vs_raw']:.3f} "
-                     f"({t['ptlab_tokens_per_second']:.0f} vs {t['raw_tokens_per_second']:.0f}) |")
-        lines.append(f"| {method}: ptlab / HF Trainer + peft (tokens/s) | {t['ptlab_vs_hf_trainer']:.3f} "
-                     f"({t['ptlab_tokens_per_second']:.0f} vs {t['hf_trainer_tokens_per_second']:.0f}) |")
+        lines.append(
+            f"| {method}: ptlab / raw loop (tokens/s) | {t['ptlab_vs_raw']:.3f} "
+            f"({t['ptlab_tokens_per_second']:.0f} vs {t['raw_tokens_per_second']:.0f}) |"
+        )
+        lines.append(
+            f"| {method}: ptlab / HF Trainer + peft (tokens/s) | {t['ptlab_vs_hf_trainer']:.3f} "
+            f"({t['ptlab_tokens_per_second']:.0f} vs {t['hf_trainer_tokens_per_second']:.0f}) |"
+        )
     for name, s in (results.get("scoring") or {}).items():
-        lines.append(f"| rank scoring, {name} (K={s['labels']}): speed-up vs per-choice | "
-                     f"{s['speedup']:.2f}x, identical predictions: {s['identical_predictions']} |")
+        lines.append(
+            f"| rank scoring, {name} (K={s['labels']}): speed-up vs per-choice | "
+            f"{s['speedup']:.2f}x, identical predictions: {s['identical_predictions']} |"
+        )
     for method, f in results.get("footprint", {}).items():
         ckpt = f"{f['checkpoint_bytes'] / 2**20:.1f} MiB" if f["checkpoint_bytes"] else "none"
-        lines.append(f"| {method}: peak memory ({f['memory_kind']}), last.ckpt | "
-                     f"{f['peak_memory_bytes'] / 2**30:.2f} GiB, {ckpt} |")
+        lines.append(
+            f"| {method}: peak memory ({f['memory_kind']}), last.ckpt | "
+            f"{f['peak_memory_bytes'] / 2**30:.2f} GiB, {ckpt} |"
+        )
     if "padding" in results:
         p = results["padding"]
-        lines.append(f"| padding share of training positions: shuffled vs length-grouped | "
-                     f"{p['shuffled']:.1%} vs {p['grouped']:.1%} |")
+        lines.append(
+            f"| padding share of training positions: shuffled vs length-grouped | "
+            f"{p['shuffled']:.1%} vs {p['grouped']:.1%} |"
+        )
     if "startup" in results:
         s = results["startup"]
         lines += [
@@ -169,8 +204,13 @@ def main() -> None:
         parser.error(f"--parts: unknown {', '.join(sorted(unknown))} (choose from {', '.join(PARTS)})")
 
     torch.manual_seed(0)
-    results = {"model": args.model, "task": args.task, "threads": torch.get_num_threads(),
-               "steps": args.steps, "rounds": args.rounds}
+    results = {
+        "model": args.model,
+        "task": args.task,
+        "threads": torch.get_num_threads(),
+        "steps": args.steps,
+        "rounds": args.rounds,
+    }
     for part in parts:
         if (measured := PARTS[part](args)) is not None:
             results[part] = measured

@@ -14,8 +14,15 @@ from typing import Dict, List
 
 from ptlab.run_dir import RunDir
 
-SHORT_RUN = ["data.k=64", "data.eval_limit=32", "data.batch_size=8", "trainer.max_steps=4",
-             "trainer.val_check_interval=4", "trainer.enable_progress_bar=false", "logger=none"]
+SHORT_RUN = [
+    "data.k=64",
+    "data.eval_limit=32",
+    "data.batch_size=8",
+    "trainer.max_steps=4",
+    "trainer.val_check_interval=4",
+    "trainer.enable_progress_bar=false",
+    "logger=none",
+]
 
 
 def _bytes(path: Path) -> int:
@@ -27,9 +34,12 @@ def measure(model: str, task: str, methods: List[str], cache: str) -> Dict[str, 
     with tempfile.TemporaryDirectory() as logs:
         for method in methods:
             env = {**os.environ, "PTLAB_LOG_DIR": f"{logs}/{method}", "PTLAB_CACHE_DIR": cache, "HF_HUB_OFFLINE": "1"}
-            proc = subprocess.run([sys.executable, "-m", "ptlab.train", f"model={model}", f"method={method}",
-                                   f"task={task}", *SHORT_RUN],
-                                  env=env, capture_output=True, text=True)
+            proc = subprocess.run(
+                [sys.executable, "-m", "ptlab.train", f"model={model}", f"method={method}", f"task={task}", *SHORT_RUN],
+                env=env,
+                capture_output=True,
+                text=True,
+            )
             if proc.returncode:
                 raise RuntimeError(f"{method}: ptlab-train exited {proc.returncode}\n{proc.stderr[-3000:]}")
             run_dir = next(RunDir.under(Path(logs, method)))

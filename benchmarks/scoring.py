@@ -33,8 +33,10 @@ def compare(reader, choices: List[List[int]], model, batches: List[dict]) -> Dic
     model.eval()
     lengths = torch.tensor([len(c) for c in choices])
     timings, scores = {}, {}
-    scorers = {"ptlab": lambda b: reader.score(model, b["prompt_ids"], choices)[0],
-               "per_choice": lambda b: per_choice(reader, choices, model, b)}
+    scorers = {
+        "ptlab": lambda b: reader.score(model, b["prompt_ids"], choices)[0],
+        "per_choice": lambda b: per_choice(reader, choices, model, b),
+    }
     with torch.no_grad():
         for name, score in scorers.items():
             score(batches[0])  # warm-up: first-call costs are not the method's
@@ -42,9 +44,14 @@ def compare(reader, choices: List[List[int]], model, batches: List[dict]) -> Dic
             scores[name] = torch.cat([score(b).cpu() for b in batches])
             timings[name] = time.perf_counter() - start
     ours, theirs = scores["ptlab"], scores["per_choice"]
-    return {"examples": len(ours), "labels": len(choices), "verbalizer_tokens": lengths.tolist(),
-            "ptlab_seconds": timings["ptlab"], "per_choice_seconds": timings["per_choice"],
-            "speedup": timings["per_choice"] / timings["ptlab"],
-            "identical_predictions": torch.equal(ours.argmax(-1), theirs.argmax(-1)),
-            "identical_predictions_norm": torch.equal((ours / lengths).argmax(-1), (theirs / lengths).argmax(-1)),
-            "max_abs_score_difference": float((ours - theirs).abs().max())}
+    return {
+        "examples": len(ours),
+        "labels": len(choices),
+        "verbalizer_tokens": lengths.tolist(),
+        "ptlab_seconds": timings["ptlab"],
+        "per_choice_seconds": timings["per_choice"],
+        "speedup": timings["per_choice"] / timings["ptlab"],
+        "identical_predictions": torch.equal(ours.argmax(-1), theirs.argmax(-1)),
+        "identical_predictions_norm": torch.equal((ours / lengths).argmax(-1), (theirs / lengths).argmax(-1)),
+        "max_abs_score_difference": float((ours - theirs).abs().max()),
+    }

@@ -33,8 +33,11 @@ def config_error() -> Dict[str, object]:
 
     seconds = _seconds(run)
     imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
-    return {"config_error_seconds": seconds, "config_error_exit": proc.returncode,
-            "config_error_heavy_imports": sorted(m for m in HEAVY if m in imported)}
+    return {
+        "config_error_seconds": seconds,
+        "config_error_exit": proc.returncode,
+        "config_error_heavy_imports": sorted(m for m in HEAVY if m in imported),
+    }
 
 
 def measure(make_run, model: str, task: str) -> Dict[str, object]:

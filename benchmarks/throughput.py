@@ -85,15 +85,30 @@ def hf_trainer_loop(module, data, cfg, batches: List[dict], warmup: int) -> floa
 
     with tempfile.TemporaryDirectory() as out:
         args = TrainingArguments(
-            output_dir=out, max_steps=len(batches), per_device_train_batch_size=1,
-            learning_rate=module.run.method.lr, weight_decay=module.run.method.weight_decay,
-            max_grad_norm=1.0, lr_scheduler_type="constant", optim="adamw_torch",
-            train_sampling_strategy="sequential", logging_strategy="no", save_strategy="no",
-            report_to="none", use_cpu=True, dataloader_num_workers=0, disable_tqdm=True,
+            output_dir=out,
+            max_steps=len(batches),
+            per_device_train_batch_size=1,
+            learning_rate=module.run.method.lr,
+            weight_decay=module.run.method.weight_decay,
+            max_grad_norm=1.0,
+            lr_scheduler_type="constant",
+            optim="adamw_torch",
+            train_sampling_strategy="sequential",
+            logging_strategy="no",
+            save_strategy="no",
+            report_to="none",
+            use_cpu=True,
+            dataloader_num_workers=0,
+            disable_tqdm=True,
             remove_unused_columns=False,
         )
-        trainer = Trainer(model=module.model.train(), args=args, train_dataset=[as_hf(b) for b in batches],
-                          data_collator=lambda items: items[0], callbacks=[Clock()])
+        trainer = Trainer(
+            model=module.model.train(),
+            args=args,
+            train_dataset=[as_hf(b) for b in batches],
+            data_collator=lambda items: items[0],
+            callbacks=[Clock()],
+        )
         trainer.train()
     return _tokens(batches[warmup:]) / (marks["end"] - marks["start"])
 
@@ -110,7 +125,7 @@ def compare(module, data, cfg, steps: int, warmup: int, rounds: int) -> Dict[str
     names = list(LOOPS)
     speeds = {name: [] for name in names}
     for r in range(rounds):
-        for name in names[r % len(names):] + names[: r % len(names)]:
+        for name in names[r % len(names) :] + names[: r % len(names)]:
             gc.collect()
             speeds[name].append(LOOPS[name](module, data, cfg, batches, warmup))
     result = {f"{name}_tokens_per_second": statistics.median(s) for name, s in speeds.items()}

@@ -69,5 +69,11 @@ def build_trainer(cfg: DictConfig, run: RunConfig, out: RunDir, flag):
     # ptlab owns requeue (ptlab/preemption.py), so Lightning's SLURM auto-requeue stays off;
     # ptlab's samplers shard the data per rank themselves (exact eval shards, resumable order).
     plugins = [AtomicCheckpointIO()] + ([SLURMEnvironment(auto_requeue=False)] if SLURMEnvironment.detect() else [])
-    return L.Trainer(**trainer_options(run.trainer), callbacks=callbacks, logger=loggers or False,
-                     plugins=plugins, use_distributed_sampler=False, default_root_dir=str(out))
+    return L.Trainer(
+        **trainer_options(run.trainer),
+        callbacks=callbacks,
+        logger=loggers or False,
+        plugins=plugins,
+        use_distributed_sampler=False,
+        default_root_dir=str(out),
+    )

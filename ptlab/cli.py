@@ -36,7 +36,8 @@ _failures: list = []
 # for the user's wish.
 OWN_FULL_ERROR = "PTLAB_SET_HYDRA_FULL_ERROR"
 DEBUG = os.environ.get("PTLAB_DEBUG", "0") not in ("", "0") or (
-    os.environ.get("HYDRA_FULL_ERROR", "0") not in ("", "0") and OWN_FULL_ERROR not in os.environ)
+    os.environ.get("HYDRA_FULL_ERROR", "0") not in ("", "0") and OWN_FULL_ERROR not in os.environ
+)
 
 
 @hydra.main(version_base="1.3", config_path=str(ROOT / "conf"), config_name="train")
@@ -67,8 +68,11 @@ def _one_line(err: Exception, out: Optional[Path] = None) -> str:
     if isinstance(err, PtlabError):
         return str(err)
     if isinstance(err, OSError) and err.filename:
-        hint = " (set paths.log_dir or PTLAB_LOG_DIR to a writable directory with free space)" \
-            if err.errno in (errno.EROFS, errno.EACCES, errno.ENOSPC) else ""
+        hint = (
+            " (set paths.log_dir or PTLAB_LOG_DIR to a writable directory with free space)"
+            if err.errno in (errno.EROFS, errno.EACCES, errno.ENOSPC)
+            else ""
+        )
         return f"{err.strerror}: {err.filename}{hint}"
     first = next((line.strip() for line in str(err).splitlines() if line.strip()), "")
     results = RunDir(out).results if out else None
@@ -89,13 +93,28 @@ def _remove_empty_dirs(out: Path, log_dir: Path) -> None:
 
 
 def _record_invalid(cfg: DictConfig, out: Path, err: Exception) -> None:
-    keys = {"name": "name", "model": "model.name", "method": "method.name", "task": "task.name",
-            "seed": "seed", "family": "model.family"}
+    keys = {
+        "name": "name",
+        "model": "model.name",
+        "method": "method.name",
+        "task": "task.name",
+        "seed": "seed",
+        "family": "model.family",
+    }
     identity = {k: OmegaConf.select(cfg, v, default=None, throw_on_resolution_failure=False) for k, v in keys.items()}
-    write_json(RunDir(out).results, {
-        "schema_version": SCHEMA_VERSION, "status": "failed", "error": _scrubbed(f"{type(err).__name__}: {err}"),
-        **identity, "overrides": redacted_overrides(), "run_dir": str(out), "started_at": now(), "finished_at": now(),
-    })
+    write_json(
+        RunDir(out).results,
+        {
+            "schema_version": SCHEMA_VERSION,
+            "status": "failed",
+            "error": _scrubbed(f"{type(err).__name__}: {err}"),
+            **identity,
+            "overrides": redacted_overrides(),
+            "run_dir": str(out),
+            "started_at": now(),
+            "finished_at": now(),
+        },
+    )
 
 
 def main() -> None:
@@ -120,8 +139,6 @@ def main() -> None:
     if failed:
         print(f"ptlab: {len(failed)} run(s) of the sweep did not complete:", *failed, sep="\n  ", file=sys.stderr)
         sys.exit(1)
-
-
 
 
 def _scrubbed(text: str) -> str:

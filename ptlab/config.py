@@ -136,9 +136,7 @@ class TaskConfig:
         if self.hub is None and self.local is None:
             raise ConfigError(f"task {self.name}: declare task.hub or task.local (or both)")
         if self.main_metric not in self.metrics:
-            raise ConfigError(
-                f"task.main_metric={self.main_metric!r} is not among task.metrics={self.metrics}"
-            )
+            raise ConfigError(f"task.main_metric={self.main_metric!r} is not among task.metrics={self.metrics}")
         positive("task.max_source_length", self.max_source_length)
         positive("task.max_target_length", self.max_target_length)
 

@@ -108,8 +108,15 @@ class _QuietFileHandler(logging.FileHandler):
 
 def _record(level: int, message: str, exc_info=None) -> logging.LogRecord:
     """A record of ptlab's for the log file alone (ptlab's loggers also print to the console)."""
-    return logging.makeLogRecord({"name": "ptlab", "levelno": level, "levelname": logging.getLevelName(level),
-                                  "msg": message, "exc_info": exc_info})
+    return logging.makeLogRecord(
+        {
+            "name": "ptlab",
+            "levelno": level,
+            "levelname": logging.getLevelName(level),
+            "msg": message,
+            "exc_info": exc_info,
+        }
+    )
 
 
 def _detach_console_handlers() -> List[Tuple[logging.Logger, List[logging.Handler], bool]]:
@@ -120,8 +127,11 @@ def _detach_console_handlers() -> List[Tuple[logging.Logger, List[logging.Handle
     for logger in list(logging.root.manager.loggerDict.values()):
         if not isinstance(logger, logging.Logger):
             continue
-        own = [h for h in logger.handlers if isinstance(h, logging.StreamHandler)
-               and not isinstance(h, logging.FileHandler) and h.stream in streams]
+        own = [
+            h
+            for h in logger.handlers
+            if isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler) and h.stream in streams
+        ]
         if own:
             detached.append((logger, own, logger.propagate))
             for handler in own:
@@ -132,7 +142,8 @@ def _detach_console_handlers() -> List[Tuple[logging.Logger, List[logging.Handle
 
 def _log_warning(message, category, filename, lineno, file=None, line=None) -> None:
     logging.getLogger("py.warnings").warning(
-        "%s", warnings.formatwarning(message, category, filename, lineno, line).rstrip())
+        "%s", warnings.formatwarning(message, category, filename, lineno, line).rstrip()
+    )
 
 
 def _identity(run: RunConfig) -> str:
@@ -199,8 +210,9 @@ class RunProgress(ProgressBar):
         if sys.stdout.isatty():
             from tqdm import tqdm
 
-            self.bar = tqdm(total=self.total, initial=self.first, desc="train", unit="step", file=sys.stdout,
-                            dynamic_ncols=True)
+            self.bar = tqdm(
+                total=self.total, initial=self.first, desc="train", unit="step", file=sys.stdout, dynamic_ncols=True
+            )
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         step = trainer.global_step
@@ -230,8 +242,15 @@ class RunProgress(ProgressBar):
         if self.enabled and sys.stdout.isatty() and not trainer.sanity_checking:
             from tqdm import tqdm
 
-            self.eval_bar = tqdm(total=total, desc=what, unit="batch", file=sys.stdout, leave=False,
-                                 dynamic_ncols=True, position=1 if self.bar is not None else 0)
+            self.eval_bar = tqdm(
+                total=total,
+                desc=what,
+                unit="batch",
+                file=sys.stdout,
+                leave=False,
+                dynamic_ncols=True,
+                position=1 if self.bar is not None else 0,
+            )
 
     def _eval_batch(self) -> None:
         if self.eval_bar is not None:

@@ -19,10 +19,24 @@ from ptlab.config import RunConfig
 # what to do with an existing dir, secrets, where the data comes from (the data fingerprint says
 # what was read), where it runs (like the run dir's name, which leaves out accelerator/devices),
 # and the seed (kept apart, so seeds share a config).
-IGNORED = ("paths", "if_exists", "verbose", "seed", "name", "logger", "callbacks", "preemption",
-           "model.hub_token", "data.source", "data.num_workers", "trainer.accelerator", "trainer.devices",
-           "trainer.enable_progress_bar",
-           "trainer.enable_model_summary", "trainer.log_every_n_steps")
+IGNORED = (
+    "paths",
+    "if_exists",
+    "verbose",
+    "seed",
+    "name",
+    "logger",
+    "callbacks",
+    "preemption",
+    "model.hub_token",
+    "data.source",
+    "data.num_workers",
+    "trainer.accelerator",
+    "trainer.devices",
+    "trainer.enable_progress_bar",
+    "trainer.enable_model_summary",
+    "trainer.log_every_n_steps",
+)
 
 
 def _digest(payload: Any) -> str:
@@ -41,8 +55,11 @@ def flatten(node: Any, prefix: str = "") -> Dict[str, Any]:
 
 def config_view(resolved: Dict[str, Any]) -> Dict[str, Any]:
     """The resolved config's keys that decide the result, flattened."""
-    return {k: v for k, v in flatten(resolved).items()
-            if not any(k == ignored or k.startswith(ignored + ".") for ignored in IGNORED)}
+    return {
+        k: v
+        for k, v in flatten(resolved).items()
+        if not any(k == ignored or k.startswith(ignored + ".") for ignored in IGNORED)
+    }
 
 
 def config_changes(old: Dict[str, Any], new: Dict[str, Any], limit: int = 3) -> str:
@@ -105,8 +122,12 @@ def data_changes(old: Dict[str, Any], new: Dict[str, Any]) -> str:
     return "; ".join(changed) or "the data identity changed"
 
 
-def mismatch(previous: Optional[Dict[str, Any]], current: Dict[str, Any],
-             old_config: Optional[Dict[str, Any]], new_config: Dict[str, Any]) -> Optional[str]:
+def mismatch(
+    previous: Optional[Dict[str, Any]],
+    current: Dict[str, Any],
+    old_config: Optional[Dict[str, Any]],
+    new_config: Dict[str, Any],
+) -> Optional[str]:
     """None when the earlier record's fingerprint matches; else what differs, in words.
 
     A record without a fingerprint (written before ptlab recorded one) matches: its run cannot be

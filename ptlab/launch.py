@@ -36,8 +36,10 @@ def launch_token() -> str:
     if TOKEN_ENV not in os.environ:
         if "SLURM_JOB_ID" in os.environ:
             # each srun of one job is a step of its own: a relaunch inside one allocation is new
-            token = (f"slurm-{slurm_job_id()}-{os.environ.get('SLURM_RESTART_COUNT', '0')}"
-                     f"-{os.environ.get('SLURM_STEP_ID', 'batch')}")
+            token = (
+                f"slurm-{slurm_job_id()}-{os.environ.get('SLURM_RESTART_COUNT', '0')}"
+                f"-{os.environ.get('SLURM_STEP_ID', 'batch')}"
+            )
         elif "TORCHELASTIC_RUN_ID" in os.environ:
             token = f"torchrun-{os.environ['TORCHELASTIC_RUN_ID']}-{os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')}"
         else:
@@ -55,10 +57,15 @@ def slurm_job_id() -> str:
 
 def record_decision(run_dir: Union[Path, RunDir], token: str, decision: Decision, error: str = "") -> None:
     """Rank 0: what this launch does with the run dir (or that it refused), for ranks > 0."""
-    write_json(RunDir.of(run_dir).decision, {
-        "launch": token, "action": decision.action, "error": error,
-        "checkpoint": str(decision.checkpoint) if decision.checkpoint else None,
-    })
+    write_json(
+        RunDir.of(run_dir).decision,
+        {
+            "launch": token,
+            "action": decision.action,
+            "error": error,
+            "checkpoint": str(decision.checkpoint) if decision.checkpoint else None,
+        },
+    )
 
 
 def rank_zero_decision(run_dir: Union[Path, RunDir], token: str, timeout: float = 3600.0) -> Decision:
@@ -81,5 +88,7 @@ def rank_zero_decision(run_dir: Union[Path, RunDir], token: str, timeout: float 
             checkpoint = decided.get("checkpoint")
             return Decision(decided["action"], Path(checkpoint) if checkpoint else None)
         time.sleep(0.2)
-    raise RunDirError(f"rank {global_rank()}: rank 0 did not record a decision in {path} within "
-                      f"{timeout:.0f} s (did it fail before training?)")
+    raise RunDirError(
+        f"rank {global_rank()}: rank 0 did not record a decision in {path} within "
+        f"{timeout:.0f} s (did it fail before training?)"
+    )

@@ -69,8 +69,10 @@ class MethodModule(L.LightningModule):
         if not torch.isfinite(loss):
             last = RunDir(self.run.paths.output_dir).last_ckpt
             kept = f"{last} (the latest validation's) is kept" if last.exists() else "no checkpoint was saved yet"
-            raise DivergedError(f"non-finite training loss {loss.item()} at step {self.global_step}; "
-                                f"the run stopped and {kept}. Try a lower method.lr.")
+            raise DivergedError(
+                f"non-finite training loss {loss.item()} at step {self.global_step}; "
+                f"the run stopped and {kept}. Try a lower method.lr."
+            )
         tokens = int(batch["attention_mask"].sum())
         self.train_tokens += tokens
         self.train_pad_tokens += batch["attention_mask"].numel() - tokens
@@ -102,7 +104,9 @@ class MethodModule(L.LightningModule):
         optimizer = torch.optim.AdamW(self.parameter_groups(), lr=cfg.lr)
         total = int(self.trainer.estimated_stepping_batches)
         scheduler = get_scheduler(
-            cfg.schedule.value, optimizer, num_warmup_steps=int(cfg.warmup_ratio * total),
+            cfg.schedule.value,
+            optimizer,
+            num_warmup_steps=int(cfg.warmup_ratio * total),
             num_training_steps=total,
         )
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
@@ -163,8 +167,12 @@ class MethodModule(L.LightningModule):
             self._resume_rng = None
 
     def on_save_checkpoint(self, checkpoint):
-        checkpoint["ptlab_counters"] = {"train_tokens": self.train_tokens, "train_pad_tokens": self.train_pad_tokens,
-                                        "train_seconds": self.train_seconds, "batches_trained": self.batches_trained}
+        checkpoint["ptlab_counters"] = {
+            "train_tokens": self.train_tokens,
+            "train_pad_tokens": self.train_pad_tokens,
+            "train_seconds": self.train_seconds,
+            "batches_trained": self.batches_trained,
+        }
         checkpoint["ptlab_rng"] = rng_states()
         if not self.method.saves_frozen_weights:
             keep = self.trainable_names()

@@ -26,8 +26,11 @@ from ptlab.launch import global_rank, slurm_job_id
 
 class Preempted(Exception):
     def __init__(self, signame: str, step: Optional[int], checkpoint: Optional[Path]):
-        saved = f"at step {step}; checkpoint saved to {checkpoint}" if checkpoint else \
-            "outside a training step; the last checkpoint is kept"
+        saved = (
+            f"at step {step}; checkpoint saved to {checkpoint}"
+            if checkpoint
+            else "outside a training step; the last checkpoint is kept"
+        )
         super().__init__(f"preempted by SIG{signame} {saved}")
         self.signame, self.step, self.checkpoint = signame, step, checkpoint
 

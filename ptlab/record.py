@@ -91,8 +91,9 @@ class Decision:
     note: Optional[str] = None  # one line for the console, e.g. an unreadable checkpoint moved aside
 
 
-def check_run_dir(run_dir: Union[Path, RunDir], if_exists: str, fingerprint: Dict[str, Any],
-                  config: Dict[str, Any]) -> Decision:
+def check_run_dir(
+    run_dir: Union[Path, RunDir], if_exists: str, fingerprint: Dict[str, Any], config: Dict[str, Any]
+) -> Decision:
     """Decide what to do with a run dir that may hold an earlier run; never lose what it holds.
 
     "skip": a completed run of the same config and data, left as it is; "resume": continue an
@@ -186,8 +187,11 @@ def _check_weights_only(checkpoint: Path) -> None:
         torch.load(checkpoint, map_location="cpu", weights_only=True, mmap=True)
     except pickle.UnpicklingError as err:
         found = [line for line in str(err).splitlines() if "WeightsUnpickler error:" in line]
-        reason = found[0].split("error:", 1)[1].split(". Please")[0].strip() if found else \
-            "it holds objects other than tensors and plain values"
+        reason = (
+            found[0].split("error:", 1)[1].split(". Please")[0].strip()
+            if found
+            else "it holds objects other than tensors and plain values"
+        )
         raise RunDirError(
             f"checkpoint {checkpoint} is refused by a weights-only load ({reason}); ptlab never "
             f"unpickles arbitrary objects. Move it out of the run directory to start over, or pass "
@@ -262,8 +266,10 @@ class PeakMemory:
                     return {"peak_memory_bytes": int(line.split()[1]) * 1024, "memory_kind": "cpu_peak_rss"}
         except OSError:
             pass
-        return {"peak_memory_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-                "memory_kind": "cpu_peak_rss_process"}
+        return {
+            "peak_memory_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+            "memory_kind": "cpu_peak_rss_process",
+        }
 
 
 def versions() -> Dict[str, Any]:
@@ -280,10 +286,18 @@ def git_commit() -> Dict[str, Any]:
     """The commit of the ptlab source that ran, and whether it had uncommitted changes."""
     src = Path(__file__).resolve().parent
     try:
-        commit = subprocess.run(["git", "-C", str(src), "rev-parse", "HEAD"], capture_output=True,
-                                text=True, timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(src), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=10).stdout.strip() != ""
+        commit = subprocess.run(
+            ["git", "-C", str(src), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = (
+            subprocess.run(
+                ["git", "-C", str(src), "status", "--porcelain", "--untracked-files=no"],
+                capture_output=True,
+                text=True,
+                timeout=10,
+            ).stdout.strip()
+            != ""
+        )
         return {"commit": commit, "dirty": dirty}
     except (OSError, subprocess.SubprocessError):
         return {"commit": None, "dirty": None}

@@ -22,7 +22,6 @@ from ptlab.report_table import cost_table, latex, main_table, markdown, mixed_no
 from ptlab.run_dir import RESULTS
 
 
-
 def report(inputs: Sequence[Path], out: Path, metric: Optional[str], split: str) -> Tuple[str, List[Path]]:
     """Gather, summarize and write every report file; returns the Markdown and the paths written."""
     if out.exists() and not out.is_dir():
@@ -32,21 +31,29 @@ def report(inputs: Sequence[Path], out: Path, metric: Optional[str], split: str)
     states = runs["state"].value_counts()
     metrics = ", ".join(f"{task}: {m}" for task, m in table.groupby("task")["metric"].first().items())
     header, rows = main_table(table)
-    text = "\n".join([
-        "# ptlab report", "",
-        f"- metric: {f'{metric} (--metric)' if metric else 'main metric of each task'} ({metrics}), ×100; "
-        f"cells are mean ± sample std (ddof=1) over seeds, n = seeds averaged",
-        f"- split: {split} (`metrics.{SOURCES[split]}` of {RESULTS})",
-        f"- runs read: {len(runs)} ({states.get('completed', 0)} completed, {states.get('failed', 0)} failed, "
-        f"{states.get('incomplete', 0)} incomplete"
-        + (f"; {duplicates} duplicate records ignored" if duplicates else "")
-        + (f"; {len(unreadable)} unreadable {RESULTS} listed below" if unreadable else "") + ")",
-        f"- from: {', '.join(map(str, inputs))}", "",
-        markdown(header, rows), "",
-        *notes(table, [(bad.path, bad.reason) for bad in unreadable]),
-        "## Cost (completed runs, mean over seeds)", "",
-        markdown(*cost_table(table)), "",
-    ])
+    text = "\n".join(
+        [
+            "# ptlab report",
+            "",
+            f"- metric: {f'{metric} (--metric)' if metric else 'main metric of each task'} ({metrics}), ×100; "
+            f"cells are mean ± sample std (ddof=1) over seeds, n = seeds averaged",
+            f"- split: {split} (`metrics.{SOURCES[split]}` of {RESULTS})",
+            f"- runs read: {len(runs)} ({states.get('completed', 0)} completed, {states.get('failed', 0)} failed, "
+            f"{states.get('incomplete', 0)} incomplete"
+            + (f"; {duplicates} duplicate records ignored" if duplicates else "")
+            + (f"; {len(unreadable)} unreadable {RESULTS} listed below" if unreadable else "")
+            + ")",
+            f"- from: {', '.join(map(str, inputs))}",
+            "",
+            markdown(header, rows),
+            "",
+            *notes(table, [(bad.path, bad.reason) for bad in unreadable]),
+            "## Cost (completed runs, mean over seeds)",
+            "",
+            markdown(*cost_table(table)),
+            "",
+        ]
+    )
     note = f"ptlab-report: {metrics} x100 on {split}, mean $\\pm$ sample std over seeds"
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -63,13 +70,22 @@ def report(inputs: Sequence[Path], out: Path, metric: Optional[str], split: str)
 def main(argv: Optional[Sequence[str]] = None) -> None:
     """Console script `ptlab-report` (same as `python -m ptlab.report`)."""
     parser = argparse.ArgumentParser(prog="ptlab-report", description=__doc__.split("\n\n")[0])
-    parser.add_argument("dirs", nargs="+", type=Path, metavar="DIR",
-                        help=f"run or sweep directories, searched recursively for {RESULTS}")
+    parser.add_argument(
+        "dirs",
+        nargs="+",
+        type=Path,
+        metavar="DIR",
+        help=f"run or sweep directories, searched recursively for {RESULTS}",
+    )
     parser.add_argument("--out", type=Path, help="where to write the report files (default: the first DIR)")
     parser.add_argument("--metric", help="metric to compare (default: each task's main_metric)")
-    parser.add_argument("--split", choices=sorted(SOURCES), default="val",
-                        help="val: the best checkpoint's validation score (metrics.val_best, default; "
-                             "chosen on that same set); val_final: the last step's; test: metrics.test")
+    parser.add_argument(
+        "--split",
+        choices=sorted(SOURCES),
+        default="val",
+        help="val: the best checkpoint's validation score (metrics.val_best, default; "
+        "chosen on that same set); val_final: the last step's; test: metrics.test",
+    )
     args = parser.parse_args(argv)
     try:
         text, written = report(args.dirs, args.out or args.dirs[0], args.metric, args.split)

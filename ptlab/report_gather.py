@@ -79,16 +79,27 @@ def load_run(path: Path, split: str, metric: Optional[str]) -> Dict[str, Any]:
     """One run as a flat row; a file that is not a run record is a BadRecord naming the file."""
     record = read_record(path)
     fingerprint = record.get("fingerprint") or {}  # none in records written before fingerprints
-    if not isinstance(fingerprint, dict) or not all(isinstance(fingerprint.get(kind), (str, type(None)))
-                                                    for kind in ("config", "data")):
+    if not isinstance(fingerprint, dict) or not all(
+        isinstance(fingerprint.get(kind), (str, type(None))) for kind in ("config", "data")
+    ):
         raise BadRecord(path, "fingerprint is not {config: <hash>, data: <hash>}")
-    row = {"file": path, "name": str(record.get("name")), "model": str(record["model"]),
-           "task": str(record["task"]), "method": str(record["method"]), "seed": record["seed"],
-           "variant": _variant(path, record), "state": STATES[record["status"]],
-           "family": str(record.get("family")), "config_fingerprint": fingerprint.get("config"),
-           "data_fingerprint": fingerprint.get("data"),
-           "finished_at": str(record.get("finished_at") or ""), "metric": None, "value": math.nan,
-           "available": ()}
+    row = {
+        "file": path,
+        "name": str(record.get("name")),
+        "model": str(record["model"]),
+        "task": str(record["task"]),
+        "method": str(record["method"]),
+        "seed": record["seed"],
+        "variant": _variant(path, record),
+        "state": STATES[record["status"]],
+        "family": str(record.get("family")),
+        "config_fingerprint": fingerprint.get("config"),
+        "data_fingerprint": fingerprint.get("data"),
+        "finished_at": str(record.get("finished_at") or ""),
+        "metric": None,
+        "value": math.nan,
+        "available": (),
+    }
     if record["status"] != "completed":
         return row
     scores = _field(record, f"metrics.{SOURCES[split]}", path) or {}  # null: hidden test labels
@@ -96,12 +107,16 @@ def load_run(path: Path, split: str, metric: Optional[str]) -> Dict[str, Any]:
     value = scores.get(name) if isinstance(scores, dict) else None
     if not isinstance(scores, dict) or not isinstance(value, (int, float, type(None))):
         raise BadRecord(path, f"metrics.{SOURCES[split]}.{name} is not a number")
-    return {**row, "metric": name, "value": math.nan if value is None else float(value),
-            "available": tuple(scores),
-            "trainable_fraction": _number(record, "params.trainable_fraction", path),
-            "peak_memory_bytes": _number(record, "memory.peak_memory_bytes", path),
-            "memory_kind": record["memory"].get("memory_kind"),
-            "train_seconds": _number(record, "time.train_seconds", path)}
+    return {
+        **row,
+        "metric": name,
+        "value": math.nan if value is None else float(value),
+        "available": tuple(scores),
+        "trainable_fraction": _number(record, "params.trainable_fraction", path),
+        "peak_memory_bytes": _number(record, "memory.peak_memory_bytes", path),
+        "memory_kind": record["memory"].get("memory_kind"),
+        "train_seconds": _number(record, "time.train_seconds", path),
+    }
 
 
 def _field(record: Dict[str, Any], dotted: str, path: Path) -> Any:
@@ -125,12 +140,11 @@ def _variant(path: Path, record: Dict[str, Any]) -> str:
     parts = path.parent.parts
     for i in range(len(parts) - 2, -1, -1):
         if parts[i] == record["method"] and parts[i + 1] == f"seed{record['seed']}":
-            return "/".join(parts[i + 2:])
+            return "/".join(parts[i + 2 :])
     return ""
 
 
-def gather(inputs: Sequence[Path], split: str,
-           metric: Optional[str]) -> Tuple[pd.DataFrame, int, List[BadRecord]]:
+def gather(inputs: Sequence[Path], split: str, metric: Optional[str]) -> Tuple[pd.DataFrame, int, List[BadRecord]]:
     """All readable runs under the inputs, one row per seed of a cell; also how many duplicates
     were dropped, and the results.json that could not be read: one bad file must not hide the rest."""
     rows, unreadable = [], []
@@ -141,8 +155,10 @@ def gather(inputs: Sequence[Path], split: str,
             unreadable.append(bad)
     if not rows:
         more = f" (and {len(unreadable) - 1} more)" if len(unreadable) > 1 else ""
-        raise PtlabError(f"no readable run record among {len(unreadable)} {RESULTS}: "
-                         f"{unreadable[0].path}: {unreadable[0].reason}{more}")
+        raise PtlabError(
+            f"no readable run record among {len(unreadable)} {RESULTS}: "
+            f"{unreadable[0].path}: {unreadable[0].reason}{more}"
+        )
     runs = pd.DataFrame(rows)
     for column in ("trainable_fraction", "peak_memory_bytes", "memory_kind", "train_seconds"):
         if column not in runs:
@@ -160,11 +176,14 @@ def gather(inputs: Sequence[Path], split: str,
     # The same run copied from two machines, or re-run elsewhere after failing, is one seed:
     # a completed record wins, then the latest one.
     runs = runs.assign(unfinished=runs["state"] != "completed").sort_values(
-        ["unfinished", "finished_at"], ascending=[True, False])
+        ["unfinished", "finished_at"], ascending=[True, False]
+    )
     duplicate = runs.duplicated(["model", "task", "column", "seed"])
     for path in runs.loc[duplicate, "file"]:
-        print(f"ptlab-report: warning: {path} repeats a run (model, task, method, seed) that is "
-              f"already counted; ignored", file=sys.stderr)
+        print(
+            f"ptlab-report: warning: {path} repeats a run (model, task, method, seed) that is already counted; ignored",
+            file=sys.stderr,
+        )
     return runs[~duplicate], int(duplicate.sum()), unreadable
 
 
@@ -172,8 +191,10 @@ def _check_metric(runs: pd.DataFrame, split: str, metric: Optional[str]) -> None
     """One metric per task, and a --metric that some run actually has."""
     for task, names in runs.dropna(subset=["metric"]).groupby("task")["metric"].unique().items():
         if len(names) > 1:
-            raise PtlabError(f"runs of task {task} disagree on the main metric ({', '.join(sorted(names))}); "
-                             f"choose one with --metric")
+            raise PtlabError(
+                f"runs of task {task} disagree on the main metric ({', '.join(sorted(names))}); "
+                f"choose one with --metric"
+            )
     available = sorted(set().union(*runs["available"]))
     if metric and available and metric not in available:
         raise PtlabError(f"metric {metric!r} is in no run's {split} metrics (they have {', '.join(available)})")
@@ -195,19 +216,30 @@ def summarize(runs: pd.DataFrame, split: str) -> pd.DataFrame:
             cell = runs_mt[runs_mt["column"] == column]
             done = cell[cell["state"] == "completed"]
             values = done["value"].dropna()
-            rows.append({
-                "model": model, "task": task, "metric": metrics.get(task, "–"), "method": column,
-                "mean": values.mean(), "std": values.std(ddof=1), "n": len(values),
-                "n_failed": int((cell["state"] == "failed").sum()),
-                "n_incomplete": int((cell["state"] == "incomplete").sum()),
-                "n_without_metric": int(done["value"].isna().sum()),
-                "trainable_fraction": done["trainable_fraction"].mean(),
-                "peak_memory_bytes": done["peak_memory_bytes"].mean(),
-                "memory_kind": ", ".join(sorted(done["memory_kind"].dropna().unique())),
-                "train_seconds": done["train_seconds"].mean(), "mixes": mixes(done),  # what the mean averages
-            })
-            if rows[-1]["n"] + rows[-1]["n_failed"] + rows[-1]["n_incomplete"] == 0 and \
-                    _needs_lm_head(method_of[column]) and set(runs_mt["family"]) == {"encoder"}:
+            rows.append(
+                {
+                    "model": model,
+                    "task": task,
+                    "metric": metrics.get(task, "–"),
+                    "method": column,
+                    "mean": values.mean(),
+                    "std": values.std(ddof=1),
+                    "n": len(values),
+                    "n_failed": int((cell["state"] == "failed").sum()),
+                    "n_incomplete": int((cell["state"] == "incomplete").sum()),
+                    "n_without_metric": int(done["value"].isna().sum()),
+                    "trainable_fraction": done["trainable_fraction"].mean(),
+                    "peak_memory_bytes": done["peak_memory_bytes"].mean(),
+                    "memory_kind": ", ".join(sorted(done["memory_kind"].dropna().unique())),
+                    "train_seconds": done["train_seconds"].mean(),
+                    "mixes": mixes(done),  # what the mean averages
+                }
+            )
+            if (
+                rows[-1]["n"] + rows[-1]["n_failed"] + rows[-1]["n_incomplete"] == 0
+                and _needs_lm_head(method_of[column])
+                and set(runs_mt["family"]) == {"encoder"}
+            ):
                 rows[-1]["not_applicable"] = True  # ptlab-train skips LM-head methods on encoders
     table = pd.DataFrame(rows)
     table["cell"] = [cell_text(row, split) for row in table.itertuples()]

@@ -60,12 +60,23 @@ def plot_metric_vs_params(table: pd.DataFrame, task: str, split: str, colors: Di
     for row in rows.itertuples():
         x = row.trainable_fraction if row.trainable_fraction > 0 else ZERO_FLOOR
         marker = "osD^v<>ph*"[models.index(row.model) % 10]
-        ax.errorbar(x, 100 * row.mean, yerr=0 if math.isnan(row.std) else 100 * row.std, fmt=marker,
-                    color=colors[row.method], capsize=3,
-                    label=f"{row.method} · {row.model}" if len(models) > 1 else row.method)
+        ax.errorbar(
+            x,
+            100 * row.mean,
+            yerr=0 if math.isnan(row.std) else 100 * row.std,
+            fmt=marker,
+            color=colors[row.method],
+            capsize=3,
+            label=f"{row.method} · {row.model}" if len(models) > 1 else row.method,
+        )
         if row.trainable_fraction == 0:
-            ax.annotate(f"{row.method} (0 trainable, at {ZERO_FLOOR:g})", (x, 100 * row.mean), xytext=(6, 4),
-                        textcoords="offset points", fontsize=7)
+            ax.annotate(
+                f"{row.method} (0 trainable, at {ZERO_FLOOR:g})",
+                (x, 100 * row.mean),
+                xytext=(6, 4),
+                textcoords="offset points",
+                fontsize=7,
+            )
     ax.set_xscale("log")
     floor = f"; 0 is drawn at {ZERO_FLOOR:g}" if (rows["trainable_fraction"] == 0).any() else ""
     ax.set_xlabel(f"trainable parameters (fraction of total, log scale{floor})")
@@ -106,8 +117,13 @@ def plot_val_curves(runs: pd.DataFrame, task: str, metric: str, colors: Dict[str
             if len(seeds) > 1:
                 for seed in frame:
                     ax.plot(frame[seed].dropna(), color=colors[column], lw=0.7, alpha=0.35)
-            ax.plot(aligned if len(aligned) else frame.iloc[:0, 0], color=colors[column], marker="o",
-                    ms=3, label=label if len(aligned) else f"{column} (seeds not aligned)")
+            ax.plot(
+                aligned if len(aligned) else frame.iloc[:0, 0],
+                color=colors[column],
+                marker="o",
+                ms=3,
+                label=label if len(aligned) else f"{column} (seeds not aligned)",
+            )
         ax.set_title(model)
         ax.set_xlabel("step")
         ax.grid(True, alpha=0.3)

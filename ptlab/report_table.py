@@ -14,8 +14,19 @@ import pandas as pd
 
 MARK = "†"  # a cell whose runs differ in their config or data fingerprint
 FINGERPRINTS = (("config", "configs"), ("data", "data sets"))
-LATEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-                 "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", MARK: r"\dag{}"}
+LATEX_ESCAPES = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    MARK: r"\dag{}",
+}
 
 
 def mixes(cell: pd.DataFrame) -> str:
@@ -33,15 +44,16 @@ def mixes(cell: pd.DataFrame) -> str:
             continue
         groups = [(value, cell.loc[column == value, "file"]) for value in known]
         groups += [("unknown", cell.loc[column.isna(), "file"])] if column.isna().any() else []
-        parts.append(f"{len(known)} {plural}: " + "; ".join(
-            f"{value} ({', '.join(sorted(str(path.parent) for path in files))})" for value, files in groups))
+        parts.append(
+            f"{len(known)} {plural}: "
+            + "; ".join(f"{value} ({', '.join(sorted(str(path.parent) for path in files))})" for value, files in groups)
+        )
     return "; ".join(parts)
 
 
 def cell_text(row: Any, split: str) -> str:
     """`mean ± std (n=K, F failed)` x100; no ± for one seed; `failed (n=F)`; `missing`; MARK if mixed."""
-    counts = [(row.n_failed, "failed"), (row.n_incomplete, "incomplete"),
-              (row.n_without_metric, f"no {split} metric")]
+    counts = [(row.n_failed, "failed"), (row.n_incomplete, "incomplete"), (row.n_without_metric, f"no {split} metric")]
     if getattr(row, "not_applicable", False) is True:
         return "n/a (no LM head)"
     if row.n:
@@ -55,16 +67,26 @@ def cell_text(row: Any, split: str) -> str:
 def main_table(table: pd.DataFrame) -> Tuple[List[str], List[List[str]]]:
     columns = list(dict.fromkeys(table["method"]))
     wide = table.pivot(index=["model", "task", "metric"], columns="method", values="cell")
-    rows = [[model, f"{task} ({metric})", *wide.loc[(model, task, metric), columns]]
-            for model, task, metric in wide.index]
+    rows = [
+        [model, f"{task} ({metric})", *wide.loc[(model, task, metric), columns]] for model, task, metric in wide.index
+    ]
     return ["model", "task (metric)", *columns], rows
 
 
 def cost_table(table: pd.DataFrame) -> Tuple[List[str], List[List[str]]]:
     done = table[table["trainable_fraction"].notna()]
-    rows = [[r.model, r.task, r.method, _num(100 * r.trainable_fraction, ".3g"),
-             _num(r.peak_memory_bytes / 1e9, ".2f"), r.memory_kind, _num(r.train_seconds, ".1f")]
-            for r in done.itertuples()]
+    rows = [
+        [
+            r.model,
+            r.task,
+            r.method,
+            _num(100 * r.trainable_fraction, ".3g"),
+            _num(r.peak_memory_bytes / 1e9, ".2f"),
+            r.memory_kind,
+            _num(r.train_seconds, ".1f"),
+        ]
+        for r in done.itertuples()
+    ]
     return ["model", "task", "method", "trainable %", "peak memory (GB)", "memory kind", "train time (s)"], rows
 
 
@@ -81,8 +103,11 @@ def notes(table: pd.DataFrame, unreadable: Sequence[Tuple[Path, str]]) -> List[s
     """Markdown lines for under the main table: mixed cells, then the results.json left out."""
     lines, mixed = [], mixed_notes(table)
     if mixed:
-        lines += [f"{MARK}: the runs averaged in a cell differ in results.json's `fingerprint` "
-                  "(seeds of one configuration share it)", ""]
+        lines += [
+            f"{MARK}: the runs averaged in a cell differ in results.json's `fingerprint` "
+            "(seeds of one configuration share it)",
+            "",
+        ]
         lines += [f"- {line}" for line in mixed] + [""]
     if unreadable:
         lines += [f"## Unreadable results.json, not in the table ({len(unreadable)})", ""]
@@ -100,7 +125,12 @@ def latex(header: List[str], rows: List[List[str]], comments: Sequence[str]) -> 
         return re.sub(r"[\\&%$#_{}~^†]", lambda m: LATEX_ESCAPES[m.group()], str(text)).replace("±", r"$\pm$")
 
     lines = [f"% {line}" for line in comments]
-    lines += ["% needs \\usepackage{booktabs}", f"\\begin{{tabular}}{{ll{'c' * (len(header) - 2)}}}",
-              "\\toprule", " & ".join(map(tex, header)) + r" \\", "\\midrule"]
+    lines += [
+        "% needs \\usepackage{booktabs}",
+        f"\\begin{{tabular}}{{ll{'c' * (len(header) - 2)}}}",
+        "\\toprule",
+        " & ".join(map(tex, header)) + r" \\",
+        "\\midrule",
+    ]
     lines += [" & ".join(map(tex, row)) + r" \\" for row in rows]
     return "\n".join(lines + ["\\bottomrule", "\\end{tabular}", ""])

@@ -42,8 +42,16 @@ def predictions_name(split: str) -> str:
 
 
 # Everything a run writes into its directory, i.e. what a forced rerun moves aside.
-RUN_FILES: Tuple[str, ...] = (RESULTS, CONFIG, METRICS_CSV, CHECKPOINTS, *map(predictions_name, SPLITS),
-                              ADAPTER, LOG, HPARAMS)
+RUN_FILES: Tuple[str, ...] = (
+    RESULTS,
+    CONFIG,
+    METRICS_CSV,
+    CHECKPOINTS,
+    *map(predictions_name, SPLITS),
+    ADAPTER,
+    LOG,
+    HPARAMS,
+)
 # What a fresh start moves aside when there is no checkpoint to keep.
 START_FILES: Tuple[str, ...] = (RESULTS, CONFIG, METRICS_CSV, LOG, HPARAMS)
 # Full training states a run can resume from, newest first (inside CHECKPOINTS).

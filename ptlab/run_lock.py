@@ -70,6 +70,9 @@ def _acquire(fd: int, path: Path) -> bool:
         except OSError as err:
             if err.errno not in (errno.ENOSYS, errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL):
                 raise
-            print(f"ptlab: note: {path.parent} is on a filesystem without file locks ({err.strerror}); "
-                  f"the run dir is not locked: do not start the same run twice", file=sys.stderr)
+            print(
+                f"ptlab: note: {path.parent} is on a filesystem without file locks ({err.strerror}); "
+                f"the run dir is not locked: do not start the same run twice",
+                file=sys.stderr,
+            )
             return False

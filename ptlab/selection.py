@@ -20,8 +20,9 @@ def rule(main: MetricSpec) -> str:
     return f"{best} val/{main.name} over all validations incl. the final one; ties keep the earliest"
 
 
-def best_of_run(trainer, module, data, final: Dict[str, float], main: MetricSpec,
-                out: RunDir) -> Tuple[Dict[str, float], int]:
+def best_of_run(
+    trainer, module, data, final: Dict[str, float], main: MetricSpec, out: RunDir
+) -> Tuple[Dict[str, float], int]:
     """Apply the rule: the best validation of training, unless the final weights beat it. Leaves
     the module holding the chosen weights (saved as best.ckpt); returns their metrics and step."""
     ckpt = trainer.checkpoint_callback

@@ -72,13 +72,26 @@ def _decide(out: RunDir, run: RunConfig, prints: Dict[str, Any], resolved: Dict[
     return decision
 
 
-def _run(run: RunConfig, cfg: DictConfig, out: RunDir, resolved: Dict[str, Any], prints: Dict[str, Any],
-         decision: Decision, rank: int, token: str) -> Dict[str, Any]:
+def _run(
+    run: RunConfig,
+    cfg: DictConfig,
+    out: RunDir,
+    resolved: Dict[str, Any],
+    prints: Dict[str, Any],
+    decision: Decision,
+    rank: int,
+    token: str,
+) -> Dict[str, Any]:
     """The run's life in its (owned) dir: a `running` record, the work, the final record."""
     if rank == 0 and not out.config.exists():  # a resumed run keeps its first config
         write_text(out.config, OmegaConf.to_yaml(OmegaConf.create(resolved)))
-    record = {**_identity(run, out), "fingerprint": prints, "launch": token, "action": decision.action,
-              "resume_from": str(decision.checkpoint) if decision.checkpoint else None}
+    record = {
+        **_identity(run, out),
+        "fingerprint": prints,
+        "launch": token,
+        "action": decision.action,
+        "resume_from": str(decision.checkpoint) if decision.checkpoint else None,
+    }
     if rank == 0:
         write_json(out.results, record)  # status "running": a killed run is visible as unfinished
     started = time.perf_counter()
@@ -112,8 +125,15 @@ def _run(run: RunConfig, cfg: DictConfig, out: RunDir, resolved: Dict[str, Any],
     return record
 
 
-def _execute(run: RunConfig, cfg: DictConfig, out: RunDir, resolved: Dict[str, Any],
-             live: Dict[str, Any], resume_from: Optional[Path], flag) -> Dict[str, Any]:
+def _execute(
+    run: RunConfig,
+    cfg: DictConfig,
+    out: RunDir,
+    resolved: Dict[str, Any],
+    live: Dict[str, Any],
+    resume_from: Optional[Path],
+    flag,
+) -> Dict[str, Any]:
     data, module = build_run(run)
     trainer = build_trainer(cfg, run, out, flag)
     live.update(trainer=trainer, module=module)
@@ -152,19 +172,28 @@ def _execute(run: RunConfig, cfg: DictConfig, out: RunDir, resolved: Dict[str, A
             _write_jsonl(out.predictions(split), module.predictions[split])
     if run.trains and run.method.export_adapter:
         module.method.export(module.model, out.adapter)
-    result.update({
-        "main_metric": main,
-        "metrics": {"val_final": final, "val_best": best, "test": test},
-        "best": {"step": best_step, "checkpoint": out.rel(out.best_ckpt) if run.trains else None,
-                 "rule": rule(data.kind.metrics[main])},
-        "memory": memory.read(),
-        "time": {"train_seconds": train_seconds, "train_step_seconds": module.train_seconds,
-                 "eval_seconds": eval_seconds},
-        "throughput": {"train_tokens": module.train_tokens,
-                       "train_tokens_per_second": module.train_tokens / module.train_seconds
-                       if module.train_seconds else None,
-                       "padding_fraction": module.padding_fraction},
-    })
+    result.update(
+        {
+            "main_metric": main,
+            "metrics": {"val_final": final, "val_best": best, "test": test},
+            "best": {
+                "step": best_step,
+                "checkpoint": out.rel(out.best_ckpt) if run.trains else None,
+                "rule": rule(data.kind.metrics[main]),
+            },
+            "memory": memory.read(),
+            "time": {
+                "train_seconds": train_seconds,
+                "train_step_seconds": module.train_seconds,
+                "eval_seconds": eval_seconds,
+            },
+            "throughput": {
+                "train_tokens": module.train_tokens,
+                "train_tokens_per_second": module.train_tokens / module.train_seconds if module.train_seconds else None,
+                "padding_fraction": module.padding_fraction,
+            },
+        }
+    )
     return result
 
 
@@ -184,10 +213,20 @@ def _check_launch(run: RunConfig) -> None:
 
 def _identity(run: RunConfig, out: RunDir) -> Dict[str, Any]:
     return {
-        "schema_version": SCHEMA_VERSION, "status": "running", "error": None, "name": run.name,
-        "model": run.model.name, "method": run.method.name, "task": run.task.name, "seed": run.seed,
-        "family": run.model.family.value, "overrides": redacted_overrides(), "run_dir": str(out),
-        "versions": versions(), "git": git_commit(), "started_at": now(),
+        "schema_version": SCHEMA_VERSION,
+        "status": "running",
+        "error": None,
+        "name": run.name,
+        "model": run.model.name,
+        "method": run.method.name,
+        "task": run.task.name,
+        "seed": run.seed,
+        "family": run.model.family.value,
+        "overrides": redacted_overrides(),
+        "run_dir": str(out),
+        "versions": versions(),
+        "git": git_commit(),
+        "started_at": now(),
     }
 
 

@@ -16,18 +16,58 @@ from ptlab.errors import ConfigError, did_you_mean
 # lightning.Trainer.__init__'s parameters (Lightning 2.6), less those ptlab sets itself.
 SET_BY_PTLAB = ("callbacks", "logger", "plugins", "use_distributed_sampler", "default_root_dir")
 TRAINER_ARGS = (
-    "accelerator", "strategy", "devices", "num_nodes", "precision", "fast_dev_run", "max_epochs",
-    "min_epochs", "max_steps", "min_steps", "max_time", "limit_train_batches", "limit_val_batches",
-    "limit_test_batches", "limit_predict_batches", "overfit_batches", "val_check_interval",
-    "check_val_every_n_epoch", "num_sanity_val_steps", "log_every_n_steps", "enable_checkpointing",
-    "enable_progress_bar", "enable_model_summary", "accumulate_grad_batches", "gradient_clip_val",
-    "gradient_clip_algorithm", "deterministic", "benchmark", "inference_mode", "profiler",
-    "detect_anomaly", "barebones", "sync_batchnorm", "reload_dataloaders_every_n_epochs",
-    "enable_autolog_hparams", "model_registry",
+    "accelerator",
+    "strategy",
+    "devices",
+    "num_nodes",
+    "precision",
+    "fast_dev_run",
+    "max_epochs",
+    "min_epochs",
+    "max_steps",
+    "min_steps",
+    "max_time",
+    "limit_train_batches",
+    "limit_val_batches",
+    "limit_test_batches",
+    "limit_predict_batches",
+    "overfit_batches",
+    "val_check_interval",
+    "check_val_every_n_epoch",
+    "num_sanity_val_steps",
+    "log_every_n_steps",
+    "enable_checkpointing",
+    "enable_progress_bar",
+    "enable_model_summary",
+    "accumulate_grad_batches",
+    "gradient_clip_val",
+    "gradient_clip_algorithm",
+    "deterministic",
+    "benchmark",
+    "inference_mode",
+    "profiler",
+    "detect_anomaly",
+    "barebones",
+    "sync_batchnorm",
+    "reload_dataloaders_every_n_epochs",
+    "enable_autolog_hparams",
+    "model_registry",
 )
 # lightning.fabric.connector._PRECISION_INPUT (Lightning 2.6).
-PRECISIONS = ("transformer-engine", "transformer-engine-float16", "16-true", "16-mixed", "bf16-true",
-              "bf16-mixed", "32-true", "64-true", "64", "32", "16", "bf16")
+PRECISIONS = (
+    "transformer-engine",
+    "transformer-engine-float16",
+    "16-true",
+    "16-mixed",
+    "bf16-true",
+    "bf16-mixed",
+    "32-true",
+    "64-true",
+    "64",
+    "32",
+    "16",
+    "bf16",
+)
 
 
 def _int(low: int, none_ok: bool = True) -> Callable[[Any], bool]:
@@ -35,6 +75,7 @@ def _int(low: int, none_ok: bool = True) -> Callable[[Any], bool]:
         if value is None:
             return none_ok
         return isinstance(value, int) and not isinstance(value, bool) and value >= low
+
     ok.rule = f"an integer >= {low}" + (" (or null)" if none_ok else "")  # type: ignore[attr-defined]
     return ok
 
@@ -65,6 +106,7 @@ _interval.rule = "an integer number of steps >= 1 or a float in (0, 1]"  # type:
 def _one_of(*allowed: Any) -> Callable[[Any], bool]:
     def ok(value: Any) -> bool:
         return value in allowed or str(value) in map(str, allowed)
+
     ok.rule = "one of " + ", ".join(map(str, allowed))  # type: ignore[attr-defined]
     return ok
 

@@ -18,8 +18,13 @@ REAL_DATA = Path(os.environ.get("PTLAB_DATA_DIR", Path(__file__).resolve().paren
 
 
 def ptlab_env(log_dir: Path, cache: Path, data_dir: Optional[Path] = REAL_DATA) -> Dict[str, str]:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
-           "PTLAB_LOG_DIR": str(log_dir), "PTLAB_CACHE_DIR": str(cache)}
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+        "PTLAB_LOG_DIR": str(log_dir),
+        "PTLAB_CACHE_DIR": str(cache),
+    }
     env.pop("PTLAB_DATA_DIR", None)
     if data_dir is not None:
         env["PTLAB_DATA_DIR"] = str(data_dir)

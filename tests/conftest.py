@@ -37,8 +37,11 @@ def compose_run(data_dir, shared_cache, tmp_path):
     resolvers.register()
 
     def _compose(*overrides: str):
-        fixed = [f"paths.data_dir={data_dir}", f"paths.cache_dir={shared_cache}",
-                 f"paths.output_dir={tmp_path / 'run'}"]
+        fixed = [
+            f"paths.data_dir={data_dir}",
+            f"paths.cache_dir={shared_cache}",
+            f"paths.output_dir={tmp_path / 'run'}",
+        ]
         with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
             return validate(compose("train", overrides=[*overrides, *fixed]))
 
@@ -52,4 +55,3 @@ def cli_cache(tmp_path_factory) -> Path:
     path = tmp_path_factory.getbasetemp() / "ptlab-cli-cache"
     path.mkdir(exist_ok=True)
     return path
-

@@ -43,8 +43,12 @@ def ptlab(
     timeout: int = RUN_TIMEOUT,
 ) -> subprocess.CompletedProcess:
     return subprocess.run(
-        ptlab_cmd(*overrides), env=ptlab_env(log_dir, cache, data_dir),
-        cwd=log_dir.parent, capture_output=True, text=True, timeout=timeout,
+        ptlab_cmd(*overrides),
+        env=ptlab_env(log_dir, cache, data_dir),
+        cwd=log_dir.parent,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -62,8 +66,7 @@ def written(log_dir: Path) -> list:
     """What ptlab itself wrote under the log dir (Hydra's own job log aside)."""
     if not log_dir.exists():
         return []
-    return sorted(str(p.relative_to(log_dir)) for p in log_dir.rglob("*")
-                  if p.is_file() and p.name != "train.log")
+    return sorted(str(p.relative_to(log_dir)) for p in log_dir.rglob("*") if p.is_file() and p.name != "train.log")
 
 
 def run_dir_of(proc: subprocess.CompletedProcess) -> Path:
@@ -91,55 +94,91 @@ CONFIG_ERRORS = {
     # id: (overrides, needles in the error line)
     "prefix-num_virtual_tokens-0": (
         ["model=tiny-llama", "method=prefix_tuning", "method.num_virtual_tokens=0"],
-        ["method.num_virtual_tokens", "> 0", "got 0"]),
+        ["method.num_virtual_tokens", "> 0", "got 0"],
+    ),
     "prefix-num_virtual_tokens-neg": (
         ["model=tiny-llama", "method=prefix_tuning", "method.num_virtual_tokens=-3"],
-        ["method.num_virtual_tokens", "> 0", "got -3"]),
+        ["method.num_virtual_tokens", "> 0", "got -3"],
+    ),
     "prompt-num_virtual_tokens-0": (
         ["model=tiny-bert", "method=prompt_tuning", "method.num_virtual_tokens=0"],
-        ["method.num_virtual_tokens", "> 0", "got 0"]),
+        ["method.num_virtual_tokens", "> 0", "got 0"],
+    ),
     "lr-0": (["model=tiny-bert", "method=full_finetune", "method.lr=0"], ["method.lr", "> 0", "got 0"]),
     "lr-neg": (["model=tiny-bert", "method=full_finetune", "method.lr=-1"], ["method.lr", "> 0", "got -1"]),
-    "lr-not-a-float": (["model=tiny-bert", "method=full_finetune", "method.lr=abc"],
-                       ["method.lr", "abc"]),
-    "zero_shot-on-encoder": (["model=tiny-bert", "method=zero_shot"],
-                             ["method=zero_shot", "model=tiny-bert", "LM head"]),
-    "generation-on-encoder": (["model=tiny-bert", "method=full_finetune", "task=e2e_nlg"],
-                              ["task=e2e_nlg", "model=tiny-bert", "generat"]),
+    "lr-not-a-float": (["model=tiny-bert", "method=full_finetune", "method.lr=abc"], ["method.lr", "abc"]),
+    "zero_shot-on-encoder": (
+        ["model=tiny-bert", "method=zero_shot"],
+        ["method=zero_shot", "model=tiny-bert", "LM head"],
+    ),
+    "generation-on-encoder": (
+        ["model=tiny-bert", "method=full_finetune", "task=e2e_nlg"],
+        ["task=e2e_nlg", "model=tiny-bert", "generat"],
+    ),
     # Unknown keys, added with `+`, are typos: named, with the closest known key.
-    "unknown-top-level-key": (["model=tiny-bert", "method=full_finetune", "+sed=3"],
-                              ["unknown key sed", "did you mean seed?"]),
-    "unknown-group": (["model=tiny-bert", "method=full_finetune", "+trainr.max_steps=3"],
-                      ["unknown key trainr", "did you mean trainer?"]),
-    "unknown-method-key": (["model=tiny-bert", "method=full_finetune", "+method.lrr=3"],
-                           ["unknown key method.lrr", "did you mean method.lr?"]),
-    "unknown-nested-key": (["model=tiny-bert", "method=full_finetune", "+task.local.formt=csv"],
-                           ["unknown key task.local.formt", "did you mean task.local.format?"]),
-    "unknown-trainer-key": (["model=tiny-bert", "method=full_finetune", "+trainer.max_stpes=3"],
-                            ["unknown key trainer.max_stpes", "did you mean trainer.max_steps?"]),
+    "unknown-top-level-key": (
+        ["model=tiny-bert", "method=full_finetune", "+sed=3"],
+        ["unknown key sed", "did you mean seed?"],
+    ),
+    "unknown-group": (
+        ["model=tiny-bert", "method=full_finetune", "+trainr.max_steps=3"],
+        ["unknown key trainr", "did you mean trainer?"],
+    ),
+    "unknown-method-key": (
+        ["model=tiny-bert", "method=full_finetune", "+method.lrr=3"],
+        ["unknown key method.lrr", "did you mean method.lr?"],
+    ),
+    "unknown-nested-key": (
+        ["model=tiny-bert", "method=full_finetune", "+task.local.formt=csv"],
+        ["unknown key task.local.formt", "did you mean task.local.format?"],
+    ),
+    "unknown-trainer-key": (
+        ["model=tiny-bert", "method=full_finetune", "+trainer.max_stpes=3"],
+        ["unknown key trainer.max_stpes", "did you mean trainer.max_steps?"],
+    ),
     # Lightning's own checks come only after the model has loaded: ptlab checks these first.
-    "trainer-max_steps-neg": (["model=tiny-bert", "method=full_finetune", "trainer.max_steps=-5"],
-                              ["trainer.max_steps=-5", "an integer >= -1"]),
-    "trainer-accumulate-0": (["model=tiny-bert", "method=full_finetune", "trainer.accumulate_grad_batches=0"],
-                             ["trainer.accumulate_grad_batches=0", "an integer >= 1"]),
-    "trainer-precision": (["model=tiny-bert", "method=full_finetune", "trainer.precision=int3"],
-                          ["trainer.precision='int3'", "bf16-mixed"]),
+    "trainer-max_steps-neg": (
+        ["model=tiny-bert", "method=full_finetune", "trainer.max_steps=-5"],
+        ["trainer.max_steps=-5", "an integer >= -1"],
+    ),
+    "trainer-accumulate-0": (
+        ["model=tiny-bert", "method=full_finetune", "trainer.accumulate_grad_batches=0"],
+        ["trainer.accumulate_grad_batches=0", "an integer >= 1"],
+    ),
+    "trainer-precision": (
+        ["model=tiny-bert", "method=full_finetune", "trainer.precision=int3"],
+        ["trainer.precision='int3'", "bf16-mixed"],
+    ),
     # Every choice is checked against its allowed values at validation, not mid-run.
-    "schedule-choice": (["model=tiny-bert", "method=full_finetune", "method.schedule=linaer"],
-                        ["method.schedule", "'linaer'", "cosine"]),
-    "dtype-choice": (["model=tiny-bert", "method=full_finetune", "+model.dtype=bf16"],
-                     ["model.dtype", "'bf16'", "bfloat16"]),
-    "format-choice": (["model=tiny-bert", "method=full_finetune", "task.local.format=parquet"],
-                      ["task.local.format", "'parquet'", "jsonl"]),
-    "trainer-set-by-ptlab": (["model=tiny-bert", "method=full_finetune", "+trainer.logger=false"],
-                             ["trainer.logger is set by ptlab"]),
+    "schedule-choice": (
+        ["model=tiny-bert", "method=full_finetune", "method.schedule=linaer"],
+        ["method.schedule", "'linaer'", "cosine"],
+    ),
+    "dtype-choice": (
+        ["model=tiny-bert", "method=full_finetune", "+model.dtype=bf16"],
+        ["model.dtype", "'bf16'", "bfloat16"],
+    ),
+    "format-choice": (
+        ["model=tiny-bert", "method=full_finetune", "task.local.format=parquet"],
+        ["task.local.format", "'parquet'", "jsonl"],
+    ),
+    "trainer-set-by-ptlab": (
+        ["model=tiny-bert", "method=full_finetune", "+trainer.logger=false"],
+        ["trainer.logger is set by ptlab"],
+    ),
     # Task kinds and methods come from their registries: an unknown one is named, never guessed.
-    "unknown-kind": (["model=tiny-bert", "method=full_finetune", "task.kind=clasification"],
-                     ["task.kind='clasification'", "did you mean task.kind=classification?"]),
-    "unknown-method-name": (["model=tiny-bert", "method=full_finetune", "method.name=lorra"],
-                            ["method.name='lorra'", "did you mean method.name=lora?"]),
-    "key-of-another-kind": (["model=tiny-bert", "method=full_finetune", "+task.group_by=text"],
-                            ["unknown key task.group_by"]),
+    "unknown-kind": (
+        ["model=tiny-bert", "method=full_finetune", "task.kind=clasification"],
+        ["task.kind='clasification'", "did you mean task.kind=classification?"],
+    ),
+    "unknown-method-name": (
+        ["model=tiny-bert", "method=full_finetune", "method.name=lorra"],
+        ["method.name='lorra'", "did you mean method.name=lora?"],
+    ),
+    "key-of-another-kind": (
+        ["model=tiny-bert", "method=full_finetune", "+task.group_by=text"],
+        ["unknown key task.group_by"],
+    ),
 }
 
 
@@ -147,8 +186,9 @@ CONFIG_ERRORS = {
 def test_config_error_is_one_line_and_writes_nothing(overrides, needles, tmp_path, cli_cache):
     log_dir = tmp_path / "runs"
     start = time.perf_counter()
-    proc = ptlab(*overrides, "debug=smoke", log_dir=log_dir, cache=cli_cache,
-                 data_dir=REAL_DATA, timeout=CONFIG_TIMEOUT)
+    proc = ptlab(
+        *overrides, "debug=smoke", log_dir=log_dir, cache=cli_cache, data_dir=REAL_DATA, timeout=CONFIG_TIMEOUT
+    )
     seconds = time.perf_counter() - start
     line = error_line(proc)
     for needle in needles:
@@ -163,8 +203,14 @@ def test_a_secret_in_a_rejected_key_is_not_echoed(tmp_path, cli_cache):
     secret = "s3cr3t-" + "9f8e7d"
     log_dir = tmp_path / "runs"
     for override in (f"+db_password={secret}", f"model.hub_token={secret}"):  # unknown; needs `+`
-        proc = ptlab("model=tiny-bert", "method=full_finetune", override, log_dir=log_dir, cache=cli_cache,
-                     timeout=CONFIG_TIMEOUT)
+        proc = ptlab(
+            "model=tiny-bert",
+            "method=full_finetune",
+            override,
+            log_dir=log_dir,
+            cache=cli_cache,
+            timeout=CONFIG_TIMEOUT,
+        )
         line = error_line(proc)
         assert secret not in proc.stdout + proc.stderr, line
     assert not log_dir.exists() or list(log_dir.rglob("*")) == []
@@ -174,12 +220,22 @@ def test_sweep_point_failing_validation_is_recorded_as_failed(tmp_path, cli_cach
     """One bad value in a sweep: the other points run, the bad one gets a `failed` results.json
     (so the table counts it), and the sweep exits non-zero naming it."""
     log_dir = tmp_path / "runs"
-    proc = ptlab("-m", "model=tiny-llama", "method=prompt_tuning", "debug=smoke", "method.lr=0.01,-1",
-                 log_dir=log_dir, cache=cli_cache, data_dir=REAL_DATA)
+    proc = ptlab(
+        "-m",
+        "model=tiny-llama",
+        "method=prompt_tuning",
+        "debug=smoke",
+        "method.lr=0.01,-1",
+        log_dir=log_dir,
+        cache=cli_cache,
+        data_dir=REAL_DATA,
+    )
     assert proc.returncode == 1, proc.stderr[-3000:]
     records = {p.parent.name: json.loads(p.read_text()) for p in log_dir.rglob("results.json")}
     assert {name: r["status"] for name, r in records.items()} == {
-        "debug=smoke,method.lr=-1": "failed", "debug=smoke,method.lr=0.01": "completed"}
+        "debug=smoke,method.lr=-1": "failed",
+        "debug=smoke,method.lr=0.01": "completed",
+    }
     bad = records["debug=smoke,method.lr=-1"]
     assert "method.lr must be > 0, got -1" in bad["error"] and bad["method"] == "prompt_tuning"
     assert "1 completed, 1 failed" in proc.stdout or "failed (n=1)" in proc.stdout, proc.stdout
@@ -191,7 +247,10 @@ def test_config_error_comes_before_any_heavy_import(tmp_path, cli_cache):
     imports are most of a run's start-up; the benchmark times the error at well under 1 s)."""
     proc = subprocess.run(
         [sys.executable, "-X", "importtime", *ptlab_cmd("model=tiny-bert", "method=full_finetune", "method.lr=0")[1:]],
-        env=ptlab_env(tmp_path / "runs", cli_cache), cwd=tmp_path, capture_output=True, text=True,
+        env=ptlab_env(tmp_path / "runs", cli_cache),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
         timeout=CONFIG_TIMEOUT,
     )
     assert "method.lr" in error_line(proc)
@@ -203,8 +262,7 @@ def test_config_error_comes_before_any_heavy_import(tmp_path, cli_cache):
 @pytest.mark.parametrize("group", ["model", "method", "task"])
 def test_unknown_group_option_names_group_and_option(group, tmp_path, cli_cache):
     log_dir = tmp_path / "runs"
-    proc = ptlab(f"{group}=nope", "debug=smoke", log_dir=log_dir, cache=cli_cache,
-                 timeout=CONFIG_TIMEOUT)
+    proc = ptlab(f"{group}=nope", "debug=smoke", log_dir=log_dir, cache=cli_cache, timeout=CONFIG_TIMEOUT)
     assert proc.returncode != 0
     assert f"Could not find '{group}/nope'" in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr, proc.stderr
@@ -212,6 +270,7 @@ def test_unknown_group_option_names_group_and_option(group, tmp_path, cli_cache)
 
 
 # ---------------------------------------------------------------- data errors (~10 s each)
+
 
 def sst2_dir(root: Path, train: bytes | None = None, dev: bytes | None = None) -> Path:
     """`<root>/sst2/{train,dev}.tsv`, valid unless `train` / `dev` content is given.
@@ -230,22 +289,30 @@ def sst2_dir(root: Path, train: bytes | None = None, dev: bytes | None = None) -
 TRAIN_FIRST_ROWS = b"sentence\tlabel\nwarm and witty .\t1\n"
 DATA_ERRORS = {
     # id: (train.tsv, dev.tsv, the file named, the line named (None: whole file), needles)
-    "missing-column": (None, b"text\tlabel\nwarm .\t1\n", "dev.tsv", 1,
-                       ["'sentence'", "task.columns.text"]),
-    "label-without-verbalizer": (None, b"sentence\tlabel\nwarm .\t1\ncold .\t7\n", "dev.tsv", 3,
-                                 ["'7'", "no verbalizer"]),
+    "missing-column": (None, b"text\tlabel\nwarm .\t1\n", "dev.tsv", 1, ["'sentence'", "task.columns.text"]),
+    "label-without-verbalizer": (
+        None,
+        b"sentence\tlabel\nwarm .\t1\ncold .\t7\n",
+        "dev.tsv",
+        3,
+        ["'7'", "no verbalizer"],
+    ),
     "empty-split": (None, b"sentence\tlabel\n", "dev.tsv", None, ["no rows"]),
-    "not-utf8": (TRAIN_FIRST_ROWS + b"caf\xff\xfe film .\t1\n" + b"dull .\t0\n" * 18, None,
-                 "train.tsv", 3, ["UTF-8"]),
+    "not-utf8": (TRAIN_FIRST_ROWS + b"caf\xff\xfe film .\t1\n" + b"dull .\t0\n" * 18, None, "train.tsv", 3, ["UTF-8"]),
 }
 
 
-@pytest.mark.parametrize("train, dev, file, line_no, needles", DATA_ERRORS.values(),
-                         ids=DATA_ERRORS.keys())
+@pytest.mark.parametrize("train, dev, file, line_no, needles", DATA_ERRORS.values(), ids=DATA_ERRORS.keys())
 def test_bad_data_file_names_file_and_line(train, dev, file, line_no, needles, tmp_path, cli_cache):
     data_dir = sst2_dir(tmp_path / "data", train=train, dev=dev)
-    proc = ptlab("model=tiny-bert", "method=full_finetune", "debug=smoke", log_dir=tmp_path / "runs",
-                 cache=cli_cache, data_dir=data_dir)
+    proc = ptlab(
+        "model=tiny-bert",
+        "method=full_finetune",
+        "debug=smoke",
+        log_dir=tmp_path / "runs",
+        cache=cli_cache,
+        data_dir=data_dir,
+    )
     line = error_line(proc)
     path = data_dir / "sst2" / file
     where = f"{path}:{line_no}:" if line_no else f"{path}:"
@@ -255,8 +322,14 @@ def test_bad_data_file_names_file_and_line(train, dev, file, line_no, needles, t
 
 
 def test_missing_data_dir_is_named(tmp_path, cli_cache):
-    proc = ptlab("model=tiny-bert", "method=full_finetune", "debug=smoke", log_dir=tmp_path / "runs",
-                 cache=cli_cache, data_dir="/nonexistent")
+    proc = ptlab(
+        "model=tiny-bert",
+        "method=full_finetune",
+        "debug=smoke",
+        log_dir=tmp_path / "runs",
+        cache=cli_cache,
+        data_dir="/nonexistent",
+    )
     line = error_line(proc)
     assert "/nonexistent" in line and "does not exist" in line, line
 
@@ -264,8 +337,14 @@ def test_missing_data_dir_is_named(tmp_path, cli_cache):
 def test_data_dir_without_task_folder_names_the_folder(tmp_path, cli_cache):
     data_dir = tmp_path / "data"
     (data_dir / "rte").mkdir(parents=True)  # some other task's folder only
-    proc = ptlab("model=tiny-bert", "method=full_finetune", "debug=smoke", log_dir=tmp_path / "runs",
-                 cache=cli_cache, data_dir=data_dir)
+    proc = ptlab(
+        "model=tiny-bert",
+        "method=full_finetune",
+        "debug=smoke",
+        log_dir=tmp_path / "runs",
+        cache=cli_cache,
+        data_dir=data_dir,
+    )
     line = error_line(proc)
     assert str(data_dir / "sst2") in line and "does not exist" in line, line
 
@@ -285,6 +364,7 @@ def test_fixing_bad_data_and_rerunning_keeps_the_failed_attempt(tmp_path, cli_ca
 
 
 # ---------------------------------------------------------------- a completed run is never touched
+
 
 @needs_real_data
 def test_completed_run_is_skipped_refused_or_rerun_and_never_lost(tmp_path, cli_cache):
@@ -316,6 +396,7 @@ def test_completed_run_is_skipped_refused_or_rerun_and_never_lost(tmp_path, cli_
 
 # ---------------------------------------------------------------- safe defaults
 
+
 @pytest.mark.parametrize("path", sorted((REPO / "conf" / "model").glob("*.yaml")), ids=lambda p: p.stem)
 def test_no_model_config_trusts_remote_code(path):
     raw = OmegaConf.load(path)
@@ -329,8 +410,14 @@ def test_prefix_tuning_checkpoint_loads_weights_only_and_holds_only_the_prefix(t
     import torch
     from peft import PeftConfig
 
-    proc = ptlab("model=tiny-llama", "method=prefix_tuning", "debug=smoke",
-                 log_dir=tmp_path / "runs", cache=cli_cache, data_dir=REAL_DATA)
+    proc = ptlab(
+        "model=tiny-llama",
+        "method=prefix_tuning",
+        "debug=smoke",
+        log_dir=tmp_path / "runs",
+        cache=cli_cache,
+        data_dir=REAL_DATA,
+    )
     assert proc.returncode == 0, proc.stderr
     run_dir = run_dir_of(proc)
     results = json.loads((run_dir / "results.json").read_text())
@@ -354,10 +441,16 @@ def test_read_only_output_dir_is_one_line_naming_it(tmp_path, cli_cache):
     traceback instead."""
     with tmpfs(tmp_path / "ro", "size=1m,ro") as mount:
         args = ("model=tiny-bert", "method=full_finetune", "debug=smoke")
-        line = error_line(ptlab(*args, log_dir=mount / "runs", cache=cli_cache, data_dir=REAL_DATA,
-                                timeout=CONFIG_TIMEOUT))
+        line = error_line(
+            ptlab(*args, log_dir=mount / "runs", cache=cli_cache, data_dir=REAL_DATA, timeout=CONFIG_TIMEOUT)
+        )
         assert "Read-only file system" in line and str(mount / "runs") in line and "PTLAB_LOG_DIR" in line, line
-        debug = subprocess.run(ptlab_cmd(*args), env={**ptlab_env(mount / "runs", cli_cache, REAL_DATA),
-                                                      "PTLAB_DEBUG": "1"},
-                               cwd=tmp_path, capture_output=True, text=True, timeout=CONFIG_TIMEOUT)
+        debug = subprocess.run(
+            ptlab_cmd(*args),
+            env={**ptlab_env(mount / "runs", cli_cache, REAL_DATA), "PTLAB_DEBUG": "1"},
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=CONFIG_TIMEOUT,
+        )
         assert debug.returncode != 0 and "Traceback" in debug.stderr

@@ -60,29 +60,51 @@ def model_dir(path: Path, tokenizer: bool = True, config: dict | None = None) ->
 
 def local(path: Path, *, weights: bool) -> list:
     """tiny-bert pointed at a local dir; `weights`: load the model from it, not just the tokenizer."""
-    return ["model=tiny-bert", "method=full_finetune", "model.package=null", f"model.pretrained={path}",
-            *(["model.random_config=null"] if weights else [])]
+    return [
+        "model=tiny-bert",
+        "method=full_finetune",
+        "model.package=null",
+        f"model.pretrained={path}",
+        *(["model.random_config=null"] if weights else []),
+    ]
 
 
-REMOTE_CODE = {"model_type": "fancy", "architectures": ["FancyModel"], "auto_map": {
-    "AutoConfig": "configuration_fancy.FancyConfig",
-    "AutoModelForSequenceClassification": "modeling_fancy.FancyModel"}}
+REMOTE_CODE = {
+    "model_type": "fancy",
+    "architectures": ["FancyModel"],
+    "auto_map": {
+        "AutoConfig": "configuration_fancy.FancyConfig",
+        "AutoModelForSequenceClassification": "modeling_fancy.FancyModel",
+    },
+}
 
 # id: (make the model under a tmp dir -> (overrides, the file or dir named), needles in the line)
 MODEL_ERRORS = {
     "gguf-is-text": (
-        lambda d: (["model=tiny-llama", "method=zero_shot", "model.package=null", f"model.pretrained={d}",
-                    "model.gguf_file=x.gguf"], _text_file(d / "x.gguf")),
-        ["is not a GGUF file", "model.gguf_file"]),
+        lambda d: (
+            [
+                "model=tiny-llama",
+                "method=zero_shot",
+                "model.package=null",
+                f"model.pretrained={d}",
+                "model.gguf_file=x.gguf",
+            ],
+            _text_file(d / "x.gguf"),
+        ),
+        ["is not a GGUF file", "model.gguf_file"],
+    ),
     "dir-without-config": (
         lambda d: (local(d / "empty", weights=False), _mkdir(d / "empty")),
-        ["(model.pretrained) has no config.json", "holds nothing", "save_pretrained"]),
+        ["(model.pretrained) has no config.json", "holds nothing", "save_pretrained"],
+    ),
     "dir-missing": (
         lambda d: (local(d / "no_such_model", weights=False), d / "no_such_model"),
-        ["model.pretrained=", "is not an existing local directory"]),
+        ["model.pretrained=", "is not an existing local directory"],
+    ),
     "remote-code": (
         lambda d: (local(d / "fancy", weights=True), model_dir(d / "fancy", config=REMOTE_CODE)),
-        ["auto_map", "model.trust_remote_code=true", "runs the repository's Python code"]),
+        ["auto_map", "model.trust_remote_code=true", "runs the repository's Python code"],
+    ),
 }
 
 
@@ -117,23 +139,32 @@ def test_bad_model_file_is_one_line_naming_it(make, needles, tmp_path, cli_cache
 def test_csv_quote_left_open_on_the_last_line_names_where_it_opened(tmp_path, cli_cache):
     rows = "".join(f'"name[Pub {i}]","Pub {i} is, in a word, fine."\n' for i in range(20))
     multiline = '"name[Two Lines]","A reference\nover two lines."\n'  # lines 22-23, valid
-    train = f"mr,ref\n{rows}{multiline}name[Open],\"it never closes\n"  # line 24
+    train = f'mr,ref\n{rows}{multiline}name[Open],"it never closes\n'  # line 24
     data_dir = tmp_path / "data"
     (data_dir / "e2e_nlg").mkdir(parents=True)
     path = data_dir / "e2e_nlg" / "trainset.csv"
     path.write_text(train)
     (data_dir / "e2e_nlg" / "devset.csv").write_text(f"mr,ref\n{rows}")
-    line = failed_run(tmp_path, cli_cache, "model=tiny-llama", "method=full_finetune", "task=e2e_nlg",
-                      data_dir=data_dir)
+    line = failed_run(
+        tmp_path, cli_cache, "model=tiny-llama", "method=full_finetune", "task=e2e_nlg", data_dir=data_dir
+    )
     assert f"{path}:24: a quoted field opened on this line is never closed" in line, line
     assert "line 24" in line and '""' in line, line
 
 
 def test_hub_token_is_used_but_never_shown(tmp_path, cli_cache):
     log_dir = tmp_path / "runs"
-    proc = ptlab("model=tiny-bert", "method=full_finetune", "debug=smoke", "model.package=null",
-                 "model.pretrained=ptlab-test/no-such-gated-model", f"++model.hub_token={HUB_SECRET}",
-                 log_dir=log_dir, cache=cli_cache, data_dir=sst2_dir(tmp_path / "data"))
+    proc = ptlab(
+        "model=tiny-bert",
+        "method=full_finetune",
+        "debug=smoke",
+        "model.package=null",
+        "model.pretrained=ptlab-test/no-such-gated-model",
+        f"++model.hub_token={HUB_SECRET}",
+        log_dir=log_dir,
+        cache=cli_cache,
+        data_dir=sst2_dir(tmp_path / "data"),
+    )
     line = error_line(proc)
     assert "ptlab-test/no-such-gated-model" in line and "offline" in line, line
     print(line)
@@ -144,6 +175,7 @@ def test_hub_token_is_used_but_never_shown(tmp_path, cli_cache):
 
 
 # ---------------------------------------------------------------- in-process variants (no CLI)
+
 
 def test_tokenizer_only_dir_loaded_as_a_model_names_config_json(tmp_path):
     from ptlab.models.loading import load_model
@@ -194,12 +226,16 @@ def _local_cfg(folder: Path):
     return ModelConfig(name="local", family=Family.encoder, pretrained=str(folder))
 
 
-@pytest.mark.parametrize("content, opened, last", [
-    ('mr,ref\na,b\nc,"d', 3, 3),  # no newline at the end
-    ('mr,ref\na,b\nc,"d\ne\nf\n', 3, 5),  # the open field swallows the lines after it
-    ('mr,ref\r\n"a\r\nb","c\r\nd\r\n', 3, 4),  # CRLF; the row's first field spans lines 2-3
-    ('mr,ref\na,"\n', 2, 2),  # a bare quote at the end of the last line
-], ids=["no-final-newline", "swallows-lines", "crlf-after-multiline-field", "bare-quote"])
+@pytest.mark.parametrize(
+    "content, opened, last",
+    [
+        ('mr,ref\na,b\nc,"d', 3, 3),  # no newline at the end
+        ('mr,ref\na,b\nc,"d\ne\nf\n', 3, 5),  # the open field swallows the lines after it
+        ('mr,ref\r\n"a\r\nb","c\r\nd\r\n', 3, 4),  # CRLF; the row's first field spans lines 2-3
+        ('mr,ref\na,"\n', 2, 2),  # a bare quote at the end of the last line
+    ],
+    ids=["no-final-newline", "swallows-lines", "crlf-after-multiline-field", "bare-quote"],
+)
 def test_unclosed_csv_quote_names_the_line_it_opened_on(content, opened, last, tmp_path):
     path = tmp_path / "e2e_nlg" / "trainset.csv"
     path.parent.mkdir()

@@ -36,9 +36,15 @@ class Record(L.Callback):
         self.step_before = trainer.global_step
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-        self.batches.append({"epoch": trainer.current_epoch, "batch": batch_idx,
-                             "due": validation_or_accumulation_due(trainer),
-                             "stepped": trainer.global_step > self.step_before, "validated_after": False})
+        self.batches.append(
+            {
+                "epoch": trainer.current_epoch,
+                "batch": batch_idx,
+                "due": validation_or_accumulation_due(trainer),
+                "stepped": trainer.global_step > self.step_before,
+                "validated_after": False,
+            }
+        )
 
     def on_validation_start(self, trainer, pl_module):
         self.batches[-1]["validated_after"] = True
@@ -47,9 +53,20 @@ class Record(L.Callback):
 def test_due_exactly_mid_accumulation_or_before_a_validation():
     data = DataLoader(TensorDataset(torch.randn(BATCHES, 2)), batch_size=1)
     record = Record()
-    trainer = L.Trainer(max_epochs=2, accumulate_grad_batches=2, val_check_interval=3, limit_val_batches=1,
-                        num_sanity_val_steps=0, callbacks=[record], logger=False, enable_checkpointing=False,
-                        enable_progress_bar=False, enable_model_summary=False, accelerator="cpu", devices=1)
+    trainer = L.Trainer(
+        max_epochs=2,
+        accumulate_grad_batches=2,
+        val_check_interval=3,
+        limit_val_batches=1,
+        num_sanity_val_steps=0,
+        callbacks=[record],
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        accelerator="cpu",
+        devices=1,
+    )
     trainer.fit(Tiny(), train_dataloaders=data, val_dataloaders=DataLoader(TensorDataset(torch.randn(1, 2))))
 
     assert len(record.batches) == 2 * BATCHES

@@ -27,10 +27,19 @@ if not (REAL_DATA / "sst2").is_dir():
 def ptlab_train(*overrides: str, log_dir: Path, cache: Path) -> subprocess.CompletedProcess:
     """The installed console script (`python -m ptlab.train` if it is not on this interpreter's path)."""
     script = Path(sys.executable).with_name("ptlab-train")
-    command = [str(script)] if script.is_file() else (
-        [shutil.which("ptlab-train")] if shutil.which("ptlab-train") else [sys.executable, "-m", "ptlab.train"])
-    proc = subprocess.run([*command, *overrides], env=ptlab_env(log_dir, cache, REAL_DATA), cwd=log_dir.parent,
-                          capture_output=True, text=True, timeout=PROCESS_TIMEOUT)
+    command = (
+        [str(script)]
+        if script.is_file()
+        else ([shutil.which("ptlab-train")] if shutil.which("ptlab-train") else [sys.executable, "-m", "ptlab.train"])
+    )
+    proc = subprocess.run(
+        [*command, *overrides],
+        env=ptlab_env(log_dir, cache, REAL_DATA),
+        cwd=log_dir.parent,
+        capture_output=True,
+        text=True,
+        timeout=PROCESS_TIMEOUT,
+    )
     assert proc.returncode == 0, f"--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr[-5000:]}"
     return proc
 
@@ -44,13 +53,23 @@ def results_of(proc: subprocess.CompletedProcess) -> tuple[Path, Dict[str, Any]]
 
 
 def test_smollm2_zero_shot_sst2_subset_through_the_cli(tmp_path, cli_cache):
-    proc = ptlab_train("model=smollm2-135m", "method=zero_shot", "task=sst2", "data.eval_limit=64",
-                       log_dir=tmp_path / "runs", cache=cli_cache)
+    proc = ptlab_train(
+        "model=smollm2-135m",
+        "method=zero_shot",
+        "task=sst2",
+        "data.eval_limit=64",
+        log_dir=tmp_path / "runs",
+        cache=cli_cache,
+    )
     run_dir, results = results_of(proc)
 
     assert results["status"] == "completed" and results["error"] is None
     assert (results["model"], results["method"], results["task"], results["seed"]) == (
-        "smollm2-135m", "zero_shot", "sst2", 0)
+        "smollm2-135m",
+        "zero_shot",
+        "sst2",
+        0,
+    )
     accuracy = results["metrics"]["val_best"]["accuracy"]
     assert 0.0 <= accuracy <= 1.0
     print(f"SmolLM2-135M-Instruct zero-shot SST-2 dev[64] accuracy: {accuracy:.4f}")
@@ -77,15 +96,26 @@ def test_smollm2_zero_shot_sst2_subset_through_the_cli(tmp_path, cli_cache):
 
 
 def test_minilm_prompt_tuning_raises_sst2_accuracy_above_untrained(tmp_path, cli_cache):
-    common = ["model=minilm-l6", "method=prompt_tuning", "task=sst2", "data.k=256",
-              "data.eval_limit=200", "trainer.enable_progress_bar=false"]
-    untrained_proc = ptlab_train(*common, "trainer.max_steps=0",
-                                 log_dir=tmp_path / "runs", cache=cli_cache)
+    common = [
+        "model=minilm-l6",
+        "method=prompt_tuning",
+        "task=sst2",
+        "data.k=256",
+        "data.eval_limit=200",
+        "trainer.enable_progress_bar=false",
+    ]
+    untrained_proc = ptlab_train(*common, "trainer.max_steps=0", log_dir=tmp_path / "runs", cache=cli_cache)
     # Prompt tuning a 22.7M encoder on 256 examples is a slow, noisy learner (its linear-probe
     # ceiling on these 256 examples is ~0.6): at the yaml's lr (3e-2) 60 steps leave dev accuracy
     # at chance; lr=1e-1 for 200 steps (~6 epochs, ~1 min on 2 cores) plateaus at ~0.63 from step 100.
-    trained_proc = ptlab_train(*common, "method.lr=1e-1", "trainer.max_steps=200",
-                               "trainer.val_check_interval=50", log_dir=tmp_path / "runs", cache=cli_cache)
+    trained_proc = ptlab_train(
+        *common,
+        "method.lr=1e-1",
+        "trainer.max_steps=200",
+        "trainer.val_check_interval=50",
+        log_dir=tmp_path / "runs",
+        cache=cli_cache,
+    )
     untrained_dir, untrained = results_of(untrained_proc)
     trained_dir, trained = results_of(trained_proc)
     assert untrained_dir != trained_dir

@@ -50,8 +50,10 @@ def test_registries_match_conf_and_import_nothing_heavy():
     assert sorted(methods()) == METHODS
     assert {OmegaConf.load(CONF / "method" / f"{m}.yaml").name for m in METHODS} == set(METHODS)
     assert {OmegaConf.load(CONF / "task" / f"{t}.yaml").kind for t in TASKS} <= set(kinds())
-    probe = ("import sys; from ptlab.kinds import registry as k; from ptlab.methods import registry as m; "
-             "k(); m(); print(sorted({'torch', 'peft', 'lightning', 'transformers'} & set(sys.modules)))")
+    probe = (
+        "import sys; from ptlab.kinds import registry as k; from ptlab.methods import registry as m; "
+        "k(); m(); print(sorted({'torch', 'peft', 'lightning', 'transformers'} & set(sys.modules)))"
+    )
     assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout == "[]\n"
 
 
@@ -61,9 +63,9 @@ def test_quickstart_experiment_composes_the_main_job(compose_run):
     assert run.trainer["max_steps"] == 40 and run.data.k == 256
 
 
-
-@pytest.mark.parametrize("launcher,target", [
-    ("local", "BasicLauncher"), ("local_parallel", "LocalLauncher"), ("slurm", "SlurmLauncher")])
+@pytest.mark.parametrize(
+    "launcher,target", [("local", "BasicLauncher"), ("local_parallel", "LocalLauncher"), ("slurm", "SlurmLauncher")]
+)
 def test_every_launcher_config_composes(launcher, target):
     from hydra import compose, initialize_config_dir
 

@@ -22,16 +22,34 @@ if not (REAL_DATA / "sst2").is_dir():
 # debug=smoke: 4 steps, a validation every 2; its progress bar is turned back on here.
 RUN = ["model=tiny-llama", "method=prompt_tuning", "debug=smoke", "trainer.enable_progress_bar=true"]
 HEADER = r"ptlab: tiny-llama x prompt_tuning x sst2 x seed (\d): (\S+)"
-PTLAB_LINES = [HEADER, r"  step \d/4: loss \S+(, \d+ tok/s)?, .*elapsed.*",
-               r"  val at step [24]/4: accuracy \S+, accuracy_norm \S+, macro_f1 \S+ \(best accuracy so far \S+\)",
-               r"ptlab: done in \d+ s: val accuracy \S+ \(best, step \d; final \S+\)", r"ptlab: results in \S+"]
-NOISE = ["GPU available", "exists and is not empty", "Saving the dataset", "Tip", "DeprecationWarning",
-         "FutureWarning", "deprecated", "Warning"]
+PTLAB_LINES = [
+    HEADER,
+    r"  step \d/4: loss \S+(, \d+ tok/s)?, .*elapsed.*",
+    r"  val at step [24]/4: accuracy \S+, accuracy_norm \S+, macro_f1 \S+ \(best accuracy so far \S+\)",
+    r"ptlab: done in \d+ s: val accuracy \S+ \(best, step \d; final \S+\)",
+    r"ptlab: results in \S+",
+]
+NOISE = [
+    "GPU available",
+    "exists and is not empty",
+    "Saving the dataset",
+    "Tip",
+    "DeprecationWarning",
+    "FutureWarning",
+    "deprecated",
+    "Warning",
+]
 
 
 def ptlab(*overrides: str, log_dir: Path, cache: Path) -> subprocess.CompletedProcess:
-    proc = subprocess.run(ptlab_cmd(*overrides), env=ptlab_env(log_dir, cache), cwd=log_dir.parent,
-                          capture_output=True, text=True, timeout=PROCESS_TIMEOUT)
+    proc = subprocess.run(
+        ptlab_cmd(*overrides),
+        env=ptlab_env(log_dir, cache),
+        cwd=log_dir.parent,
+        capture_output=True,
+        text=True,
+        timeout=PROCESS_TIMEOUT,
+    )
     assert proc.returncode == 0, f"--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr[-5000:]}"
     return proc
 
@@ -72,7 +90,7 @@ def test_a_sweep_shows_ptlab_lines_only_and_ends_with_the_table(tmp_path, cli_ca
     assert proc.stderr == "", shown
     table = proc.stdout.index("| tiny-llama | sst2 (accuracy) |")
     assert table > proc.stdout.rindex("ptlab: results in"), shown  # the sweep ends with the table
-    runs_part = proc.stdout[:proc.stdout.index("# ptlab report")]
+    runs_part = proc.stdout[: proc.stdout.index("# ptlab report")]
     for line in runs_part.splitlines():  # Hydra's launcher lines aside, every line is one of ptlab's
         assert "[HYDRA]" in line or any(re.fullmatch(p, line) for p in PTLAB_LINES), f"{line!r}\n{shown}"
 

@@ -334,9 +334,7 @@ def test_hub_classlabel_ints_map_to_indices(hub_repo):
             "label": datasets.ClassLabel(names=["negative", "positive"]),
         }
     )
-    table = datasets.Dataset.from_dict(
-        {"sentence": ["good", "bad"], "label": [1, 0]}, features=features
-    )
+    table = datasets.Dataset.from_dict({"sentence": ["good", "bad"], "label": [1, 0]}, features=features)
     cfg = hub_folder(task("sst2"), hub_repo, {"validation": table})
     examples = load_split(cfg, "validation", "auto", None)
     assert examples == [
@@ -370,9 +368,7 @@ def test_hub_e2e_reads_the_parquet_export_and_renames_columns(hub_repo):
     # the hub repo's main branch is a loading script; the yaml reads its parquet export instead
     assert e2e.hub.revision == "refs/convert/parquet"
     assert e2e.hub.rename == {"meaning_representation": "mr", "human_reference": "ref"}
-    table = datasets.Dataset.from_dict(
-        {"meaning_representation": ["name[X]"], "human_reference": ["X is a pub."]}
-    )
+    table = datasets.Dataset.from_dict({"meaning_representation": ["name[X]"], "human_reference": ["X is a pub."]})
     cfg = hub_folder(e2e, hub_repo, {"test": table})
     [ex] = load_split(cfg, "test", "hub", Path("/ignored/for/hub"))
     assert ex == Example(

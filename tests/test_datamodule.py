@@ -18,8 +18,9 @@ from ptlab.models.loading import load_tokenizer
 def _data(run, shared_cache):
     data = TaskDataModule(run)
     data.read()
-    data.reader = make_reader(run.model.family, load_tokenizer(run.model, shared_cache), run.task,
-                              data.kind.head(run.model.family))
+    data.reader = make_reader(
+        run.model.family, load_tokenizer(run.model, shared_cache), run.task, data.kind.head(run.model.family)
+    )
     data.setup()
     return data
 
@@ -40,8 +41,10 @@ def test_second_run_reads_tokenized_splits_from_the_cache(compose_run, shared_ca
 
 
 def test_few_shot_draws_follow_the_seed_and_eval_subsets_do_not(compose_run, shared_cache):
-    runs = [compose_run("model=tiny-bert", "method=full_finetune", f"seed={s}", "data.k_per_class=4",
-                        "data.eval_limit=50") for s in (0, 0, 1)]
+    runs = [
+        compose_run("model=tiny-bert", "method=full_finetune", f"seed={s}", "data.k_per_class=4", "data.eval_limit=50")
+        for s in (0, 0, 1)
+    ]
     a, b, c = (_data(r, shared_cache) for r in runs)
     assert _prompts(a, "train") == _prompts(b, "train") != _prompts(c, "train")
     assert sorted(row["label"] for row in a.splits["train"]) == [0] * 4 + [1] * 4
@@ -81,8 +84,10 @@ def _pad_fraction(loader) -> float:
 
 
 def _sst2_train(compose_run, shared_cache, *overrides):
-    return _data(compose_run("model=tiny-llama", "method=full_finetune", "data.k=512", "data.batch_size=8",
-                             *overrides), shared_cache)
+    return _data(
+        compose_run("model=tiny-llama", "method=full_finetune", "data.k=512", "data.batch_size=8", *overrides),
+        shared_cache,
+    )
 
 
 def test_length_grouping_is_a_seeded_permutation_that_pads_far_less(compose_run, shared_cache):
@@ -107,16 +112,19 @@ def test_length_grouping_is_a_seeded_permutation_that_pads_far_less(compose_run,
     # step 0), and a few-shot set's batches differ in content between seeds, not only in order.
     first = list(twin)[:8]
     assert max(sampler.lengths[i] for i in first) == max(sampler.lengths)
-    contents = [{frozenset(b) for b in BatchSampler(ResumableShuffle(64, 8, seed, lengths=sampler.lengths[:64]), 8,
-                                                     False)}
-                for seed in (0, 1)]
+    contents = [
+        {frozenset(b) for b in BatchSampler(ResumableShuffle(64, 8, seed, lengths=sampler.lengths[:64]), 8, False)}
+        for seed in (0, 1)
+    ]
     assert contents[0] != contents[1]
 
     for s in (sampler, shuffled.batch_sampler.sampler):
         s.set_epoch(0)
     with_grouping, without = _pad_fraction(by_length), _pad_fraction(shuffled)
-    print(f"SST-2 train[512], batch 8, tiny-llama tokenizer: padding fraction {with_grouping:.3f} "
-          f"grouped, {without:.3f} plain shuffle")
+    print(
+        f"SST-2 train[512], batch 8, tiny-llama tokenizer: padding fraction {with_grouping:.3f} "
+        f"grouped, {without:.3f} plain shuffle"
+    )
     assert with_grouping < 0.5 * without
 
 

@@ -21,8 +21,9 @@ def _shape(node):
 def test_two_process_cpu_ddp_run_gives_the_single_process_results_format(tmp_path, cli_cache):
     env = ptlab_env(tmp_path, cli_cache)
     for trainer in ("cpu", "ddp_cpu"):
-        done = subprocess.run(ptlab_cmd(*RUN, f"trainer={trainer}"), env=env, capture_output=True,
-                              text=True, timeout=PROCESS_TIMEOUT)
+        done = subprocess.run(
+            ptlab_cmd(*RUN, f"trainer={trainer}"), env=env, capture_output=True, text=True, timeout=PROCESS_TIMEOUT
+        )
         assert done.returncode == 0, done.stderr[-3000:]
     single, ddp = sorted(run_dirs(tmp_path), key=lambda d: "ddp_cpu" in str(d))
     one, two = record(single), record(ddp)
@@ -36,8 +37,13 @@ def test_two_process_cpu_ddp_run_gives_the_single_process_results_format(tmp_pat
 
 
 def test_local_multirun_with_several_devices_is_refused_before_any_run(tmp_path, cli_cache):
-    done = subprocess.run(ptlab_cmd("-m", *RUN, "trainer=ddp_cpu", "seed=0,1"), env=ptlab_env(tmp_path, cli_cache),
-                          capture_output=True, text=True, timeout=PROCESS_TIMEOUT)
+    done = subprocess.run(
+        ptlab_cmd("-m", *RUN, "trainer=ddp_cpu", "seed=0,1"),
+        env=ptlab_env(tmp_path, cli_cache),
+        capture_output=True,
+        text=True,
+        timeout=PROCESS_TIMEOUT,
+    )
     assert done.returncode == 1
     assert done.stderr.count("ptlab: error: trainer.devices=2 (num_nodes=1) in a local multirun") == 2
     # nothing ran; each refused point is recorded as failed (the sweep's table counts it)

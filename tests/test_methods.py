@@ -29,8 +29,14 @@ CASES = [
 
 def _build(compose_run, model, method, task):
     run = compose_run(
-        f"model={model}", f"method={method}", f"task={task}", f"method.lr={TRAINED[method]}",
-        "method.warmup_ratio=0", "data.k=8", "data.batch_size=8", "data.eval_limit=4",
+        f"model={model}",
+        f"method={method}",
+        f"task={task}",
+        f"method.lr={TRAINED[method]}",
+        "method.warmup_ratio=0",
+        "data.k=8",
+        "data.batch_size=8",
+        "data.eval_limit=4",
     )
     return build_run(run)
 
@@ -51,8 +57,14 @@ def test_method_trains_only_its_parameters_and_reloads(compose_run, tmp_path, mo
     before = {n: p.detach().clone() for n, p in module.model.named_parameters()}
     loss_before = _eval_loss(module, batch)
 
-    trainer = L.Trainer(max_steps=12, logger=False, enable_checkpointing=False,
-                        enable_progress_bar=False, enable_model_summary=False, accelerator="cpu")
+    trainer = L.Trainer(
+        max_steps=12,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        accelerator="cpu",
+    )
     trainer.fit(module, train_dataloaders=data.train_dataloader())
     assert _eval_loss(module, batch) < loss_before
     assert module.padding_fraction == pytest.approx(1 - batch["attention_mask"].float().mean().item())
@@ -80,11 +92,18 @@ def test_method_trains_only_its_parameters_and_reloads(compose_run, tmp_path, mo
     assert _eval_loss(fresh, batch) == pytest.approx(_eval_loss(module, batch), abs=1e-6)
 
 
-@pytest.mark.parametrize("model,task,beams", [("tiny-llama", "sst2", 1), ("tiny-t5", "e2e_nlg", 1),
-                                              ("tiny-llama", "e2e_nlg", 3)])
+@pytest.mark.parametrize(
+    "model,task,beams", [("tiny-llama", "sst2", 1), ("tiny-t5", "e2e_nlg", 1), ("tiny-llama", "e2e_nlg", 3)]
+)
 def test_zero_shot_trains_nothing_and_scores_with_the_shared_scorer(compose_run, model, task, beams):
-    run = compose_run(f"model={model}", "method=zero_shot", f"task={task}", "data.eval_limit=4",
-                      f"decode.num_beams={beams}", "task.max_target_length=8")
+    run = compose_run(
+        f"model={model}",
+        "method=zero_shot",
+        f"task={task}",
+        "data.eval_limit=4",
+        f"decode.num_beams={beams}",
+        "task.max_target_length=8",
+    )
     data, module = build_run(run)
     assert not any(p.requires_grad for p in module.model.parameters())
     assert module.parameter_counts()["trainable"] == 0
@@ -95,8 +114,13 @@ def test_zero_shot_trains_nothing_and_scores_with_the_shared_scorer(compose_run,
 
 
 def test_prefix_starts_as_the_model_with_its_init_text_in_front(compose_run):
-    run = compose_run("model=tiny-llama", "method=prefix_tuning", "method.num_virtual_tokens=3",
-                      "method.init=text", "method.init_text='a truly great film'")
+    run = compose_run(
+        "model=tiny-llama",
+        "method=prefix_tuning",
+        "method.num_virtual_tokens=3",
+        "method.init=text",
+        "method.init_text='a truly great film'",
+    )
     data, module = build_run(run)
     tokenizer = data.reader.tokenizer
     prefix = tokenizer("a truly great film", add_special_tokens=False)["input_ids"][:3]
@@ -106,7 +130,7 @@ def test_prefix_starts_as_the_model_with_its_init_text_in_front(compose_run):
         tuned = module.model(input_ids=prompt).logits
         backbone = module.model.get_base_model()
         with_text = backbone(input_ids=torch.cat([torch.tensor([prefix]), prompt], dim=1)).logits
-    torch.testing.assert_close(tuned, with_text[:, len(prefix):], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(tuned, with_text[:, len(prefix) :], atol=1e-5, rtol=1e-5)
 
 
 def test_encoder_prefix_enters_every_layer_and_reloads_from_its_export(compose_run, tmp_path):
@@ -126,7 +150,7 @@ def test_encoder_prefix_enters_every_layer_and_reloads_from_its_export(compose_r
         table.normal_()
         logits = model(**inputs).logits
         for layer in range(layers):
-            part = table[:, layer * width:(layer + 1) * width]
+            part = table[:, layer * width : (layer + 1) * width]
             saved = part.clone()
             part.add_(torch.randn_like(part))
             assert not torch.allclose(model(**inputs).logits, logits), f"layer {layer} ignores its prefix"
@@ -158,8 +182,14 @@ def test_lora_adapter_export_reloads_with_peft_alone(compose_run, tmp_path, mode
         if model != "tiny-bert":  # an encoder's head is new and random: only LMs start equal
             torch.testing.assert_close(module.model(**inputs).logits, base(**inputs).logits)
     module.model.train()
-    L.Trainer(max_steps=4, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-              enable_model_summary=False, accelerator="cpu").fit(module, train_dataloaders=data.train_dataloader())
+    L.Trainer(
+        max_steps=4,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        accelerator="cpu",
+    ).fit(module, train_dataloaders=data.train_dataloader())
     module.method.export(module.model, tmp_path / "adapter")
     loaded = PeftModel.from_pretrained(fresh, str(tmp_path / "adapter")).eval()
     module.model.eval()

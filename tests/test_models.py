@@ -129,9 +129,7 @@ def test_bert_wordpiece_tokenizer_gets_sep_as_eos_for_t5(cache_dir: Path) -> Non
 
 @LOADERS
 @pytest.mark.parametrize("name", HUB)
-def test_hub_id_offline_is_a_quick_config_error_saying_how_to_fix(
-    name: str, loader: Callable, cache_dir: Path
-) -> None:
+def test_hub_id_offline_is_a_quick_config_error_saying_how_to_fix(name: str, loader: Callable, cache_dir: Path) -> None:
     cfg = model_cfg(name)
     start = time.perf_counter()
     with pytest.raises(ConfigError) as err:

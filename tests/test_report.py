@@ -27,8 +27,13 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 MODELS = ["smollm2-135m", "gpt2"]
 TASKS = {"sst2": "accuracy", "rte": "macro_f1"}  # rte's main metric differs on purpose
 METHODS = sorted(report_order(), key=report_order().get)  # the registry's: fewest trained first
-FRACTION = {"zero_shot": 0.0, "prompt_tuning": 8.56e-05, "prefix_tuning": 8.56e-04, "lora": 3.42e-03,
-            "full_finetune": 1.0}
+FRACTION = {
+    "zero_shot": 0.0,
+    "prompt_tuning": 8.56e-05,
+    "prefix_tuning": 8.56e-04,
+    "lora": 3.42e-03,
+    "full_finetune": 1.0,
+}
 SEEDS = [0, 1, 2]
 FAILED = ("gpt2", "sst2", "prefix_tuning", 2)
 RUNNING = ("smollm2-135m", "rte", "prompt_tuning", 1)
@@ -37,23 +42,48 @@ MISSING = ("gpt2", "rte", "full_finetune")
 
 def score(model: str, task: str, method: str, seed: int) -> float:
     """The main metric of one fixture run, in [0, 1], different for every seed and cell."""
-    return (0.5 + 0.08 * METHODS.index(method) + 0.03 * list(TASKS).index(task) + 0.02 * MODELS.index(model)
-            + 0.0137 * seed + 0.0041 * seed ** 2)
+    return (
+        0.5
+        + 0.08 * METHODS.index(method)
+        + 0.03 * list(TASKS).index(task)
+        + 0.02 * MODELS.index(model)
+        + 0.0137 * seed
+        + 0.0041 * seed**2
+    )
 
 
-def record(model: str, task: str, method: str, seed: int, status: str = "completed",
-           finished_at: str = "2026-11-22T15:00:01+00:00") -> Dict:
+def record(
+    model: str,
+    task: str,
+    method: str,
+    seed: int,
+    status: str = "completed",
+    finished_at: str = "2026-11-22T15:00:01+00:00",
+) -> Dict:
     """A results.json as ptlab-train writes it (a failed or running run has only its identity)."""
     run = {
-        "schema_version": 1, "status": status, "error": None, "name": "sweep", "model": model,
-        "method": method, "task": task, "seed": seed, "family": "causal",
-        "overrides": [f"method={method}", f"task={task}", f"seed={seed}"], "run_dir": "/elsewhere/run",
-        "versions": {"python": "3.11.7", "torch": "2.13.0+cpu"}, "git": {"commit": "1d26f09", "dirty": False},
+        "schema_version": 1,
+        "status": status,
+        "error": None,
+        "name": "sweep",
+        "model": model,
+        "method": method,
+        "task": task,
+        "seed": seed,
+        "family": "causal",
+        "overrides": [f"method={method}", f"task={task}", f"seed={seed}"],
+        "run_dir": "/elsewhere/run",
+        "versions": {"python": "3.11.7", "torch": "2.13.0+cpu"},
+        "git": {"commit": "1d26f09", "dirty": False},
         "started_at": "2026-11-22T14:57:29+00:00",
     }
     if status == "failed":
-        return {**run, "error": "OutOfMemoryError: CUDA out of memory", "time": {"total_seconds": 3.5},
-                "finished_at": finished_at}
+        return {
+            **run,
+            "error": "OutOfMemoryError: CUDA out of memory",
+            "time": {"total_seconds": 3.5},
+            "finished_at": finished_at,
+        }
     if status == "running":
         return run
     value = score(model, task, method, seed)
@@ -62,14 +92,22 @@ def record(model: str, task: str, method: str, seed: int, status: str = "complet
     trainable = 0 if method == "zero_shot" else int(FRACTION[method] * 134515008)
     trains = method != "zero_shot"
     return {
-        **run, "params": {"trainable": trainable, "total": 134515008, "trainable_fraction": FRACTION[method]},
-        "data": {"train": 256, "validation": 200}, "main_metric": TASKS[task],
+        **run,
+        "params": {"trainable": trainable, "total": 134515008, "trainable_fraction": FRACTION[method]},
+        "data": {"train": 256, "validation": 200},
+        "main_metric": TASKS[task],
         "metrics": {"val_final": {k: v - 0.01 for k, v in metrics.items()}, "val_best": metrics, "test": None},
         "best": {"step": 40 if trains else 0, "checkpoint": "checkpoints/best.ckpt" if trains else None},
-        "memory": {"peak_memory_bytes": 1_000_000_000 * (1 + METHODS.index(method)) + seed,
-                   "memory_kind": "cpu_peak_rss"},
-        "time": {"train_seconds": 10.0 * METHODS.index(method) + seed, "train_step_seconds": 5.0,
-                 "eval_seconds": 17.0, "total_seconds": 60.0},
+        "memory": {
+            "peak_memory_bytes": 1_000_000_000 * (1 + METHODS.index(method)) + seed,
+            "memory_kind": "cpu_peak_rss",
+        },
+        "time": {
+            "train_seconds": 10.0 * METHODS.index(method) + seed,
+            "train_step_seconds": 5.0,
+            "eval_seconds": 17.0,
+            "total_seconds": 60.0,
+        },
         "throughput": {"train_tokens": 6038, "train_tokens_per_second": 100.0},
         "finished_at": finished_at,
     }
@@ -82,14 +120,30 @@ def metrics_csv(task: str, method: str, value: float) -> str:
     header = f"epoch,lr-AdamW,step,train/loss,val/{main}\n"
     if method == "zero_shot":
         return header + f"0,,0,,{value}\n"
-    return header + "".join([
-        ",0.004,9,,\n", "0,,9,0.9,\n", ",0.002,19,,\n", "0,,19,0.5,\n", f"0,,19,,{value}\n",
-        ",0.0001,39,,\n", "1,,39,0.3,\n", f"1,,39,,{value - 0.02}\n", f"2,,40,,{value}\n",
-    ])
+    return header + "".join(
+        [
+            ",0.004,9,,\n",
+            "0,,9,0.9,\n",
+            ",0.002,19,,\n",
+            "0,,19,0.5,\n",
+            f"0,,19,,{value}\n",
+            ",0.0001,39,,\n",
+            "1,,39,0.3,\n",
+            f"1,,39,,{value - 0.02}\n",
+            f"2,,40,,{value}\n",
+        ]
+    )
 
 
-def write_run(root: Path, model: str, task: str, method: str, seed: int, status: str = "completed",
-              finished_at: str = "2026-11-22T15:00:01+00:00") -> Path:
+def write_run(
+    root: Path,
+    model: str,
+    task: str,
+    method: str,
+    seed: int,
+    status: str = "completed",
+    finished_at: str = "2026-11-22T15:00:01+00:00",
+) -> Path:
     run_dir = root / "sweep" / model / task / method / f"seed{seed}"
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "results.json").write_text(json.dumps(record(model, task, method, seed, status, finished_at), indent=2))
@@ -120,8 +174,9 @@ def runs(tmp_path_factory) -> Path:
 
 def report(*args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-    return subprocess.run([sys.executable, "-m", "ptlab.report", *args], capture_output=True, text=True,
-                          env=env, timeout=PROCESS_TIMEOUT)
+    return subprocess.run(
+        [sys.executable, "-m", "ptlab.report", *args], capture_output=True, text=True, env=env, timeout=PROCESS_TIMEOUT
+    )
 
 
 def table_of(markdown: str) -> Dict[tuple, Dict[str, str]]:
@@ -130,7 +185,7 @@ def table_of(markdown: str) -> Dict[tuple, Dict[str, str]]:
     start = next(i for i, line in enumerate(lines) if line.startswith("| model | task (metric) |"))
     header = [c.strip() for c in lines[start].strip("|").split("|")]
     table = {}
-    for line in lines[start + 2:]:
+    for line in lines[start + 2 :]:
         if not line.startswith("|"):
             break
         cells = [c.strip() for c in line.strip("|").split("|")]
@@ -143,8 +198,12 @@ def expected_cell(model: str, task: str, method: str) -> Optional[str]:
         return "missing"
     seeds = [s for s in SEEDS if (model, task, method, s) not in (FAILED, RUNNING)]
     values = [100 * score(model, task, method, s) for s in seeds]
-    extra = "".join([", 1 failed" if (model, task, method, 2) == FAILED else "",
-                     ", 1 incomplete" if (model, task, method, 1) == RUNNING else ""])
+    extra = "".join(
+        [
+            ", 1 failed" if (model, task, method, 2) == FAILED else "",
+            ", 1 incomplete" if (model, task, method, 1) == RUNNING else "",
+        ]
+    )
     return f"{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f} (n={len(values)}{extra})"
 
 
@@ -194,9 +253,11 @@ def test_csv_has_one_row_per_model_task_method(full):
         assert int(row["n_failed"]) == ((model, task, method, 2) == FAILED)
         assert float(row["trainable_fraction"]) == pytest.approx(FRACTION[method])
         assert float(row["peak_memory_bytes"]) == pytest.approx(
-            statistics.mean(1e9 * (1 + METHODS.index(method)) + s for s in seeds))
-        assert float(row["train_seconds"]) == pytest.approx(statistics.mean(10.0 * METHODS.index(method) + s
-                                                                            for s in seeds))
+            statistics.mean(1e9 * (1 + METHODS.index(method)) + s for s in seeds)
+        )
+        assert float(row["train_seconds"]) == pytest.approx(
+            statistics.mean(10.0 * METHODS.index(method) + s for s in seeds)
+        )
 
 
 def test_writes_markdown_latex_and_png_plots(full):
@@ -239,8 +300,10 @@ def test_single_seed_failed_only_test_split_and_default_out(tmp_path):
     result = report(str(tmp_path))
     assert result.returncode == 0, result.stderr
     row = table_of((tmp_path / "report.md").read_text())[("smollm2-135m", "sst2 (accuracy)")]
-    assert row == {"zero_shot": f"{100 * score('smollm2-135m', 'sst2', 'zero_shot', 0):.1f} (n=1)",
-                   "prompt_tuning": "failed (n=1)"}
+    assert row == {
+        "zero_shot": f"{100 * score('smollm2-135m', 'sst2', 'zero_shot', 0):.1f} (n=1)",
+        "prompt_tuning": "failed (n=1)",
+    }
     assert (tmp_path / "sst2_metric_vs_params.png").read_bytes()[:8] == PNG_MAGIC
 
     result = report(str(tmp_path), "--split", "test", "--out", str(tmp_path / "test"))
@@ -258,8 +321,9 @@ def test_a_run_copied_twice_counts_once_and_completed_wins(tmp_path):
     """Seed 0 failed on one machine and was re-run on another: one seed, completed, with a warning."""
     for seed in (0, 1):
         write_run(tmp_path / "a", "gpt2", "sst2", "prompt_tuning", seed)
-    write_run(tmp_path / "b", "gpt2", "sst2", "prompt_tuning", 0, status="failed",
-              finished_at="2026-11-23T00:00:00+00:00")
+    write_run(
+        tmp_path / "b", "gpt2", "sst2", "prompt_tuning", 0, status="failed", finished_at="2026-11-23T00:00:00+00:00"
+    )
     result = report(str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "out"))
     assert result.returncode == 0, result.stderr
     values = [100 * score("gpt2", "sst2", "prompt_tuning", s) for s in (0, 1)]
@@ -278,11 +342,23 @@ def test_other_overrides_are_a_column_of_their_own(tmp_path):
     assert result.returncode == 0, result.stderr
     cell = f"{100 * score('gpt2', 'sst2', 'prompt_tuning', 0):.1f} (n=1)"
     assert table_of(result.stdout)[("gpt2", "sst2 (accuracy)")] == {
-        "prompt_tuning": cell, "prompt_tuning [method.lr=0.1]": cell}
+        "prompt_tuning": cell,
+        "prompt_tuning [method.lr=0.1]": cell,
+    }
 
 
-@pytest.mark.parametrize("case", ["no such dir", "no results", "malformed json", "not a record",
-                                  "metric not a number", "out is a file", "unknown metric"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "no such dir",
+        "no results",
+        "malformed json",
+        "not a record",
+        "metric not a number",
+        "out is a file",
+        "unknown metric",
+    ],
+)
 def test_bad_input_is_one_error_line_and_exit_2(tmp_path, case):
     run_dir = write_run(tmp_path / "runs", "gpt2", "sst2", "zero_shot", 0)
     results = run_dir / "results.json"
@@ -317,9 +393,11 @@ def test_bad_input_is_one_error_line_and_exit_2(tmp_path, case):
 
 def test_zero_shot_on_an_encoder_is_not_applicable_not_missing(tmp_path):
     """A sweep over models x methods skips zero-shot on an encoder (no LM head): n/a, not missing."""
-    for model, family, methods in (("smollm2-135m", "causal", ("zero_shot", "prompt_tuning")),
-                                   ("minilm-l6", "encoder", ("prompt_tuning",)),
-                                   ("gpt2", "causal", ("prompt_tuning",))):  # gpt2 lacks its zero-shot run
+    for model, family, methods in (
+        ("smollm2-135m", "causal", ("zero_shot", "prompt_tuning")),
+        ("minilm-l6", "encoder", ("prompt_tuning",)),
+        ("gpt2", "causal", ("prompt_tuning",)),
+    ):  # gpt2 lacks its zero-shot run
         for method in methods:
             run_dir = write_run(tmp_path / model, "smollm2-135m", "sst2", method, 0)
             saved = json.loads((run_dir / "results.json").read_text())
@@ -366,16 +444,20 @@ def test_a_corrupt_results_json_is_listed_under_the_table_of_the_others(tmp_path
     result = report(str(tmp_path), "--out", str(tmp_path / "out"))
     assert result.returncode == 0, result.stderr
     md = (tmp_path / "out" / "report.md").read_text()
-    assert md == result.stdout[:len(md)]  # printed as written
+    assert md == result.stdout[: len(md)]  # printed as written
     assert table_of(md)[("gpt2", "sst2 (accuracy)")] == {
         "zero_shot": f"{100 * score('gpt2', 'sst2', 'zero_shot', 0):.1f} (n=1)",
-        "prompt_tuning": f"{mean_std('gpt2', 'sst2', 'prompt_tuning', [0, 1])} (n=2)"}
+        "prompt_tuning": f"{mean_std('gpt2', 'sst2', 'prompt_tuning', [0, 1])} (n=2)",
+    }
     assert "runs read: 3 (3 completed, 0 failed, 0 incomplete; 1 unreadable results.json listed below)" in md
     lines = md.splitlines()
     listed = next(i for i, line in enumerate(lines) if line.startswith(f"- {corrupt.resolve()}: "))
     assert reason in lines[listed]
-    assert lines.index("## Unreadable results.json, not in the table (1)") < listed < lines.index(
-        "## Cost (completed runs, mean over seeds)")
+    assert (
+        lines.index("## Unreadable results.json, not in the table (1)")
+        < listed
+        < lines.index("## Cost (completed runs, mean over seeds)")
+    )
     assert max(i for i, line in enumerate(lines) if line.startswith("| gpt2 | sst2 (accuracy) |")) < listed
     assert "Traceback" not in result.stderr
 
@@ -401,13 +483,15 @@ def test_a_cell_mixing_config_or_data_fingerprints_is_marked_and_noted(tmp_path)
     assert result.returncode == 0, result.stderr
     assert table_of(result.stdout)[("gpt2", "sst2 (accuracy)")] == {
         "prompt_tuning": f"{mean_std('gpt2', 'sst2', 'prompt_tuning', [0, 1])} (n=2)†",
-        "prefix_tuning": f"{mean_std('gpt2', 'sst2', 'prefix_tuning', [0, 1, 2])} (n=3)†"}
+        "prefix_tuning": f"{mean_std('gpt2', 'sst2', 'prefix_tuning', [0, 1, 2])} (n=3)†",
+    }
     c0, c1, d0, d1, d2 = (str(run_dir.resolve()) for run_dir in config + data)
     notes = [line for line in result.stdout.splitlines() if line.startswith("- † ")]
     assert notes == [
         f"- † gpt2/sst2/prompt_tuning mixes 2 configs: 3f2a9c0d1b4e5f60 ({c0}); 77a9c0d1b4e5f601 ({c1})",
         f"- † gpt2/sst2/prefix_tuning mixes 2 data sets: 00000000000000d1 ({d0}); 00000000000000d2 ({d1}); "
-        f"unknown ({d2})"]
+        f"unknown ({d2})",
+    ]
     rows = {r["method"]: r for r in csv.DictReader((tmp_path / "out" / "report.csv").open())}
     assert rows["prompt_tuning"]["mixes"] == notes[0].split(" mixes ")[1]
     tex = (tmp_path / "out" / "report.tex").read_text()
@@ -428,10 +512,12 @@ def test_same_unknown_or_separately_shown_fingerprints_are_not_marked(tmp_path):
     result = report(str(tmp_path), "--out", str(tmp_path / "out"))
     assert result.returncode == 0, result.stderr
     row = table_of(result.stdout)[("gpt2", "sst2 (accuracy)")]
-    assert row == {"prompt_tuning": f"{mean_std('gpt2', 'sst2', 'prompt_tuning', [0, 1])} (n=2)",
-                   "prefix_tuning": f"{mean_std('gpt2', 'sst2', 'prefix_tuning', [0, 1])} (n=2)",
-                   "prefix_tuning [method.lr=0.1]": f"{100 * score('gpt2', 'sst2', 'prefix_tuning', 1):.1f} (n=1)",
-                   "full_finetune": f"{mean_std('gpt2', 'sst2', 'full_finetune', [0, 1])} (n=2)"}
+    assert row == {
+        "prompt_tuning": f"{mean_std('gpt2', 'sst2', 'prompt_tuning', [0, 1])} (n=2)",
+        "prefix_tuning": f"{mean_std('gpt2', 'sst2', 'prefix_tuning', [0, 1])} (n=2)",
+        "prefix_tuning [method.lr=0.1]": f"{100 * score('gpt2', 'sst2', 'prefix_tuning', 1):.1f} (n=1)",
+        "full_finetune": f"{mean_std('gpt2', 'sst2', 'full_finetune', [0, 1])} (n=2)",
+    }
     assert "†" not in result.stdout and "†" not in (tmp_path / "out" / "report.tex").read_text()
 
 
@@ -449,7 +535,8 @@ def test_sweep_end_reports_the_readable_runs_and_counts_a_corrupt_one_as_unfinis
     SweepReport().on_multirun_end(config)
     printed = capsys.readouterr().out
     assert table_of(printed)[("gpt2", "sst2 (accuracy)")] == {
-        "zero_shot": f"{100 * score('gpt2', 'sst2', 'zero_shot', 0):.1f} (n=1)"}
+        "zero_shot": f"{100 * score('gpt2', 'sst2', 'zero_shot', 0):.1f} (n=1)"
+    }
     assert f"- {corrupt.resolve() / 'results.json'}: empty file" in printed
     assert (tmp_path / "report.md").exists()
     assert SweepReport.unfinished == [f"{corrupt.resolve()}: unreadable results.json: empty file"]

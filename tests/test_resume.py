@@ -24,8 +24,7 @@ pytestmark = pytest.mark.slow
 
 # 5 batches an epoch, validation every 7 steps: interruptions land mid-epoch, and the resumed
 # part crosses epoch boundaries and validations.
-COMMON = ["debug=smoke", "trainer.max_steps=100", "trainer.val_check_interval=7", "data.k=40",
-          "data.batch_size=8"]
+COMMON = ["debug=smoke", "trainer.max_steps=100", "trainer.val_check_interval=7", "data.k=40", "data.batch_size=8"]
 SETUPS = {
     "bert-full_finetune": ["model=tiny-bert", "method=full_finetune", *COMMON],
     "llama-prefix_tuning": ["model=tiny-llama", "method=prefix_tuning", *COMMON],
@@ -38,8 +37,13 @@ def reference(setup: str, tmp_path_factory, cache: Path):
     """The uninterrupted run of a setup (once per session)."""
     if setup not in _references:
         log_dir = tmp_path_factory.mktemp(f"reference-{setup}")
-        done = subprocess.run(ptlab_cmd(*SETUPS[setup]), env=ptlab_env(log_dir, cache),
-                              capture_output=True, text=True, timeout=PROCESS_TIMEOUT)
+        done = subprocess.run(
+            ptlab_cmd(*SETUPS[setup]),
+            env=ptlab_env(log_dir, cache),
+            capture_output=True,
+            text=True,
+            timeout=PROCESS_TIMEOUT,
+        )
         assert done.returncode == 0, done.stderr[-3000:]
         (run_dir,) = run_dirs(log_dir)
         _references[setup] = (record(run_dir), (run_dir / "predictions_val.jsonl").read_text())
@@ -57,13 +61,17 @@ def wait_for(path_glob: str, root: Path, proc: subprocess.Popen, timeout: float 
     raise AssertionError(f"no {path_glob} under {root} after {timeout} s")
 
 
-@pytest.mark.parametrize("setup,sig", [
-    ("bert-full_finetune", signal.SIGUSR1),
-    ("bert-full_finetune", signal.SIGTERM),
-    ("bert-full_finetune", signal.SIGKILL),
-    ("llama-prefix_tuning", signal.SIGTERM),
-    ("t5-lora", signal.SIGUSR1),
-], ids=["bert-usr1", "bert-term", "bert-kill9", "llama-prefix-term", "t5-lora-usr1"])
+@pytest.mark.parametrize(
+    "setup,sig",
+    [
+        ("bert-full_finetune", signal.SIGUSR1),
+        ("bert-full_finetune", signal.SIGTERM),
+        ("bert-full_finetune", signal.SIGKILL),
+        ("llama-prefix_tuning", signal.SIGTERM),
+        ("t5-lora", signal.SIGUSR1),
+    ],
+    ids=["bert-usr1", "bert-term", "bert-kill9", "llama-prefix-term", "t5-lora-usr1"],
+)
 def test_interrupted_run_resumes_to_the_uninterrupted_result(setup, sig, tmp_path, tmp_path_factory, cli_cache):
     expected, expected_predictions = reference(setup, tmp_path_factory, cli_cache)
     env, command = ptlab_env(tmp_path, cli_cache), ptlab_cmd(*SETUPS[setup])

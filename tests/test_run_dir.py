@@ -23,8 +23,14 @@ pytestmark = pytest.mark.skipif(not (REAL_DATA / "sst2").is_dir(), reason=f"real
 WAIT = PROCESS_TIMEOUT  # a hang detector, not a speed check
 # tiny-llama full fine-tuning, validated (and checkpointed) every 10 steps: slow enough to act
 # between two checkpoints, fast enough for a test.
-LONG = ["model=tiny-llama", "method=full_finetune", "debug=smoke", "trainer.max_steps=60",
-        "trainer.val_check_interval=10", "data.k=64"]
+LONG = [
+    "model=tiny-llama",
+    "method=full_finetune",
+    "debug=smoke",
+    "trainer.max_steps=60",
+    "trainer.val_check_interval=10",
+    "data.k=64",
+]
 
 
 def digest(path: Path) -> str:
@@ -32,8 +38,14 @@ def digest(path: Path) -> str:
 
 
 def start(args, log_dir: Path, cache: Path) -> subprocess.Popen:
-    return subprocess.Popen(ptlab_cmd(*args), env=ptlab_env(log_dir, cache), cwd=log_dir.parent,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        ptlab_cmd(*args),
+        env=ptlab_env(log_dir, cache),
+        cwd=log_dir.parent,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def wait_for(name: str, root: Path, proc: subprocess.Popen) -> Path:
@@ -65,6 +77,7 @@ def leftovers(root: Path) -> list:
 
 # ---------------------------------------------------------------- a disk that fills up
 
+
 @pytest.fixture
 def small_disk(tmp_path):
     """A real 160 MiB tmpfs (needs root and mount rights; skipped, saying why, without them)."""
@@ -85,8 +98,9 @@ def test_disk_full_during_a_checkpoint_keeps_the_last_good_one_and_resumes(small
         f.truncate(0)
         f.write(b"\0" * max(0, free - size // 2))
 
-    failed = subprocess.run(ptlab_cmd(*LONG), env=ptlab_env(log_dir, cli_cache), capture_output=True,
-                            text=True, timeout=WAIT)
+    failed = subprocess.run(
+        ptlab_cmd(*LONG), env=ptlab_env(log_dir, cli_cache), capture_output=True, text=True, timeout=WAIT
+    )
     line = error_line(failed)
     assert "could not write checkpoint" in line and "No space left on device" in line, line
     assert "is kept" in line and "run the same command to resume" in line, line
@@ -96,8 +110,9 @@ def test_disk_full_during_a_checkpoint_keeps_the_last_good_one_and_resumes(small
     assert leftovers(log_dir) == []  # no partial checkpoint, no 0-byte record temp file
 
     filler.unlink()
-    again = subprocess.run(ptlab_cmd(*LONG), env=ptlab_env(log_dir, cli_cache), capture_output=True,
-                           text=True, timeout=WAIT)
+    again = subprocess.run(
+        ptlab_cmd(*LONG), env=ptlab_env(log_dir, cli_cache), capture_output=True, text=True, timeout=WAIT
+    )
     assert again.returncode == 0, again.stderr[-3000:]
     done = record(run_dir)
     assert done["status"] == "completed" and done["action"] == "resume", done
@@ -107,12 +122,14 @@ def test_disk_full_during_a_checkpoint_keeps_the_last_good_one_and_resumes(small
 
 # ---------------------------------------------------------------- one owner per run dir
 
+
 def test_the_same_command_twice_is_refused_while_the_first_runs_and_kill_9_leaves_no_lock(tmp_path, cli_cache):
     log_dir = tmp_path / "runs"
     first = start(LONG, log_dir, cli_cache)
     results = wait_for("results.json", log_dir, first)
-    second = subprocess.run(ptlab_cmd(*LONG), env=ptlab_env(log_dir, cli_cache), capture_output=True,
-                            text=True, timeout=WAIT)
+    second = subprocess.run(
+        ptlab_cmd(*LONG), env=ptlab_env(log_dir, cli_cache), capture_output=True, text=True, timeout=WAIT
+    )
     line = error_line(second)
     assert f"pid={first.pid}" in line and f"host={os.uname().nodename}" in line and "in use" in line, line
     assert first.poll() is None  # the owner goes on, undisturbed
@@ -120,13 +137,15 @@ def test_the_same_command_twice_is_refused_while_the_first_runs_and_kill_9_leave
 
     first.send_signal(signal.SIGKILL)
     first.communicate(timeout=WAIT)
-    third = subprocess.run(ptlab_cmd(*LONG), env=ptlab_env(log_dir, cli_cache), capture_output=True,
-                           text=True, timeout=WAIT)
+    third = subprocess.run(
+        ptlab_cmd(*LONG), env=ptlab_env(log_dir, cli_cache), capture_output=True, text=True, timeout=WAIT
+    )
     assert third.returncode == 0, third.stderr[-3000:]
     assert record(results.parent)["status"] == "completed"
 
 
 # ---------------------------------------------------------------- corrupt and refused checkpoints
+
 
 @pytest.mark.parametrize("damage", ["truncated", "empty-and-no-best"])
 def test_unreadable_last_checkpoint_is_moved_aside_and_the_run_goes_on(damage, tmp_path, cli_cache):
@@ -141,8 +160,9 @@ def test_unreadable_last_checkpoint_is_moved_aside_and_the_run_goes_on(damage, t
         (run_dir / "checkpoints" / "best.ckpt").unlink()
     damaged = last.read_bytes()
 
-    proc = subprocess.run(ptlab_cmd(*LONG), env=ptlab_env(log_dir, cli_cache), capture_output=True,
-                          text=True, timeout=WAIT)
+    proc = subprocess.run(
+        ptlab_cmd(*LONG), env=ptlab_env(log_dir, cli_cache), capture_output=True, text=True, timeout=WAIT
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Traceback" not in proc.stderr
     notes = [ln for ln in proc.stderr.splitlines() if "checkpoints/last.ckpt is unreadable" in ln]
@@ -158,8 +178,9 @@ def test_unreadable_last_checkpoint_is_moved_aside_and_the_run_goes_on(damage, t
         assert "starting over" in notes[0]
         assert done["action"] == "start" and done["resumed_from_step"] is None
         # the earlier attempt moved aside whole, not mixed into the fresh start
-        assert {"results.json", "config.yaml", "metrics.csv", "ptlab.log", "last.ckpt"} <= \
-            {p.name for p in (run_dir / "attempts" / "1").iterdir()}
+        assert {"results.json", "config.yaml", "metrics.csv", "ptlab.log", "last.ckpt"} <= {
+            p.name for p in (run_dir / "attempts" / "1").iterdir()
+        }
 
 
 def test_checkpoint_refused_by_a_weights_only_load_is_one_line_without_torchs_advice(tmp_path, cli_cache):
@@ -170,8 +191,9 @@ def test_checkpoint_refused_by_a_weights_only_load_is_one_line_without_torchs_ad
     last = run_dir / "checkpoints" / "last.ckpt"
     torch.save({"state_dict": {}, "hook": print}, last)  # a valid archive holding a callable
     before = digest(last)
-    proc = subprocess.run(ptlab_cmd(*LONG), env=ptlab_env(log_dir, cli_cache), capture_output=True,
-                          text=True, timeout=WAIT)
+    proc = subprocess.run(
+        ptlab_cmd(*LONG), env=ptlab_env(log_dir, cli_cache), capture_output=True, text=True, timeout=WAIT
+    )
     line = error_line(proc)
     assert str(last) in line and "weights-only" in line and "never unpickles" in line, line
     assert "weights_only=False" not in proc.stderr and "trust" not in proc.stderr
@@ -180,12 +202,14 @@ def test_checkpoint_refused_by_a_weights_only_load_is_one_line_without_torchs_ad
 
 # ---------------------------------------------------------------- stale results
 
+
 def user_task(config_dir: Path, negative: str) -> None:
     """A task YAML of the user's own (`--config-dir`), the shipped SST-2 with another verbalizer."""
     shipped = (Path(__file__).resolve().parents[1] / "conf" / "task" / "sst2.yaml").read_text()
     (config_dir / "task").mkdir(parents=True, exist_ok=True)
     (config_dir / "task" / "my_sst2.yaml").write_text(
-        shipped.replace("name: sst2", "name: my_sst2").replace('" negative"', f'"{negative}"'))
+        shipped.replace("name: sst2", "name: my_sst2").replace('" negative"', f'"{negative}"')
+    )
 
 
 def test_edited_task_yaml_or_other_data_is_not_the_completed_run(tmp_path, cli_cache):

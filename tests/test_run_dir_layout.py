@@ -17,22 +17,37 @@ from ptlab.run_dir import RESUMABLE, RUN_FILES, START_FILES, RunDir
 def test_the_layout_keeps_its_names(tmp_path):
     run = RunDir(tmp_path)
     assert (run.results, run.config, run.metrics_csv, run.hparams) == tuple(
-        tmp_path / n for n in ("results.json", "config.yaml", "metrics.csv", "hparams.yaml"))
+        tmp_path / n for n in ("results.json", "config.yaml", "metrics.csv", "hparams.yaml")
+    )
     assert (run.last_ckpt, run.best_ckpt) == (tmp_path / "checkpoints/last.ckpt", tmp_path / "checkpoints/best.ckpt")
     assert run.resumable == (run.last_ckpt, run.best_ckpt)
     assert run.predictions("val") == tmp_path / "predictions_val.jsonl"
     assert (run.adapter, run.log, run.lock, run.decision) == tuple(
-        tmp_path / n for n in ("adapter", "ptlab.log", ".lock", ".decision"))
+        tmp_path / n for n in ("adapter", "ptlab.log", ".lock", ".decision")
+    )
     assert (run.log_of_rank(0), run.log_of_rank(3)) == (run.log, tmp_path / "ptlab.rank3.log")
     assert run.attempt(2) == tmp_path / "attempts" / "2"
     assert run.rel(run.best_ckpt) == "checkpoints/best.ckpt"
     # what resume and rerun move aside means what it meant before run_dir.py
-    assert RUN_FILES == ("results.json", "config.yaml", "metrics.csv", "checkpoints", "predictions_val.jsonl",
-                         "predictions_test.jsonl", "adapter", "ptlab.log", "hparams.yaml")
+    assert RUN_FILES == (
+        "results.json",
+        "config.yaml",
+        "metrics.csv",
+        "checkpoints",
+        "predictions_val.jsonl",
+        "predictions_test.jsonl",
+        "adapter",
+        "ptlab.log",
+        "hparams.yaml",
+    )
     assert START_FILES == ("results.json", "config.yaml", "metrics.csv", "ptlab.log", "hparams.yaml")
     assert RESUMABLE == ("last.ckpt", "best.ckpt")
     assert (record.RESULTS, record.RUN_FILES, record.START_FILES, record.RESUMABLE) == (
-        "results.json", RUN_FILES, START_FILES, RESUMABLE)
+        "results.json",
+        RUN_FILES,
+        START_FILES,
+        RESUMABLE,
+    )
 
 
 def test_a_run_dir_is_taken_as_a_path_str_or_run_dir(tmp_path):
@@ -49,8 +64,11 @@ def test_the_config_files_agree_with_the_layout():
         return OmegaConf.to_container(OmegaConf.load(ROOT.joinpath("conf", *parts)), resolve=False)
 
     run = RunDir("${paths.output_dir}")
-    saved = {c["filename"] + ".ckpt": c["dirpath"] for c in unresolved("callbacks", "default.yaml").values()
-             if "dirpath" in c}
+    saved = {
+        c["filename"] + ".ckpt": c["dirpath"]
+        for c in unresolved("callbacks", "default.yaml").values()
+        if "dirpath" in c
+    }
     assert saved == {run.best_ckpt.name: str(run.checkpoints), run.last_ckpt.name: str(run.checkpoints)}
     csv = unresolved("logger", "csv.yaml")["csv"]
     assert (csv["save_dir"], csv["name"], csv["version"]) == (str(run), "", "")  # metrics.csv in the run dir itself

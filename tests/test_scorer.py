@@ -50,7 +50,7 @@ def _by_hand(family, reader, model, prompt, choice):
     with torch.no_grad():
         if family == "causal":
             ids = torch.tensor([prompt + choice])
-            logp = model(input_ids=ids).logits[0, -ids.shape[1]:].log_softmax(-1)
+            logp = model(input_ids=ids).logits[0, -ids.shape[1] :].log_softmax(-1)
             return sum(float(logp[len(prompt) + i - 1, tok]) for i, tok in enumerate(choice))
         decoder_in = [model.config.decoder_start_token_id] + choice[:-1]
         logits = model(input_ids=torch.tensor([prompt]), decoder_input_ids=torch.tensor([decoder_in])).logits

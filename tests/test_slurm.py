@@ -13,8 +13,11 @@ from test_resume import SETUPS, reference
 
 pytestmark = pytest.mark.slow
 
-LAUNCHER = ["hydra/launcher=slurm", "hydra.launcher.cpus_per_task=1",
-            f"hydra.launcher.timeout_min={PROCESS_TIMEOUT // 60}"]
+LAUNCHER = [
+    "hydra/launcher=slurm",
+    "hydra.launcher.cpus_per_task=1",
+    f"hydra.launcher.timeout_min={PROCESS_TIMEOUT // 60}",
+]
 
 
 def slurm_env(cluster, log_dir, cache):
@@ -22,10 +25,14 @@ def slurm_env(cluster, log_dir, cache):
 
 
 def test_sweep_through_the_slurm_launcher_finds_every_result(slurm_cluster, tmp_path, cli_cache):
-    sweep = ["-m", *LAUNCHER, "name=slurm-sweep", "model=tiny-llama", "method=zero_shot,prompt_tuning",
-             "debug=smoke"]
-    done = subprocess.run(ptlab_cmd(*sweep), env=slurm_env(slurm_cluster, tmp_path, cli_cache),
-                          capture_output=True, text=True, timeout=PROCESS_TIMEOUT)
+    sweep = ["-m", *LAUNCHER, "name=slurm-sweep", "model=tiny-llama", "method=zero_shot,prompt_tuning", "debug=smoke"]
+    done = subprocess.run(
+        ptlab_cmd(*sweep),
+        env=slurm_env(slurm_cluster, tmp_path, cli_cache),
+        capture_output=True,
+        text=True,
+        timeout=PROCESS_TIMEOUT,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     runs = [record(d) for d in run_dirs(tmp_path)]
     assert sorted(r["method"] for r in runs) == ["prompt_tuning", "zero_shot"]
@@ -40,9 +47,13 @@ def test_requeued_job_resumes_to_the_uninterrupted_result(how, slurm_cluster, tm
     `scontrol requeue`: SLURM sends SIGTERM, ptlab checkpoints, SLURM requeues."""
     setup = "bert-full_finetune"
     expected, expected_predictions = reference(setup, tmp_path_factory, cli_cache)
-    launcher = subprocess.Popen(ptlab_cmd("-m", *LAUNCHER, *SETUPS[setup]),
-                                env=slurm_env(slurm_cluster, tmp_path, cli_cache),
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    launcher = subprocess.Popen(
+        ptlab_cmd("-m", *LAUNCHER, *SETUPS[setup]),
+        env=slurm_env(slurm_cluster, tmp_path, cli_cache),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + PROCESS_TIMEOUT
     while not list(tmp_path.rglob("last.ckpt")):
         assert time.monotonic() < deadline and launcher.poll() is None, launcher.communicate()[1][-3000:]
@@ -67,14 +78,22 @@ def test_requeued_job_resumes_to_the_uninterrupted_result(how, slurm_cluster, tm
 
 
 def test_srun_two_task_cpu_ddp_job(slurm_cluster, tmp_path, cli_cache):
-    command = " ".join(["srun", *ptlab_cmd("trainer=ddp_cpu", "model=tiny-llama", "method=prompt_tuning",
-                                           "debug=smoke")])
+    command = " ".join(
+        ["srun", *ptlab_cmd("trainer=ddp_cpu", "model=tiny-llama", "method=prompt_tuning", "debug=smoke")]
+    )
     env = slurm_env(slurm_cluster, tmp_path, cli_cache)
     names = ("PTLAB_LOG_DIR", "PTLAB_CACHE_DIR", "PTLAB_DATA_DIR", "HF_HUB_OFFLINE")
     exported = ",".join(f"{k}={env[k]}" for k in names)
-    job = slurm_cluster.sbatch("-N1", "--ntasks-per-node=2", "--cpus-per-task=1", f"--time={PROCESS_TIMEOUT // 60}",
-                               f"--chdir={tmp_path}",
-                               f"--export=ALL,{exported}", f"--output={tmp_path}/slurm-%j.out", f"--wrap={command}")
+    job = slurm_cluster.sbatch(
+        "-N1",
+        "--ntasks-per-node=2",
+        "--cpus-per-task=1",
+        f"--time={PROCESS_TIMEOUT // 60}",
+        f"--chdir={tmp_path}",
+        f"--export=ALL,{exported}",
+        f"--output={tmp_path}/slurm-%j.out",
+        f"--wrap={command}",
+    )
     result = slurm_cluster.wait_job(job, timeout=PROCESS_TIMEOUT)
     log = (tmp_path / f"slurm-{job}.out").read_text()
     assert result.state == "COMPLETED", log[-3000:]

@@ -39,9 +39,14 @@ def test_srun_gloo_all_reduce_across_two_tasks(slurm_cluster, tmp_path):
     script.write_text(ALL_REDUCE)
     out = tmp_path / "reduced"
     job = slurm_cluster.sbatch(
-        "-n2", f"--time={PROCESS_TIMEOUT // 60}", f"--chdir={tmp_path}", f"--output={tmp_path}/slurm-%j.out",
+        "-n2",
+        f"--time={PROCESS_TIMEOUT // 60}",
+        f"--chdir={tmp_path}",
+        f"--output={tmp_path}/slurm-%j.out",
         "--export=ALL,GLOO_SOCKET_IFNAME=lo,OMP_NUM_THREADS=1",
-        "--wrap", f"srun -n2 {sys.executable} {script} {out} {_free_port()} {PROCESS_TIMEOUT}")
+        "--wrap",
+        f"srun -n2 {sys.executable} {script} {out} {_free_port()} {PROCESS_TIMEOUT}",
+    )
     result = slurm_cluster.wait_job(job, timeout=PROCESS_TIMEOUT)
     log = next(tmp_path.glob("slurm-*.out")).read_text()
     assert (result.state, result.exit_code) == ("COMPLETED", 0), log
@@ -53,9 +58,14 @@ def test_requeue_reruns_job_with_restart_count(slurm_cluster, tmp_path):
     runs = tmp_path / "runs.txt"
     # the first run waits to be requeued; the rerun (SLURM_RESTART_COUNT=1) finishes at once
     job = slurm_cluster.sbatch(
-        "--requeue", f"--time={PROCESS_TIMEOUT // 60}", f"--chdir={tmp_path}", f"--output={tmp_path}/slurm-%j.out",
-        "--wrap", f'echo "${{SLURM_RESTART_COUNT:-0}}" >> {runs}; '
-                  f'[ "${{SLURM_RESTART_COUNT:-0}}" -gt 0 ] || sleep {PROCESS_TIMEOUT}')
+        "--requeue",
+        f"--time={PROCESS_TIMEOUT // 60}",
+        f"--chdir={tmp_path}",
+        f"--output={tmp_path}/slurm-%j.out",
+        "--wrap",
+        f'echo "${{SLURM_RESTART_COUNT:-0}}" >> {runs}; '
+        f'[ "${{SLURM_RESTART_COUNT:-0}}" -gt 0 ] || sleep {PROCESS_TIMEOUT}',
+    )
     slurm_cluster.wait_state(job, "RUNNING", timeout=PROCESS_TIMEOUT)
     slurm_cluster.wait_until(lambda: runs.exists(), "first run started", timeout=PROCESS_TIMEOUT)
     slurm_cluster.run("scontrol", "requeue", str(job))

@@ -15,9 +15,18 @@ from cli import PROCESS_TIMEOUT, ptlab_cmd, ptlab_env, record, run_dirs
 
 pytestmark = pytest.mark.slow
 
-SWEEP = ["-m", "name=isolation", "model=tiny-llama", "method=full_finetune", "debug=smoke",
-         "trainer.max_steps=6", "trainer.gradient_clip_val=null", "method.warmup_ratio=0",
-         "method.lr=0.0001,300.0", "data.k=16,100000"]
+SWEEP = [
+    "-m",
+    "name=isolation",
+    "model=tiny-llama",
+    "method=full_finetune",
+    "debug=smoke",
+    "trainer.max_steps=6",
+    "trainer.gradient_clip_val=null",
+    "method.warmup_ratio=0",
+    "method.lr=0.0001,300.0",
+    "data.k=16,100000",
+]
 
 
 def test_sweep_isolates_failures_and_a_relaunch_skips_completed_runs(tmp_path, cli_cache):
@@ -48,8 +57,13 @@ def test_sweep_isolates_failures_and_a_relaunch_skips_completed_runs(tmp_path, c
     retried = record(tmp_path / diverged["run_dir"])
     assert retried["action"] == "resume" and retried["status"] == "failed"  # from its checkpoint, again NaN
 
-    forced = subprocess.run(ptlab_cmd(*SWEEP[1:-2], "method.lr=0.0001", "data.k=16", "if_exists=rerun"),
-                            env=env, capture_output=True, text=True, timeout=PROCESS_TIMEOUT)
+    forced = subprocess.run(
+        ptlab_cmd(*SWEEP[1:-2], "method.lr=0.0001", "data.k=16", "if_exists=rerun"),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=PROCESS_TIMEOUT,
+    )
     assert forced.returncode == 0, forced.stderr[-3000:]
     assert record(good_dir)["started_at"] >= good["started_at"]
     assert record(good_dir / "attempts" / "1") == good  # the first run, kept as it was
@@ -61,8 +75,13 @@ def _point(run: dict) -> tuple:
 
 
 def test_a_sweep_skips_zero_shot_on_an_encoder_as_not_applicable(tmp_path, cli_cache):
-    done = subprocess.run(ptlab_cmd("-m", "model=tiny-bert", "method=zero_shot", "debug=smoke"),
-                          env=ptlab_env(tmp_path, cli_cache), capture_output=True, text=True, timeout=PROCESS_TIMEOUT)
+    done = subprocess.run(
+        ptlab_cmd("-m", "model=tiny-bert", "method=zero_shot", "debug=smoke"),
+        env=ptlab_env(tmp_path, cli_cache),
+        capture_output=True,
+        text=True,
+        timeout=PROCESS_TIMEOUT,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "ptlab: skipped, not applicable: method=zero_shot needs a model with an LM head" in done.stderr
     assert run_dirs(tmp_path) == []

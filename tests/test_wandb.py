@@ -28,8 +28,8 @@ def records(path: Path):
         if BLOCK - pos % BLOCK < 7:  # block trailer padding
             pos += BLOCK - pos % BLOCK
             continue
-        _, length, kind = struct.unpack("<IHB", raw[pos:pos + 7])
-        pending += raw[pos + 7:pos + 7 + length]
+        _, length, kind = struct.unpack("<IHB", raw[pos : pos + 7])
+        pending += raw[pos + 7 : pos + 7 + length]
         pos += 7 + length
         if kind in (1, 4):  # a full record, or the last piece of one
             record = pb.Record()
@@ -48,15 +48,33 @@ def by_kind(log: Path):
 
 
 def test_offline_wandb_run_holds_config_summary_table_and_artifact(tmp_path, data_dir):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PTLAB_DATA_DIR": str(data_dir),
-           "PTLAB_LOG_DIR": str(tmp_path / "runs"), "PTLAB_CACHE_DIR": str(tmp_path / "cache"),
-           "HOME": str(tmp_path), "PTLAB_TEST_TOKEN": "s3cr3t-value"}
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "PTLAB_DATA_DIR": str(data_dir),
+        "PTLAB_LOG_DIR": str(tmp_path / "runs"),
+        "PTLAB_CACHE_DIR": str(tmp_path / "cache"),
+        "HOME": str(tmp_path),
+        "PTLAB_TEST_TOKEN": "s3cr3t-value",
+    }
     env.pop("WANDB_API_KEY", None)
     env.pop("WANDB_MODE", None)
-    args = ["model=tiny-llama", "method=prefix_tuning", "logger=all", "debug=smoke",
-            "name=wb", "++model.hub_token=${oc.env:PTLAB_TEST_TOKEN}"]
-    proc = subprocess.run([sys.executable, "-m", "ptlab.train", *args], env=env, cwd=tmp_path,
-                          capture_output=True, text=True, timeout=PROCESS_TIMEOUT)
+    args = [
+        "model=tiny-llama",
+        "method=prefix_tuning",
+        "logger=all",
+        "debug=smoke",
+        "name=wb",
+        "++model.hub_token=${oc.env:PTLAB_TEST_TOKEN}",
+    ]
+    proc = subprocess.run(
+        [sys.executable, "-m", "ptlab.train", *args],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=PROCESS_TIMEOUT,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     [results_path] = (tmp_path / "runs").rglob("results.json")
     run_dir = results_path.parent
@@ -75,8 +93,7 @@ def test_offline_wandb_run_holds_config_summary_table_and_artifact(tmp_path, dat
     config = {u.key: json.loads(u.value_json) for c in seen["config"] for u in c.update}
     assert config["model"]["name"] == "tiny-llama" and config["method"]["num_virtual_tokens"] == 10
     assert config["model"]["hub_token"] == "<redacted>"
-    summary = {u.key or ".".join(u.nested_key): json.loads(u.value_json)
-               for s in seen["summary"] for u in s.update}
+    summary = {u.key or ".".join(u.nested_key): json.loads(u.value_json) for s in seen["summary"] for u in s.update}
     results = json.loads(results_path.read_text())
     assert summary["params/trainable"] == results["params"]["trainable"]
     assert summary["val/accuracy"]["max"] == pytest.approx(results["metrics"]["val_best"]["accuracy"])
@@ -88,8 +105,14 @@ def test_offline_wandb_run_holds_config_summary_table_and_artifact(tmp_path, dat
     assert "s3cr3t-value" not in json.dumps(config)
 
     # A rerun of the same command continues the same W&B run (stable id, resume="allow").
-    again = subprocess.run([sys.executable, "-m", "ptlab.train", *args, "if_exists=resume"],
-                           env=env, cwd=tmp_path, capture_output=True, text=True, timeout=PROCESS_TIMEOUT)
+    again = subprocess.run(
+        [sys.executable, "-m", "ptlab.train", *args, "if_exists=resume"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=PROCESS_TIMEOUT,
+    )
     assert again.returncode == 0 and log.name == f"run-{run.run_id}.wandb"
 
 
@@ -100,18 +123,36 @@ def test_secrets_on_the_command_line_reach_no_wandb_file(tmp_path, data_dir):
     every file under tmp_path (runs, .wandb logs, W&B's debug logs, its dir, cache, config, data and
     temp dirs, HOME) is searched for the raw values."""
     secrets = [uuid.uuid4().hex, uuid.uuid4().hex]
-    dirs = {var: tmp_path / var.lower() for var in
-            ("WANDB_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR", "WANDB_DATA_DIR", "TMPDIR")}
+    dirs = {
+        var: tmp_path / var.lower()
+        for var in ("WANDB_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR", "WANDB_DATA_DIR", "TMPDIR")
+    }
     for path in dirs.values():
         path.mkdir()
-    env = {**ptlab_env(tmp_path / "runs", tmp_path / "cache", data_dir), "HOME": str(tmp_path),
-           **{var: str(path) for var, path in dirs.items()}}
+    env = {
+        **ptlab_env(tmp_path / "runs", tmp_path / "cache", data_dir),
+        "HOME": str(tmp_path),
+        **{var: str(path) for var, path in dirs.items()},
+    }
     env.pop("WANDB_API_KEY", None)
     env.pop("WANDB_MODE", None)
-    proc = subprocess.run(ptlab_cmd("-m", "model=tiny-llama", "method=prompt_tuning", "logger=wandb",
-                                    "debug=smoke", "name=secrets", "if_exists=rerun",
-                                    f"++model.hub_token={','.join(secrets)}"),
-                          env=env, cwd=tmp_path, capture_output=True, text=True, timeout=PROCESS_TIMEOUT)
+    proc = subprocess.run(
+        ptlab_cmd(
+            "-m",
+            "model=tiny-llama",
+            "method=prompt_tuning",
+            "logger=wandb",
+            "debug=smoke",
+            "name=secrets",
+            "if_exists=rerun",
+            f"++model.hub_token={','.join(secrets)}",
+        ),
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=PROCESS_TIMEOUT,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
 
     logs = sorted((tmp_path / "runs").rglob("run-*.wandb"))
@@ -128,19 +169,32 @@ def test_secrets_on_the_command_line_reach_no_wandb_file(tmp_path, data_dir):
     hydra_record = tmp_path / "runs" / "secrets" / "multirun.yaml"
     assert "<redacted>" in hydra_record.read_text()
     assert not any(s in proc.stdout + proc.stderr for s in secrets)
-    leaks = [str(p.relative_to(tmp_path)) for p in sorted(tmp_path.rglob("*"))
-             if p.is_file() and any(s.encode() in p.read_bytes() for s in secrets)]
+    leaks = [
+        str(p.relative_to(tmp_path))
+        for p in sorted(tmp_path.rglob("*"))
+        if p.is_file() and any(s.encode() in p.read_bytes() for s in secrets)
+    ]
     assert not leaks
 
 
 def test_logger_none_trains_with_no_logger_files(tmp_path, data_dir):
     """`logger=none` drops the LR monitor (Lightning refuses one with no logger) and writes no
     metrics files; the run's record and checkpoints are still there."""
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PTLAB_DATA_DIR": str(data_dir),
-           "PTLAB_LOG_DIR": str(tmp_path / "runs"), "PTLAB_CACHE_DIR": str(tmp_path / "cache")}
-    proc = subprocess.run([sys.executable, "-m", "ptlab.train", "model=tiny-llama", "method=full_finetune",
-                           "logger=none", "debug=smoke"], env=env, cwd=tmp_path,
-                          capture_output=True, text=True, timeout=PROCESS_TIMEOUT)
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "PTLAB_DATA_DIR": str(data_dir),
+        "PTLAB_LOG_DIR": str(tmp_path / "runs"),
+        "PTLAB_CACHE_DIR": str(tmp_path / "cache"),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "ptlab.train", "model=tiny-llama", "method=full_finetune", "logger=none", "debug=smoke"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=PROCESS_TIMEOUT,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     [results_path] = (tmp_path / "runs").rglob("results.json")
     run_dir = results_path.parent

@@ -79,8 +79,11 @@ class TaskDataModule(L.LightningDataModule):
                 by_class = defaultdict(list)
                 for ex in examples:
                     by_class[ex.label].append(ex)
-                return [ex for c in sorted(by_class)
-                        for ex in self._sample(rng, by_class[c], data.k_per_class, f"train class {c}")]
+                return [
+                    ex
+                    for c in sorted(by_class)
+                    for ex in self._sample(rng, by_class[c], data.k_per_class, f"train class {c}")
+                ]
             if data.k is not None:
                 return self._sample(rng, examples, data.k, "train")
             return examples
@@ -143,10 +146,20 @@ class TaskDataModule(L.LightningDataModule):
         shaping = {k: v for k, v in dataclasses.asdict(task).items() if k not in NOT_ENCODING}
         h = hashlib.sha256()
         for part in (
-            CACHE_FORMAT, version("transformers"), version("tokenizers"), split == "train",
-            self.kind.name, self.kind.encoding_version, self.reader.family.value, self.reader.head.value,
-            type(self.reader).encoding_version, shaping,
-            type(tok).__name__, tok.pad_token_id, tok.eos_token_id, self._tokenizer_fingerprint,
+            CACHE_FORMAT,
+            version("transformers"),
+            version("tokenizers"),
+            split == "train",
+            self.kind.name,
+            self.kind.encoding_version,
+            self.reader.family.value,
+            self.reader.head.value,
+            type(self.reader).encoding_version,
+            shaping,
+            type(tok).__name__,
+            tok.pad_token_id,
+            tok.eos_token_id,
+            self._tokenizer_fingerprint,
         ):
             h.update(json.dumps(part, sort_keys=True, default=str).encode())
         for ex in examples:
@@ -167,15 +180,19 @@ class TaskDataModule(L.LightningDataModule):
             lengths = pc.add(*(pc.list_value_length(columns[c]) for c in ("prompt_ids", "answer_ids"))).to_pylist()
         sampler = ResumableShuffle(len(train), data.batch_size, self.run.seed, rank, world, lengths)
         return ResumableLoader(
-            train, sampler, trained=self.batches_trained,
-            collate_fn=functools.partial(self.kind.collate, self.reader, train=True), num_workers=data.num_workers,
+            train,
+            sampler,
+            trained=self.batches_trained,
+            collate_fn=functools.partial(self.kind.collate, self.reader, train=True),
+            num_workers=data.num_workers,
             generator=torch.Generator().manual_seed(self.run.seed),  # worker seeds, not the global RNG
         )
 
     def _eval_loader(self, split: str):
         rank, world = self._ranks()
         return DataLoader(
-            self.splits[split], batch_size=self.run.data.eval_batch_size,
+            self.splits[split],
+            batch_size=self.run.data.eval_batch_size,
             sampler=ShardSampler(len(self.splits[split]), rank, world),
             collate_fn=functools.partial(self.kind.collate, self.reader, train=False),
             num_workers=self.run.data.num_workers,

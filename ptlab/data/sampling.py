@@ -27,8 +27,15 @@ class ResumableShuffle(Sampler[int]):
 
     MEGABATCH = 50  # at most this many global batches sorted together (the HF Trainer's cap)
 
-    def __init__(self, size: int, batch_size: int, seed: int, rank: int = 0, world: int = 1,
-                 lengths: Optional[Sequence[int]] = None):
+    def __init__(
+        self,
+        size: int,
+        batch_size: int,
+        seed: int,
+        rank: int = 0,
+        world: int = 1,
+        lengths: Optional[Sequence[int]] = None,
+    ):
         self.size, self.batch_size, self.seed = size, batch_size, seed
         self.rank, self.world = rank, world
         self.lengths = lengths
@@ -55,7 +62,7 @@ class ResumableShuffle(Sampler[int]):
             order += order[: self.batches * step - self.size]
         for start in range(skip * step, self.batches * step, step):
             lo = start + self.rank * self.batch_size
-            yield from order[lo: lo + self.batch_size]
+            yield from order[lo : lo + self.batch_size]
 
     def _grouped(self, order: List[int], rng: random.Random, step: int) -> List[int]:
         """Length grouping after the HF Trainer's LengthGroupedSampler: the shuffled order is cut
@@ -67,10 +74,13 @@ class ResumableShuffle(Sampler[int]):
         last batch stays last: the loader cuts batches from the flat order, so a short batch
         mid-epoch would shift every later one."""
         mega = max(min(self.size // (4 * step), self.MEGABATCH), 1) * step
-        order = [i for m in range(0, self.size, mega)
-                 for i in sorted(order[m: m + mega], key=self.lengths.__getitem__, reverse=True)]
+        order = [
+            i
+            for m in range(0, self.size, mega)
+            for i in sorted(order[m : m + mega], key=self.lengths.__getitem__, reverse=True)
+        ]
         whole = self.size - self.size % step
-        batches = [order[b: b + step] for b in range(0, whole, step)]
+        batches = [order[b : b + step] for b in range(0, whole, step)]
         rng.shuffle(batches)
         if batches:
             longest = max(range(len(batches)), key=lambda b: max(map(self.lengths.__getitem__, batches[b])))

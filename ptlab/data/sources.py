@@ -44,14 +44,10 @@ def declared_splits(task: TaskConfig) -> List[str]:
     return splits
 
 
-def load_split(
-    task: TaskConfig, split: str, source: str, data_dir: Optional[Path]
-) -> List[Example]:
+def load_split(task: TaskConfig, split: str, source: str, data_dir: Optional[Path]) -> List[Example]:
     """All examples of `split` ("train", "validation" or "test"), in file order."""
     if split not in declared_splits(task):
-        raise DataError(
-            f"task {task.name} declares no split {split!r}; declared: {declared_splits(task)}"
-        )
+        raise DataError(f"task {task.name} declares no split {split!r}; declared: {declared_splits(task)}")
     if source not in ("auto", "local", "hub"):
         raise DataError(f"data.source must be auto, local or hub, got {source!r}")
     has_local = task.local is not None and split in task.local.files
@@ -65,8 +61,7 @@ def load_split(
             )
         if data_dir is None:
             raise DataError(
-                f"task {task.name}: data.source=local but no data directory is set. "
-                f"To fix: {_how_to_fix(task, split)}"
+                f"task {task.name}: data.source=local but no data directory is set. To fix: {_how_to_fix(task, split)}"
             )
         return _load_local(task, split, Path(data_dir))
     return _load_hub(task, split, data_dir)
@@ -76,8 +71,7 @@ def _how_to_fix(task: TaskConfig, split: str) -> str:
     ways = []
     if task.local is not None and split in task.local.files:
         ways.append(
-            "set PTLAB_DATA_DIR (or paths.data_dir=...) to a folder holding "
-            f"{task.local.dir}/{task.local.files[split]}"
+            f"set PTLAB_DATA_DIR (or paths.data_dir=...) to a folder holding {task.local.dir}/{task.local.files[split]}"
         )
     if task.hub is not None:
         ways.append(f"make the hub dataset {_hub_label(task)} reachable")
@@ -90,9 +84,7 @@ def _how_to_fix(task: TaskConfig, split: str) -> str:
 def _load_local(task: TaskConfig, split: str, data_dir: Path) -> List[Example]:
     local = task.local
     if not data_dir.is_dir():
-        raise DataError(
-            f"data directory {data_dir} does not exist (set by paths.data_dir or PTLAB_DATA_DIR)"
-        )
+        raise DataError(f"data directory {data_dir} does not exist (set by paths.data_dir or PTLAB_DATA_DIR)")
     folder = data_dir / local.dir
     path = folder / local.files[split]
     if not folder.is_dir():
@@ -146,17 +138,15 @@ def _delimited_records(
                 _check_columns(columns, header, f"{path}:{line}: header")
                 continue
             if len(row) != len(header):
-                raise DataError(
-                    f"{path}:{line}: expected {len(header)} fields {header}, found {len(row)}"
-                )
+                raise DataError(f"{path}:{line}: expected {len(header)} fields {header}, found {len(row)}")
             yield line, dict(zip(header, row))
     except csv.Error as err:
         if str(err) == "unexpected end of data":  # the parser reached the end inside quotes
             opened = _unclosed_quote_line(text, end + 1, reader.line_num, fmt)
             raise DataError(
                 f"{path}:{opened}: a quoted field opened on this line is never closed (it runs to "
-                f"the end of the file, line {reader.line_num}); close it with a \" and write a "
-                f"quote inside a field as \"\""
+                f'the end of the file, line {reader.line_num}); close it with a " and write a '
+                f'quote inside a field as ""'
             ) from None
         raise DataError(f"{path}:{reader.line_num}: malformed row ({err})") from None
 
@@ -170,9 +160,7 @@ def _unclosed_quote_line(text: str, row_line: int, last_line: int, fmt: Dict[str
     return last_line + 1 - (len(io.StringIO(row[-1], newline="").readlines()) or 1)
 
 
-def _jsonl_records(
-    path: Path, text: str, columns: Dict[str, str]
-) -> Iterator[Tuple[int, Dict[str, Any]]]:
+def _jsonl_records(path: Path, text: str, columns: Dict[str, str]) -> Iterator[Tuple[int, Dict[str, Any]]]:
     # split on "\n" only: str.splitlines would also break at U+2028 etc. inside JSON strings
     for line, raw in enumerate(text.split("\n"), start=1):
         if not raw.strip():
@@ -216,9 +204,7 @@ def _load_hub(task: TaskConfig, split: str, data_dir: Optional[Path]) -> List[Ex
     reason = _hub_unreachable(datasets.config)
     if reason is None:
         try:
-            ds = datasets.load_dataset(
-                hub.path, hub.name, split=hub.splits[split], revision=hub.revision
-            )
+            ds = datasets.load_dataset(hub.path, hub.name, split=hub.splits[split], revision=hub.revision)
         except Exception as err:  # offline, missing, gated, bad split: all end the same way
             first = str(err).strip().splitlines()[0] if str(err).strip() else ""
             reason = f"{type(err).__name__}: {first}"

@@ -141,6 +141,7 @@ def registry() -> Dict[str, type]:
 def kind_class(name: str) -> type:
     return lookup(registry(), name, "task.kind")
 
+
 def kind_of(task: TaskConfig) -> TaskKind:
     """The kind of `task`, holding it."""
     return kind_class(task.kind)(task)

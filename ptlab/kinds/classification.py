@@ -111,8 +111,11 @@ class Classification(TaskKind):
 
     def encode(self, reader, ex, train: bool) -> Dict[str, Any]:
         choices = self.choice_ids(reader)
-        return {"prompt_ids": reader.encode_prompt(ex), "label": ex.label,
-                "answer_ids": choices[ex.label] if choices else []}
+        return {
+            "prompt_ids": reader.encode_prompt(ex),
+            "label": ex.label,
+            "answer_ids": choices[ex.label] if choices else [],
+        }
 
     def collate(self, reader, rows, train: bool) -> Dict[str, Any]:
         import torch
@@ -140,8 +143,13 @@ class Classification(TaskKind):
         gold = batch["label"].to(summed.device)
         labels = list(self.task.labels)
         rows = [
-            {"prompt": prompt, "gold": labels[g], "predicted": labels[max(range(len(s)), key=s.__getitem__)],
-             "scores": dict(zip(labels, s)), "scores_norm": dict(zip(labels, m))}
+            {
+                "prompt": prompt,
+                "gold": labels[g],
+                "predicted": labels[max(range(len(s)), key=s.__getitem__)],
+                "scores": dict(zip(labels, s)),
+                "scores_norm": dict(zip(labels, m)),
+            }
             for prompt, g, s, m in zip(batch["prompt"], gold.tolist(), summed.tolist(), mean.tolist())
         ]
         return {"sum": summed, "mean": mean, "gold": gold}, rows

@@ -53,9 +53,7 @@ class Generation(TaskKind):
         super().check()
         fields = self.template_fields()
         if self.task.group_by is not None and self.task.group_by not in fields:
-            raise ConfigError(
-                f"task.group_by={self.task.group_by!r} is not a template field of task.columns: {fields}"
-            )
+            raise ConfigError(f"task.group_by={self.task.group_by!r} is not a template field of task.columns: {fields}")
 
     # --- data ---
     def example(self, record: Dict[str, Any], where: str):
@@ -87,14 +85,19 @@ class Generation(TaskKind):
         prompts = [r["prompt_ids"] for r in rows]
         if train:
             return reader.with_answers(prompts, [r["answer_ids"] for r in rows])
-        return {"prompt_ids": prompts, "prompt": [r["prompt"] for r in rows],
-                "references": [r["references"] for r in rows]}
+        return {
+            "prompt_ids": prompts,
+            "prompt": [r["prompt"] for r in rows],
+            "references": [r["references"] for r in rows],
+        }
 
     def loss(self, reader, model, batch):
         return reader.answer_loss(model, batch)
 
     def evaluate(self, reader, model, batch, decode):
         texts = reader.generate(model, batch["prompt_ids"], decode.num_beams, self.task.max_target_length)
-        rows = [{"prompt": p, "predicted": t, "references": r}
-                for p, t, r in zip(batch["prompt"], texts, batch["references"])]
+        rows = [
+            {"prompt": p, "predicted": t, "references": r}
+            for p, t, r in zip(batch["prompt"], texts, batch["references"])
+        ]
         return {"predictions": texts, "references": batch["references"]}, rows

@@ -43,6 +43,9 @@ class LoRA(PeftMethod):
 
         cfg = self.cfg
         return LoraConfig(
-            task_type=self.task_type(reader), r=cfg.r, lora_alpha=cfg.alpha, lora_dropout=cfg.dropout,
+            task_type=self.task_type(reader),
+            r=cfg.r,
+            lora_alpha=cfg.alpha,
+            lora_dropout=cfg.dropout,
             target_modules=list(cfg.target_modules) if cfg.target_modules else None,
         )

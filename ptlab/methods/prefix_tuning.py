@@ -66,9 +66,12 @@ class PrefixTuning(VirtualTokensMethod):
             with torch.no_grad():
                 cache = backbone(input_ids=torch.tensor([ids], device=backbone.device), use_cache=True).past_key_values
                 # peft reads each row as [layer0 keys, layer0 values, layer1 keys, ...] per token.
-                rows = [torch.cat([layer.keys[0].transpose(0, 1).flatten(1),
-                                   layer.values[0].transpose(0, 1).flatten(1)], dim=1)
-                        for layer in cache.layers]
+                rows = [
+                    torch.cat(
+                        [layer.keys[0].transpose(0, 1).flatten(1), layer.values[0].transpose(0, 1).flatten(1)], dim=1
+                    )
+                    for layer in cache.layers
+                ]
                 table.copy_(torch.cat(rows, dim=1))
         return model
 

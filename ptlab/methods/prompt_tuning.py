@@ -23,8 +23,11 @@ class PromptTuning(VirtualTokensMethod):
     def peft_config(self, reader):
         from peft import PromptTuningConfig as PeftPromptTuningConfig, PromptTuningInit
 
-        return PeftPromptTuningConfig(task_type=self.task_type(reader), num_virtual_tokens=self.cfg.num_virtual_tokens,
-                                      prompt_tuning_init=PromptTuningInit.RANDOM)
+        return PeftPromptTuningConfig(
+            task_type=self.task_type(reader),
+            num_virtual_tokens=self.cfg.num_virtual_tokens,
+            prompt_tuning_init=PromptTuningInit.RANDOM,
+        )
 
     def wrap(self, backbone, reader):
         import torch

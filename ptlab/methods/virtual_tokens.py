@@ -36,8 +36,9 @@ class VirtualTokensConfig(MethodConfig):
 class VirtualTokensMethod(PeftMethod):
     def check(self) -> None:
         if self.cfg.init == PromptInit.labels and self.kind.label_words() is None:
-            raise ConfigError(f"method.init=labels needs a task with labels ({self.kind.name} has none); "
-                              f"use auto, random or text")
+            raise ConfigError(
+                f"method.init=labels needs a task with labels ({self.kind.name} has none); use auto, random or text"
+            )
 
     @property
     def init(self) -> PromptInit:

@@ -30,10 +30,7 @@ Batch = Dict[str, Any]
 def _pad(seqs: Sequence[Sequence[int]], value: int, left: bool = False) -> torch.Tensor:
     """Pad to the longest sequence in the batch (dynamic padding)."""
     width = max(len(s) for s in seqs)
-    rows = [
-        ([value] * (width - len(s)) + list(s)) if left else (list(s) + [value] * (width - len(s)))
-        for s in seqs
-    ]
+    rows = [([value] * (width - len(s)) + list(s)) if left else (list(s) + [value] * (width - len(s))) for s in seqs]
     return torch.tensor(rows, dtype=torch.long)
 
 
@@ -71,11 +68,12 @@ def last_hidden(model, batch: Batch, **forward) -> tuple[torch.Tensor, torch.nn.
 
     handle = base.get_decoder().register_forward_hook(grab)
     try:
-        output = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                       logits_to_keep=1, **forward)
+        output = model(
+            input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], logits_to_keep=1, **forward
+        )
     finally:
         handle.remove()
-    return captured["h"][:, -batch["input_ids"].shape[1]:], base.get_output_embeddings(), output
+    return captured["h"][:, -batch["input_ids"].shape[1] :], base.get_output_embeddings(), output
 
 
 def _base(model):
@@ -113,9 +111,9 @@ class FamilyReader:
     def encode_prompt(self, ex: Example) -> List[int]:
         # The tokenizer truncates the text, not its special tokens (BOS, [CLS]/[SEP] stay).
         self.tokenizer.truncation_side = self.truncation_side
-        return self.tokenizer(
-            self.prompt_text(ex), truncation=True, max_length=self.task.max_source_length
-        )["input_ids"]
+        return self.tokenizer(self.prompt_text(ex), truncation=True, max_length=self.task.max_source_length)[
+            "input_ids"
+        ]
 
     def inputs(self, prompts) -> Batch:
         """Prompts as one right-padded batch."""
@@ -231,16 +229,22 @@ class CausalReader(LMReader):
         prompt_mask = inputs["attention_mask"].repeat_interleave(k, dim=0)
         mask = torch.cat([prompt_mask.new_ones(n * k, offset), prompt_mask, answer.long()], dim=1)
         positions = (offset + lengths).repeat_interleave(k)[:, None] + torch.arange(ids.shape[1], device=device)
-        hidden, head, _ = last_hidden(_base(model), {"input_ids": ids, "attention_mask": mask},
-                                      position_ids=positions, past_key_values=cache)
+        hidden, head, _ = last_hidden(
+            _base(model), {"input_ids": ids, "attention_mask": mask}, position_ids=positions, past_key_values=cache
+        )
         sums, _ = _row_sums(head(hidden[answer]), targets, answer)
         return sums.view(n, k)
 
     def generate(self, model, prompts, num_beams, max_new_tokens):
-        inputs = _to({"input_ids": _pad(prompts, self.pad_id, left=True),
-                      "attention_mask": _pad([[1] * len(p) for p in prompts], 0, left=True)}, model)
+        inputs = _to(
+            {
+                "input_ids": _pad(prompts, self.pad_id, left=True),
+                "attention_mask": _pad([[1] * len(p) for p in prompts], 0, left=True),
+            },
+            model,
+        )
         out = model.generate(**inputs, **self._gen_kwargs(num_beams, max_new_tokens))
-        return self._decode(out[:, inputs["input_ids"].shape[1]:])
+        return self._decode(out[:, inputs["input_ids"].shape[1] :])
 
 
 class Seq2SeqReader(LMReader):

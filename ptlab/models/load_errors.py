@@ -95,6 +95,4 @@ def hub_error(cfg: ModelConfig, source: str, err: OSError) -> ConfigError:
             f"model.pretrained to a local directory, or go online (unset HF_HUB_OFFLINE) to "
             f"download it once."
         )
-    return ConfigError(
-        f"model {cfg.name}: could not load '{source}' from the Hugging Face Hub: {one_line(err)}"
-    )
+    return ConfigError(f"model {cfg.name}: could not load '{source}' from the Hugging Face Hub: {one_line(err)}")

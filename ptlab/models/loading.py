@@ -101,9 +101,7 @@ def load_tokenizer(cfg: ModelConfig, cache_dir: str | Path) -> PreTrainedTokeniz
     return tokenizer
 
 
-def load_model(
-    cfg: ModelConfig, cache_dir: str | Path, head: Head, num_labels: int | None = None
-) -> PreTrainedModel:
+def load_model(cfg: ModelConfig, cache_dir: str | Path, head: Head, num_labels: int | None = None) -> PreTrainedModel:
     """The model with the `head` the task kind chose (with `num_labels` outputs for a
     classification head): pretrained weights, or random ones if `random_config` is set."""
     if not head.is_lm and num_labels is None:
@@ -147,9 +145,7 @@ def _random_model(
     return auto.from_config(config, dtype=dtype)
 
 
-def _from_source(
-    cfg: ModelConfig, source: str, part: str, load: Callable[..., _T], **kwargs: Any
-) -> _T:
+def _from_source(cfg: ModelConfig, source: str, part: str, load: Callable[..., _T], **kwargs: Any) -> _T:
     """Call `load` (the `part`: tokenizer or model) on a local dir or hub id; a failure becomes a
     ConfigError (hub unreachable) or a ModelError (what the files show is wrong)."""
     kwargs.update(revision=cfg.revision, trust_remote_code=cfg.trust_remote_code, **_token(cfg))
@@ -171,9 +167,7 @@ def _gguf_path(cfg: ModelConfig, source: str) -> Path:
     if Path(source).is_dir():
         path = Path(source) / cfg.gguf_file
         if not path.is_file():
-            raise ConfigError(
-                f"model {cfg.name}: GGUF file model.gguf_file={str(path)!r} does not exist"
-            )
+            raise ConfigError(f"model {cfg.name}: GGUF file model.gguf_file={str(path)!r} does not exist")
     else:
         try:
             file = hf_hub_download(source, cfg.gguf_file, revision=cfg.revision, **_token(cfg))
