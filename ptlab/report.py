@@ -17,8 +17,9 @@ from typing import List, Optional, Sequence, Tuple
 
 from ptlab.errors import PtlabError
 from ptlab.report_gather import SOURCES, gather, summarize
-from ptlab.report_plots import write_plots
+from ptlab.report_plots import write_plots, write_template_plots
 from ptlab.report_table import cost_table, latex, main_table, markdown, mixed_notes, notes
+from ptlab.report_templates import agreement, latex_section, per_template, section, spread, tables
 from ptlab.run_dir import RESULTS
 
 
@@ -31,6 +32,9 @@ def report(inputs: Sequence[Path], out: Path, metric: Optional[str], split: str)
     states = runs["state"].value_counts()
     metrics = ", ".join(f"{task}: {m}" for task, m in table.groupby("task")["metric"].first().items())
     header, rows = main_table(table)
+    per = per_template(runs)  # empty unless some method ran with two templates or more
+    stats, taus = spread(per), agreement(per)
+    sensitivity = tables(stats, taus, table.groupby("task")["metric"].first().to_dict()) if len(per) else []
     text = "\n".join(
         [
             "# ptlab report",
@@ -48,6 +52,7 @@ def report(inputs: Sequence[Path], out: Path, metric: Optional[str], split: str)
             markdown(header, rows),
             "",
             *notes(table, [(bad.path, bad.reason) for bad in unreadable]),
+            *(section(sensitivity) if sensitivity else []),
             "## Cost (completed runs, mean over seeds)",
             "",
             markdown(*cost_table(table)),
@@ -62,6 +67,11 @@ def report(inputs: Sequence[Path], out: Path, metric: Optional[str], split: str)
         table.to_csv(written[1], index=False)
         written[2].write_text(latex(header, rows, [note, *mixed_notes(table)]))
         written += write_plots(runs, table, split, out)
+        if sensitivity:
+            written += [out / "prompt_sensitivity.csv", out / "prompt_sensitivity.tex"]
+            stats.to_csv(written[-2], index=False)
+            written[-1].write_text(latex_section(sensitivity, split))
+            written += write_template_plots(per, table, split, out)
     except OSError as err:
         raise PtlabError(f"cannot write the report to {out}: {err}") from None
     return text, written

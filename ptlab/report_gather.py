@@ -20,6 +20,7 @@ from ptlab.errors import PtlabError
 from ptlab.methods import registry, report_order
 from ptlab.run_dir import RESULTS, RunDir
 from ptlab.report_table import cell_text, mixes
+from ptlab.report_templates import OVERRIDE, split_template
 
 # --split -> the metrics entry of results.json. `val` is the validation score of the checkpoint
 # chosen on that same validation set (optimistic for trained methods when there is no test split);
@@ -91,6 +92,7 @@ def load_run(path: Path, split: str, metric: Optional[str]) -> Dict[str, Any]:
         "method": str(record["method"]),
         "seed": record["seed"],
         "variant": _variant(path, record),
+        "template": _template(record, path),
         "state": STATES[record["status"]],
         "family": str(record.get("family")),
         "config_fingerprint": fingerprint.get("config"),
@@ -144,6 +146,15 @@ def _variant(path: Path, record: Dict[str, Any]) -> str:
     return ""
 
 
+def _template(record: Dict[str, Any], path: Path) -> Optional[str]:
+    """The run's prompt template: its record's (ptlab-train writes the chosen name), else the
+    task.template override its run dir names; None for no template info (older records)."""
+    named = record.get("template")
+    if named is not None and not isinstance(named, str):
+        raise BadRecord(path, f"template is not a name but {type(named).__name__}")
+    return named or split_template(_variant(path, record))[1]
+
+
 def gather(inputs: Sequence[Path], split: str, metric: Optional[str]) -> Tuple[pd.DataFrame, int, List[BadRecord]]:
     """All readable runs under the inputs, one row per seed of a cell; also how many duplicates
     were dropped, and the results.json that could not be read: one bad file must not hide the rest."""
@@ -159,15 +170,18 @@ def gather(inputs: Sequence[Path], split: str, metric: Optional[str]) -> Tuple[p
             f"no readable run record among {len(unreadable)} {RESULTS}: "
             f"{unreadable[0].path}: {unreadable[0].reason}{more}"
         )
-    runs = pd.DataFrame(rows)
+    runs = _split_templates(pd.DataFrame(rows))
     for column in ("trainable_fraction", "peak_memory_bytes", "memory_kind", "train_seconds"):
         if column not in runs:
             runs[column] = math.nan  # no completed run at all
     # A column per method, plus the sweep's other overrides and (when experiments are mixed) the
     # experiment name, so runs with different settings are never averaged together.
+    # `setting` is the same without the template: what the prompt-sensitivity section compares across.
     runs["column"] = runs["method"] + runs["variant"].map(lambda v: f" [{v}]" if v else "")
+    runs["setting"] = runs["method"] + runs["variant"].map(lambda v: f" [{o}]" if (o := split_template(v)[0]) else "")
     if runs["name"].nunique() > 1:
         runs["column"] = runs["name"] + ": " + runs["column"]
+        runs["setting"] = runs["name"] + ": " + runs["setting"]
     order = report_order()  # the registry's: fewest trained parameters first; unknown methods last
     method_rank = runs["method"].map(lambda m: order.get(m, max(order.values()) + 1))
     ordered = runs.assign(r=method_rank).sort_values(["r", "method", "name", "variant"])["column"].unique()
@@ -185,6 +199,19 @@ def gather(inputs: Sequence[Path], split: str, metric: Optional[str]) -> Tuple[p
             file=sys.stderr,
         )
     return runs[~duplicate], int(duplicate.sum()), unreadable
+
+
+def _split_templates(runs: pd.DataFrame) -> pd.DataFrame:
+    """Runs whose records name different templates that their run dirs do not (a task's default
+    template changed, or one set by an experiment) get a column each: the override joins the variant."""
+    unnamed = runs["variant"].map(lambda v: split_template(v)[1] is None) & runs["template"].notna()
+    several = runs[unnamed].groupby(["name", "method", "variant"])["template"].transform("nunique") > 1
+    tagged = several[several].index
+    runs.loc[tagged, "variant"] = [
+        ",".join(filter(None, [variant, f"{OVERRIDE}={template}"]))
+        for variant, template in zip(runs.loc[tagged, "variant"], runs.loc[tagged, "template"])
+    ]
+    return runs
 
 
 def _check_metric(runs: pd.DataFrame, split: str, metric: Optional[str]) -> None:

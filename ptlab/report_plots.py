@@ -1,5 +1,6 @@
-"""ptlab-report's plots, per task: the metric against the trainable-parameter fraction, and the
-validation curves from each run's metrics.csv. Drawn on Agg figures of their own, so a report made
+"""ptlab-report's plots, per task: the metric against the trainable-parameter fraction, the
+validation curves from each run's metrics.csv, and (runs of several prompt templates) the metric
+per template per method. Drawn on Agg figures of their own, so a report made
 inside another program (a sweep's end) leaves its matplotlib state alone.
 """
 
@@ -25,7 +26,7 @@ def write_plots(runs: pd.DataFrame, table: pd.DataFrame, split: str, out: Path) 
     colors = _colors(columns_of(runs))
     written = []
     for task in table["task"].unique():
-        stem = re.sub(r"[^\w.-]", "_", task)
+        stem = _stem(task)
         if (table[table["task"] == task]["n"] > 0).any():
             plot_metric_vs_params(table, task, split, colors, out / f"{stem}_metric_vs_params.png")
             written.append(out / f"{stem}_metric_vs_params.png")
@@ -33,6 +34,54 @@ def write_plots(runs: pd.DataFrame, table: pd.DataFrame, split: str, out: Path) 
             if plot_val_curves(runs, task, task_metric, colors, out / f"{stem}_val_curves.png"):
                 written.append(out / f"{stem}_val_curves.png")
     return written
+
+
+def write_template_plots(per: pd.DataFrame, table: pd.DataFrame, split: str, out: Path) -> List[Path]:
+    """<task>_templates.png for every task with a method run under two templates or more."""
+    colors = _colors(list(dict.fromkeys(per["setting"])))
+    written = []
+    for task, rows in per.groupby("task", sort=False):
+        path = out / f"{_stem(task)}_templates.png"
+        plot_templates(rows, table[table["task"] == task]["metric"].iloc[0], split, colors, path)
+        written.append(path)
+    return written
+
+
+def plot_templates(per: pd.DataFrame, metric: str, split: str, colors: Dict[str, str], path: Path) -> None:
+    """The metric per template (x) per method (a line each, nudged apart), mean ± std over seeds;
+    one panel per model."""
+    models = sorted(per["model"].unique())
+    fig, axes = _figure(len(models), width=6.0 if len(models) > 1 else 7.0)
+    for ax, model in zip(axes, models):
+        rows = per[per["model"] == model]
+        templates = sorted(rows["template"].unique())
+        settings = list(dict.fromkeys(rows["setting"]))
+        for i, setting in enumerate(settings):
+            line = rows[rows["setting"] == setting]
+            nudge = 0.06 * (i - (len(settings) - 1) / 2)
+            seeds = line["n"].iloc[0] if line["n"].nunique() == 1 else "/".join(map(str, line["n"]))  # per template
+            ax.errorbar(
+                [templates.index(t) + nudge for t in line["template"]],
+                100 * line["mean"],
+                yerr=100 * line["std"].fillna(0),
+                fmt="-o",
+                ms=4,
+                color=colors[setting],
+                capsize=3,
+                label=f"{setting} (n={seeds} seeds)",
+            )
+        ax.set_xticks(range(len(templates)), templates, rotation=30 if len(templates) > 4 else 0)
+        ax.set_title(model)
+        ax.set_xlabel("prompt template")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=7)
+    axes[0].set_ylabel(f"{metric} ×100 ({split}, mean ± std over seeds)")
+    fig.suptitle(f"{per['task'].iloc[0]}: {metric} per prompt template", fontsize=10)
+    fig.savefig(path, dpi=120)
+
+
+def _stem(task: str) -> str:
+    return re.sub(r"[^\w.-]", "_", task)
 
 
 def _figure(ncols: int = 1, width: float = 7.0):

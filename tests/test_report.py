@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -27,8 +28,9 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 MODELS = ["smollm2-135m", "gpt2"]
 TASKS = {"sst2": "accuracy", "rte": "macro_f1"}  # rte's main metric differs on purpose
 METHODS = sorted(report_order(), key=report_order().get)  # the registry's: fewest trained first
-FRACTION = {
+FRACTION = {  # 0: evaluated as loaded, no training
     "zero_shot": 0.0,
+    "in_context": 0.0,
     "prompt_tuning": 8.56e-05,
     "prefix_tuning": 8.56e-04,
     "lora": 3.42e-03,
@@ -89,8 +91,8 @@ def record(
     value = score(model, task, method, seed)
     metrics = {"accuracy": value + 0.05, "accuracy_norm": value + 0.05, "macro_f1": value - 0.05}
     metrics[TASKS[task]] = value
-    trainable = 0 if method == "zero_shot" else int(FRACTION[method] * 134515008)
-    trains = method != "zero_shot"
+    trainable = int(FRACTION[method] * 134515008)
+    trains = FRACTION[method] > 0
     return {
         **run,
         "params": {"trainable": trainable, "total": 134515008, "trainable_fraction": FRACTION[method]},
@@ -118,7 +120,7 @@ def metrics_csv(task: str, method: str, value: float) -> str:
     final at 39, then ptlab-train's re-validation of the best checkpoint after fit (epoch 2)."""
     main = TASKS[task]
     header = f"epoch,lr-AdamW,step,train/loss,val/{main}\n"
-    if method == "zero_shot":
+    if not FRACTION[method]:
         return header + f"0,,0,,{value}\n"
     return header + "".join(
         [
@@ -143,8 +145,9 @@ def write_run(
     seed: int,
     status: str = "completed",
     finished_at: str = "2026-11-22T15:00:01+00:00",
+    variant: str = "",
 ) -> Path:
-    run_dir = root / "sweep" / model / task / method / f"seed{seed}"
+    run_dir = root / "sweep" / model / task / method / f"seed{seed}" / variant
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "results.json").write_text(json.dumps(record(model, task, method, seed, status, finished_at), indent=2))
     if status != "running":
@@ -269,6 +272,9 @@ def test_writes_markdown_latex_and_png_plots(full):
         for kind in ("metric_vs_params", "val_curves"):
             png = out / f"{task}_{kind}.png"
             assert png.stat().st_size > 1000 and png.read_bytes()[:8] == PNG_MAGIC, png
+    # no run names a template: no prompt-sensitivity section, table or plot
+    assert "Prompt sensitivity" not in (out / "report.md").read_text()
+    assert not list(out.glob("prompt_sensitivity.*")) and not list(out.glob("*_templates.png"))
 
 
 def test_val_curve_is_the_validations_during_training(tmp_path):
@@ -546,3 +552,165 @@ def test_sweep_end_reports_the_readable_runs_and_counts_a_corrupt_one_as_unfinis
     SweepReport().on_multirun_end(config)
     assert capsys.readouterr().out.startswith("ptlab-report: skipped: no readable run record among 2")
     assert len(SweepReport.unfinished) == 2
+
+
+# Prompt sensitivity: `ptlab-train -m task.template=review,quoted,question method=zero_shot,prompt_tuning
+# seed=0,1` puts each run in <method>/seed<k>/task.template=<name>/. Accuracy per method, template, seed:
+TEMPLATED = {
+    "zero_shot": {"review": (0.60, 0.62), "quoted": (0.70, 0.72), "question": (0.50, 0.54)},
+    "prompt_tuning": {"review": (0.80, 0.84), "quoted": (0.76, 0.78), "question": (0.70, 0.70)},
+}
+# Template rankings: zero_shot quoted > review > question, prompt_tuning review > quoted > question.
+# Of the 3 template pairs, (review, question) and (quoted, question) are ordered alike, (review, quoted)
+# oppositely, with no ties: tau = (2 concordant - 1 discordant) / 3.
+TAU = 1 / 3
+
+
+def write_templated(
+    root: Path, method: str, template: str, seed: int, value: float, named: bool = True, in_dir: bool = True
+) -> Path:
+    """A run of one template; `named`: its record says the template (older ones only have the dir);
+    `in_dir`: its run dir does (a sweep over task.template)."""
+    run_dir = write_run(root, "gpt2", "sst2", method, seed, variant=f"task.template={template}" if in_dir else "")
+    saved = json.loads((run_dir / "results.json").read_text())
+    saved["metrics"]["val_best"]["accuracy"] = value
+    saved.update({"template": template} if named else {})
+    (run_dir / "results.json").write_text(json.dumps(saved))
+    return run_dir
+
+
+def mean_std_of(values) -> str:
+    return f"{100 * statistics.mean(values):.1f} ± {100 * statistics.stdev(values):.1f}"
+
+
+def rows_of(markdown: str, header: str) -> List[Dict[str, str]]:
+    """The rows of the Markdown table whose header line starts with `header`."""
+    lines = markdown.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(header))
+    names = [c.strip() for c in lines[start].strip("|").split("|")]
+    rows = []
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
+        rows.append(dict(zip(names, (c.strip() for c in line.strip("|").split("|")))))
+    return rows
+
+
+@pytest.fixture(scope="module")
+def templated(tmp_path_factory):
+    """3 templates x 2 methods x 2 seeds; prompt_tuning's records predate the `template` field."""
+    root = tmp_path_factory.mktemp("templates")
+    for method, templates in TEMPLATED.items():
+        for template, values in templates.items():
+            for seed, value in enumerate(values):
+                write_templated(root / "runs", method, template, seed, value, named=method == "zero_shot")
+    result = report(str(root / "runs"), "--out", str(root / "out"))
+    assert result.returncode == 0, result.stderr
+    return result, root / "out"
+
+
+def test_templates_keep_a_column_each_in_the_main_table(templated):
+    """Nothing is averaged across templates in the main table: one column per method x template."""
+    result, _ = templated
+    row = table_of(result.stdout)[("gpt2", "sst2 (accuracy)")]
+    assert row == {
+        f"{method} [task.template={template}]": f"{mean_std_of(values)} (n=2)"
+        for method in TEMPLATED
+        for template, values in sorted(TEMPLATED[method].items())
+    }
+
+
+def test_prompt_sensitivity_spread_and_kendall_tau(templated):
+    result, out = templated
+    md = (out / "report.md").read_text()
+    assert md == result.stdout[: len(md)]
+    assert md.index("## Prompt sensitivity (across templates)") < md.index("## Cost")
+    spread = {r["method"]: r for r in rows_of(md, "| model | task (metric) | method | templates |")}
+    assert list(spread) == list(TEMPLATED)  # the main table's order
+    csv_rows = {r["method"]: r for r in csv.DictReader((out / "prompt_sensitivity.csv").open())}
+    for method, templates in TEMPLATED.items():
+        means = {template: statistics.mean(values) for template, values in templates.items()}
+        expected = {
+            "mean": statistics.mean(means.values()),
+            "std": statistics.stdev(means.values()),
+            "min": min(means.values()),
+            "max": max(means.values()),
+            "gap": max(means.values()) - min(means.values()),
+        }
+        assert spread[method] == {
+            "model": "gpt2",
+            "task (metric)": "sst2 (accuracy)",
+            "method": method,
+            "templates": "3",
+            **{name: f"{100 * value:.1f}" for name, value in expected.items()},
+            "worst": min(means, key=means.get),
+            "best": max(means, key=means.get),
+        }
+        for name, value in expected.items():
+            assert float(csv_rows[method][name]) == pytest.approx(value, abs=1e-12), (method, name)
+    # by hand: zero_shot 61/71/52 -> mean 61.3, std 9.5, gap 19.0; prompt_tuning 82/77/70 -> 76.3, 6.0, 12.0
+    assert [spread["zero_shot"][k] for k in ("mean", "std", "min", "max", "gap")] == [
+        "61.3",
+        "9.5",
+        "52.0",
+        "71.0",
+        "19.0",
+    ]
+    assert [spread["prompt_tuning"][k] for k in ("std", "gap", "worst", "best")] == [
+        "6.0",
+        "12.0",
+        "question",
+        "review",
+    ]
+    assert rows_of(md, "| model | task (metric) | methods | pairs | mean τ |") == [
+        {"model": "gpt2", "task (metric)": "sst2 (accuracy)", "methods": "zero_shot, prompt_tuning", "pairs": "1",
+         "mean τ": f"{TAU:.2f}"}
+    ]  # fmt: skip
+    assert rows_of(md, "| model | task (metric) | method A |") == [
+        {"model": "gpt2", "task (metric)": "sst2 (accuracy)", "method A": "zero_shot", "method B": "prompt_tuning",
+         "shared templates": "3", "τ": "0.33"}
+    ]  # fmt: skip
+    tex = (out / "prompt_sensitivity.tex").read_text()
+    assert (
+        tex.count("\\begin{tabular}") == 3
+        and "mean $\\tau$" in tex
+        and "zero\\_shot & prompt\\_tuning & 3 & 0.33" in tex
+    )
+    png = out / "sst2_templates.png"
+    assert png.stat().st_size > 1000 and png.read_bytes()[:8] == PNG_MAGIC
+    assert f"ptlab-report: wrote {png}" in result.stdout
+
+
+def test_templates_named_only_in_records_are_not_averaged_together(tmp_path):
+    """Records of one run dir layout that name different templates (the task's default changed):
+    a column each, and compared in the sensitivity section."""
+    write_templated(tmp_path, "zero_shot", "review", 0, 0.6, in_dir=False)
+    write_templated(tmp_path, "zero_shot", "quoted", 1, 0.7, in_dir=False)
+    write_run(tmp_path, "gpt2", "sst2", "prompt_tuning", 0)  # no template info: in no sensitivity row
+    result = report(str(tmp_path), "--out", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    assert table_of(result.stdout)[("gpt2", "sst2 (accuracy)")] == {
+        "zero_shot [task.template=quoted]": "70.0 (n=1)",
+        "zero_shot [task.template=review]": "60.0 (n=1)",
+        "prompt_tuning": f"{100 * score('gpt2', 'sst2', 'prompt_tuning', 0):.1f} (n=1)",
+    }
+    (row,) = rows_of(result.stdout, "| model | task (metric) | method | templates |")
+    assert (row["method"], row["templates"], row["mean"], row["std"], row["gap"]) == (
+        "zero_shot",
+        "2",
+        "65.0",
+        "7.1",
+        "10.0",
+    )
+    assert "| mean τ |" not in result.stdout  # one method only: no ranking to compare
+
+
+def test_kendall_tau_b_with_ties():
+    from ptlab.report_templates import kendall_tau, tau_b
+
+    # pairs of (x, y): 3 concordant, 1 discordant, 1 tied in x only, 1 tied in y only -> 2 / sqrt(5 * 5)
+    assert tau_b([1, 2, 2, 3], [1, 3, 2, 2]) == pytest.approx(0.4)
+    assert kendall_tau([1, 2, 2, 3], [1, 3, 2, 2]) == pytest.approx(0.4)  # scipy's when installed
+    assert tau_b([61, 71, 52], [82, 77, 70]) == pytest.approx(TAU)
+    assert tau_b([1, 2, 3], [3, 2, 1]) == -1.0
+    assert math.isnan(tau_b([1, 1, 1], [1, 2, 3])) and math.isnan(kendall_tau([1, 1, 1], [1, 2, 3]))
