@@ -16,9 +16,10 @@ from typing import Any, Dict, List, Optional
 from ptlab.config import RunConfig
 
 # Keys that do not change what a run computes: where things go, how they are shown or logged,
-# what to do with an existing dir, secrets, where the data comes from (the data fingerprint says
-# what was read), where it runs (like the run dir's name, which leaves out accelerator/devices),
-# and the seed (kept apart, so seeds share a config).
+# what to do with an existing dir, secrets, how an API model is reached (not which: base_url and
+# model count), where the data comes from (the data fingerprint says what was read), where it
+# runs (like the run dir's name, which leaves out accelerator/devices), and the seed (kept apart,
+# so seeds share a config).
 IGNORED = (
     "paths",
     "if_exists",
@@ -29,6 +30,11 @@ IGNORED = (
     "callbacks",
     "preemption",
     "model.hub_token",
+    "model.api.key_env",
+    "model.api.concurrency",
+    "model.api.timeout_s",
+    "model.api.max_retries",
+    "model.api.backoff_s",
     "data.source",
     "data.num_workers",
     "trainer.accelerator",
@@ -54,11 +60,15 @@ def flatten(node: Any, prefix: str = "") -> Dict[str, Any]:
 
 
 def config_view(resolved: Dict[str, Any]) -> Dict[str, Any]:
-    """The resolved config's keys that decide the result, flattened."""
+    """The resolved config's keys that decide the result, flattened. Of the task's template
+    library only the selected template counts: adding or editing another one changes no run."""
+    selected = (resolved.get("task") or {}).get("template")
+    other = f"task.templates.{selected}."
     return {
         k: v
         for k, v in flatten(resolved).items()
         if not any(k == ignored or k.startswith(ignored + ".") for ignored in IGNORED)
+        and not (k.startswith("task.templates.") and not k.startswith(other))
     }
 
 

@@ -16,9 +16,10 @@ from ptlab.kinds import TaskKind
 class TaskMetrics(nn.Module):
     """`update` per batch, `compute` once per epoch, `reset` after."""
 
-    def __init__(self, kind: TaskKind):
+    def __init__(self, kind: TaskKind, lm_head: bool):
         super().__init__()
-        self.specs = {name: kind.metrics[name] for name in kind.task.metrics}
+        specs = {name: kind.metrics[name] for name in kind.task.metrics}
+        self.specs = {name: spec for name, spec in specs.items() if lm_head or not spec.lm_only}
         self.metrics = nn.ModuleDict({name: spec.build(kind.task) for name, spec in self.specs.items()})
 
     def update(self, outputs: Dict[str, Any]) -> None:

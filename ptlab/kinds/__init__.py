@@ -11,6 +11,7 @@ spec before any heavy import, so a bad config fails in well under a second.
 
 from __future__ import annotations
 
+import string
 from dataclasses import dataclass
 from enum import Enum
 from functools import cache
@@ -30,13 +31,19 @@ class Head(str, Enum):
     causal_lm = "causal_lm"
     seq2seq_lm = "seq2seq_lm"
     sequence_classification = "sequence_classification"
+    api_lm = "api_lm"  # an LM behind an HTTP API: scored and decoded remotely, nothing trains
 
     @property
     def is_lm(self) -> bool:
-        return self in (Head.causal_lm, Head.seq2seq_lm)
+        return self in (Head.causal_lm, Head.seq2seq_lm, Head.api_lm)
+
+    @property
+    def trainable(self) -> bool:
+        """Local weights that a method can wrap and train."""
+        return self != Head.api_lm
 
 
-LM_HEADS = {Family.causal: Head.causal_lm, Family.seq2seq: Head.seq2seq_lm}
+LM_HEADS = {Family.causal: Head.causal_lm, Family.seq2seq: Head.seq2seq_lm, Family.api: Head.api_lm}
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,7 @@ class MetricSpec:
     build: Callable[[TaskConfig], Any]  # a torchmetrics Metric (imported inside: torch-free here)
     update: Callable[[Any, Dict[str, Any]], None]  # feed one batch of the kind's scorer outputs
     higher_is_better: bool = True
+    lm_only: bool = False  # needs an LM head (e.g. PMI scores answer text); skipped on other heads
     low: float = 0.0
     high: float = 1.0
     value: Callable[[Any], float] = float  # the number from metric.compute()
@@ -81,6 +89,16 @@ class TaskKind:
         unknown = [m for m in task.metrics if m not in self.metrics]
         if unknown:
             raise ConfigError(f"task.metrics: {unknown} unknown for a {self.name} task; known: {list(self.metrics)}")
+        fields = self.template_fields()
+        for name, template in task.templates.items() or [(None, task.selected)]:
+            where = f"task.templates.{name}.text" if name else "task.template"
+            try:
+                used = {f for _, f, _, _ in string.Formatter().parse(template.text) if f is not None}
+            except ValueError as err:
+                raise ConfigError(f"{where} is not a format string ({err}); write a literal brace as {{{{ or }}}}")
+            unknown = sorted(used - set(fields))
+            if unknown:
+                raise ConfigError(f"{where} uses {{{unknown[0]}}}, which is not a template field; fields: {fields}")
 
     def head(self, family: Family) -> Optional[Head]:
         """The head `family` reads this task with; None: the family cannot do this kind."""
@@ -104,6 +122,10 @@ class TaskKind:
     def fields(self, record: Dict[str, Any], where: str) -> Dict[str, str]:
         return {f: text(record[self.task.columns[f]], self.task.columns[f], where) for f in self.template_fields()}
 
+    def answer_text(self, ex: "Example") -> str:
+        """The gold answer as the text that follows the prompt (an in-context demonstration's end)."""
+        raise NotImplementedError
+
     def eval_examples(self, examples: List["Example"]) -> List["Example"]:
         """The evaluated items made from a split's examples (e.g. one per source, all references)."""
         return examples
@@ -117,6 +139,9 @@ class TaskKind:
 
     def loss(self, reader, model, batch: Dict[str, Any]):
         raise NotImplementedError
+
+    def begin_evaluation(self) -> None:
+        """Called before each evaluation pass (e.g. to recompute per-pass baselines)."""
 
     def evaluate(self, reader, model, batch: Dict[str, Any], decode) -> tuple:
         """(scorer outputs for the metrics' `update`, one prediction row per example)."""

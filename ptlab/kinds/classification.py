@@ -4,14 +4,16 @@ LMs (causal, seq2seq) rank-score the labels' verbalizers after the prompt throug
 scorer (ptlab/models/families.py) and train with the LM loss on the gold verbalizer; encoders
 classify with a sequence-classification head and train with cross-entropy. `accuracy` and
 `macro_f1` read the summed log-probability of each verbalizer, `accuracy_norm` its per-token mean
-(on an encoder both are the head's log-softmax).
+(on an encoder both are the head's log-softmax); `accuracy_calibrated` / `macro_f1_calibrated`
+the contextually calibrated scores and `accuracy_pmi` the PMI ones (LMs only), ptlab/calibration.py.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
+from ptlab.calibration import Baseline, CalibrationConfig
 from ptlab.config import Family, TaskConfig
 from ptlab.errors import ConfigError, DataError
 from ptlab.kinds import Head, MetricSpec, TaskKind
@@ -20,6 +22,7 @@ from ptlab.kinds import Head, MetricSpec, TaskKind
 @dataclass
 class ClassificationTaskConfig(TaskConfig):
     labels: Optional[Dict[str, str]] = None  # label name -> verbalizer; order = class index (required)
+    calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
 
 
 def _accuracy(task):
@@ -47,16 +50,30 @@ class Classification(TaskKind):
         "accuracy": MetricSpec("accuracy", _accuracy, _reading("sum")),
         "accuracy_norm": MetricSpec("accuracy_norm", _accuracy, _reading("mean")),
         "macro_f1": MetricSpec("macro_f1", _macro_f1, _reading("sum")),
+        "accuracy_calibrated": MetricSpec("accuracy_calibrated", _accuracy, _reading("calibrated")),
+        "macro_f1_calibrated": MetricSpec("macro_f1_calibrated", _macro_f1, _reading("calibrated")),
+        "accuracy_pmi": MetricSpec("accuracy_pmi", _accuracy, _reading("pmi"), lm_only=True),
     }
 
     def __init__(self, task: TaskConfig):
         super().__init__(task)
         self._choice_ids: Optional[List[List[int]]] = None
+        self._baseline: Optional[Baseline] = None  # this evaluation pass's calibration baselines
 
     def check(self) -> None:
         if not self.task.labels:
             raise ConfigError(f"task {self.task.name}: a classification task needs task.labels")
+        for name, template in self.task.templates.items():
+            if template.labels is not None and list(template.labels) != list(self.task.labels):
+                raise ConfigError(
+                    f"task.templates.{name}.labels names {list(template.labels)}; it must name the task's labels "
+                    f"{list(self.task.labels)}, in that order"
+                )
         super().check()
+
+    def verbalizers(self) -> Dict[str, str]:
+        """label name -> the words the LM scores for it: the selected template's, else the task's."""
+        return self.task.selected.labels or self.task.labels
 
     def head(self, family: Family) -> Optional[Head]:
         return Head.sequence_classification if family == Family.encoder else super().head(family)
@@ -65,7 +82,7 @@ class Classification(TaskKind):
         return len(self.task.labels)
 
     def label_words(self) -> List[str]:
-        return [v.strip() for v in self.task.labels.values()]
+        return [v.strip() for v in self.verbalizers().values()]
 
     # --- data ---
     def example(self, record: Dict[str, Any], where: str):
@@ -73,6 +90,9 @@ class Classification(TaskKind):
 
         column = self.task.columns["label"]
         return Example(fields=self.fields(record, where), label=self._label_index(record[column], where), where=where)
+
+    def answer_text(self, ex) -> str:
+        return list(self.verbalizers().values())[ex.label]
 
     def _label_index(self, value: Any, where: str) -> int:
         """Label name -> its index; an int or digit string i -> i (hub ClassLabel, GLUE's "0"/"1")."""
@@ -99,8 +119,9 @@ class Classification(TaskKind):
         if not reader.has_lm_head:
             return []
         if self._choice_ids is None:
-            ids = [reader.encode_target(v) for v in self.task.labels.values()]
-            longest = max(len(c) for c in ids)
+            ids = [reader.encode_target(v) for v in self.verbalizers().values()]
+            # An API model's verbalizers are texts its server tokenizes: no token count here.
+            longest = max((len(c) for c in ids if not isinstance(c, str)), default=0)
             if longest > self.task.max_target_length:
                 raise ConfigError(
                     f"task {self.task.name}: a verbalizer in task.labels is {longest} tokens long, more "
@@ -135,21 +156,41 @@ class Classification(TaskKind):
 
         return F.cross_entropy(reader.logits(model, batch).float(), batch["label"])
 
-    def evaluate(self, reader, model, batch, decode):
+    def begin_evaluation(self) -> None:
+        self._baseline = None  # the model may have changed since the last pass
+
+    def _score(self, reader, model, prompts):
         if reader.has_lm_head:
-            summed, mean = reader.score(model, batch["prompt_ids"], self.choice_ids(reader))
-        else:
-            summed = mean = reader.logits(model, reader.inputs(batch["prompt_ids"])).float().log_softmax(-1)
-        gold = batch["label"].to(summed.device)
+            return reader.score(model, prompts, self.choice_ids(reader))
+        logp = reader.logits(model, reader.inputs(prompts)).float().log_softmax(-1)
+        return logp, logp
+
+    def evaluate(self, reader, model, batch, decode):
+        summed, mean = self._score(reader, model, batch["prompt_ids"])
+        if self._baseline is None:
+            self._baseline = Baseline(
+                lambda prompts: self._score(reader, model, prompts),
+                reader.encode_text,
+                self.template_fields(),
+                self.task.selected.text,
+                self.task.calibration,
+                with_cue=reader.has_lm_head,
+            )
+        out = {
+            "sum": summed,
+            "mean": mean,
+            "gold": batch["label"].to(summed.device),
+            "calibrated": self._baseline.calibrated(summed),
+        }
+        if reader.has_lm_head:
+            out["pmi"] = self._baseline.pmi(summed)
         labels = list(self.task.labels)
         rows = [
-            {
-                "prompt": prompt,
-                "gold": labels[g],
-                "predicted": labels[max(range(len(s)), key=s.__getitem__)],
-                "scores": dict(zip(labels, s)),
-                "scores_norm": dict(zip(labels, m)),
-            }
-            for prompt, g, s, m in zip(batch["prompt"], gold.tolist(), summed.tolist(), mean.tolist())
+            {"prompt": prompt, "gold": labels[g], "scores": dict(zip(labels, s)), "scores_norm": dict(zip(labels, m))}
+            for prompt, g, s, m in zip(batch["prompt"], out["gold"].tolist(), summed.tolist(), mean.tolist())
         ]
-        return {"sum": summed, "mean": mean, "gold": gold}, rows
+        for key, name in (("sum", "predicted"), ("calibrated", "predicted_calibrated"), ("pmi", "predicted_pmi")):
+            if key in out:
+                for row, choice in zip(rows, out[key].argmax(-1).tolist()):
+                    row[name] = labels[choice]
+        return out, rows

@@ -62,6 +62,9 @@ class Generation(TaskKind):
         column = self.task.columns["target"]
         return Example(fields=self.fields(record, where), target=text(record[column], column, where), where=where)
 
+    def answer_text(self, ex) -> str:
+        return " " + ex.target.strip()
+
     def eval_examples(self, examples):
         """One item per source (e.g. meaning representation) with all its references."""
         from ptlab.data.sources import Example
