@@ -15,8 +15,12 @@ from ptlab.trainer_options import trainer_options
 
 
 def build_data(run: RunConfig):
-    """The task's DataModule, read (bad data fails here, before the tokenizer loads) and tokenized."""
+    """The task's DataModule, read (bad data fails here, before the tokenizer loads) and tokenized.
+
+    The run's method is made here too (`data.method`): one that changes the prompt prepares it
+    from the data before tokenization."""
     from ptlab.data.datamodule import TaskDataModule
+    from ptlab.methods import method_class
     from ptlab.models.families import make_reader
     from ptlab.models.loading import load_tokenizer
 
@@ -24,6 +28,8 @@ def build_data(run: RunConfig):
     data.read()
     tokenizer = load_tokenizer(run.model, run.paths.cache_dir)
     data.reader = make_reader(run.model.family, tokenizer, run.task, data.kind.head(run.model.family))
+    data.method = method_class(run.method.name)(run, data.kind)
+    data.method.prepare(data)
     data.setup()
     return data
 
@@ -43,9 +49,8 @@ def build_run(run: RunConfig):
 def build_module(run: RunConfig, data, backbone):
     """The shared LightningModule with `backbone` wrapped by the run's method."""
     from ptlab.method_module import MethodModule
-    from ptlab.methods import method_class
 
-    module = MethodModule(run, data.kind, data.reader, method_class(run.method.name)(run, data.kind), backbone)
+    module = MethodModule(run, data.kind, data.reader, data.method, backbone)
     data.batches_trained = lambda: module.batches_trained  # where a resumed run's data continues
     return module
 

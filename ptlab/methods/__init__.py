@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Dict
+from typing import TYPE_CHECKING, Dict, Optional
 
 from ptlab.config import MethodConfig
 from ptlab.plugins import discover, lookup
@@ -31,6 +31,7 @@ class Method:
     trains = True  # False: evaluated as loaded (no training split, no checkpoints)
     needs_lm_head = False  # scores through an LM head (an encoder's classification head won't do)
     peft = False  # a peft adapter: trainable-only checkpoints, exported in peft's format
+    reads_train_split = None  # None: exactly when it trains; in-context reads it without training
     saves_frozen_weights = False  # checkpoints hold every weight (nothing is frozen)
     report_order = 50  # ptlab-report's column order: fewest trained parameters first
 
@@ -39,6 +40,13 @@ class Method:
 
     def check(self) -> None:
         """Rules between this method's config and the model/task (torch-free, before any load)."""
+
+    def prepare(self, data) -> None:
+        """Before tokenization, with the data read: e.g. take demonstrations from the training split."""
+
+    def summary(self) -> Optional[dict]:
+        """What results.json should record about this method's run beyond its config (or None)."""
+        return None
 
     def wrap(self, backbone, reader):
         """The module to train: the backbone with this method's parameters, only those trainable."""

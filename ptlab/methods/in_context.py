@@ -1,0 +1,109 @@
+"""In-context k-shot learning (Brown et al., 2020): the frozen LM reads k solved training examples
+before each evaluated prompt, formatted with the same template and the gold verbalizer.
+
+The demonstrations are the run's training split as ptlab draws it (`data.k` or `data.k_per_class`,
+with the run's seed, never from the evaluated split), so in-context k-shot sees exactly the
+examples a k-shot trained method trains on (the comparison of Liu et al. 2022, T-Few). They are
+shuffled with the seed (k_per_class draws come grouped by class), joined by `separator`, and are
+the same for every evaluated example: their key/value cache is computed once per run
+(ptlab/models/context.py). When the context would overflow the model's positions, whole
+demonstrations are dropped from the end (the run says how many) rather than cutting an input.
+"""
+
+import random
+import sys
+from dataclasses import dataclass
+from typing import List, Optional
+
+from ptlab.config import MethodConfig
+from ptlab.errors import ConfigError
+from ptlab.methods import Method
+
+
+@dataclass
+class InContextConfig(MethodConfig):
+    separator: str = "\n\n"  # between demonstrations, and before the evaluated prompt
+    reuse_cache: bool = True  # false: recompute the demonstrations in every forward (the reference)
+    export_adapter: bool = False
+
+
+class InContext(Method):
+    name = "in_context"
+    config = InContextConfig
+    trains = False
+    reads_train_split = True  # the demonstrations
+    needs_lm_head = True  # demonstrations end with their answer text, scored as the LM reads it
+    report_order = 5
+
+    def __init__(self, run, kind):
+        super().__init__(run, kind)
+        self.demonstrations: List = []
+        self.dropped = 0
+        self.context_tokens = 0
+
+    def check(self) -> None:
+        head = self.kind.head(self.run.model.family)
+        if head is not None and not head.trainable:
+            raise ConfigError(
+                f"method=in_context reads its demonstrations into a local model's key/value cache; "
+                f"model={self.run.model.name} is served remotely (family={self.run.model.family.value})"
+            )
+        if self.run.data.k is None and self.run.data.k_per_class is None:
+            raise ConfigError(
+                "method=in_context takes its demonstrations from the training split: "
+                "set data.k or data.k_per_class (e.g. data.k=4)"
+            )
+
+    def prepare(self, data) -> None:
+        self.demonstrations = list(data.raw["train"])
+        random.Random(self.run.seed).shuffle(self.demonstrations)
+        data.reader.after_context = True  # the context holds the special tokens (BOS)
+
+    def context_text(self, reader, demonstrations) -> str:
+        sep = self.cfg.separator
+        return "".join(reader.prompt_text(ex) + self.kind.answer_text(ex) + sep for ex in demonstrations)
+
+    def context_ids(self, reader, demonstrations) -> List[int]:
+        """The context's tokens: the tokenizer's leading special tokens (BOS), then the demonstrations."""
+        if not demonstrations:
+            return []
+        text = self.context_text(reader, demonstrations)
+        return reader.leading_special_ids + reader.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def wrap(self, backbone, reader):
+        from ptlab.models.context import ContextLM
+
+        backbone.requires_grad_(False)
+        limit = _positions(backbone.config)
+        room = limit - self.run.task.max_source_length - self.run.task.max_target_length if limit else None
+        kept = list(self.demonstrations)
+        ids = self.context_ids(reader, kept)
+        while room is not None and len(ids) > room and kept:
+            kept.pop()
+            ids = self.context_ids(reader, kept)
+        self.dropped = len(self.demonstrations) - len(kept)
+        if self.dropped:
+            print(
+                f"ptlab: in-context: dropped {self.dropped} of {len(self.demonstrations)} demonstrations "
+                f"(the context would overflow the model's {limit} positions with a "
+                f"{self.run.task.max_source_length}-token prompt)",
+                file=sys.stderr,
+            )
+        self.demonstrations, self.context_tokens = kept, len(ids)
+        return ContextLM(backbone, ids, self.cfg.reuse_cache) if ids else backbone
+
+    def summary(self) -> Optional[dict]:
+        return {
+            "demonstrations": [ex.where for ex in self.demonstrations],
+            "dropped": self.dropped,
+            "context_tokens": self.context_tokens,
+        }
+
+
+def _positions(config) -> Optional[int]:
+    """The model's context length, where its config states one."""
+    for key in ("max_position_embeddings", "n_positions", "n_ctx"):
+        value = getattr(config, key, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
