@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 
-from ptlab.errors import ConfigError
+from ptlab.errors import ConfigError, did_you_mean
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -22,6 +22,7 @@ class Family(str, Enum):
     causal = "causal"  # decoder-only LM (GPT-2, Llama/SmolLM2)
     encoder = "encoder"  # encoder + classification head (BERT, RoBERTa, MiniLM)
     seq2seq = "seq2seq"  # encoder-decoder LM (T5)
+    api = "api"  # a hosted LM behind an OpenAI-compatible /v1/completions endpoint (no local weights)
 
 
 class Schedule(str, Enum):
@@ -58,6 +59,37 @@ class IfExists(str, Enum):
 
 
 @dataclass
+class ApiConfig:
+    """An OpenAI-compatible `/v1/completions` endpoint (family api; ptlab/models/api.py).
+
+    The key is never a config value (config values are written to the run dir): it is read from
+    the environment variable named by `key_env` at request time, and sent as a Bearer token.
+    """
+
+    base_url: str = "http://127.0.0.1:8000/v1"  # `/completions` is appended
+    model: str = ""  # the model name the server knows (the request's `model`)
+    key_env: str = "OPENAI_API_KEY"  # unset in the environment: requests go without a key
+    concurrency: int = 4  # requests in flight at once
+    timeout_s: float = 60.0  # per request (one attempt)
+    max_retries: int = 5  # further attempts after a 429, a 5xx, a timeout or a dropped connection
+    backoff_s: float = 1.0  # wait before retry n: backoff_s * 2**(n-1), or the server's Retry-After
+
+    def check(self) -> None:
+        if not self.base_url.startswith(("http://", "https://")):
+            raise ConfigError(f"model.api.base_url must start with http:// or https://, got {self.base_url!r}")
+        if not self.model:
+            raise ConfigError("model.api.model is empty: set it to the model name the server serves")
+        if not self.key_env.isidentifier():
+            raise ConfigError(f"model.api.key_env names an environment variable; {self.key_env!r} is not a name")
+        positive("model.api.concurrency", self.concurrency)
+        positive("model.api.timeout_s", self.timeout_s)
+        if self.max_retries < 0:
+            raise ConfigError(f"model.api.max_retries must be >= 0, got {self.max_retries}")
+        if self.backoff_s < 0:
+            raise ConfigError(f"model.api.backoff_s must be >= 0, got {self.backoff_s}")
+
+
+@dataclass
 class ModelConfig:
     """Where weights and tokenizer come from, and which family of head/scorer applies."""
 
@@ -75,6 +107,17 @@ class ModelConfig:
     # A Hub token for gated or private models; unset, the Hub reads HF_TOKEN from the environment.
     # Redacted everywhere a config is written (see ptlab/redaction.py).
     hub_token: Optional[str] = None
+    api: Optional[ApiConfig] = None  # family api only: the endpoint (its `pretrained` is just a name)
+
+    def check(self) -> None:
+        if self.family == Family.api:
+            if self.api is None:
+                raise ConfigError(f"model {self.name}: family api needs model.api (see conf/model/api.yaml)")
+            self.api.check()
+        elif self.api is not None:
+            raise ConfigError(
+                f"model {self.name}: model.api is for family api only; this model's family is {self.family.value}"
+            )
 
 
 @dataclass
@@ -114,6 +157,14 @@ class LocalSource:
 
 
 @dataclass
+class TemplateConfig:
+    """One named prompt: its text, and (classification) verbalizers of its own."""
+
+    text: str  # str.format template over the task's template fields
+    labels: Optional[Dict[str, str]] = None  # label name -> verbalizer; null: the task's labels
+
+
+@dataclass
 class TaskConfig:
     """A task is data + prompt + scorer; all methods on it share every field here.
 
@@ -123,18 +174,31 @@ class TaskConfig:
 
     name: str
     kind: str  # a task kind in ptlab/kinds/ (classification, generation)
-    template: str  # str.format template over the `columns` fields, e.g. "Review: {text}\nSentiment:"
+    # The prompt: a name from `templates`, or (a task without templates) the template text itself,
+    # a str.format template over the `columns` fields, e.g. "Review: {text}\nSentiment:".
+    template: str
     columns: Dict[str, str]  # template field (or the kind's answer column) -> data column
     metrics: List[str]
     main_metric: str
     hub: Optional[HubSource] = None
     local: Optional[LocalSource] = None
+    templates: Dict[str, TemplateConfig] = field(default_factory=dict)  # name -> prompt; task.template picks
     max_source_length: int = 256
     max_target_length: int = 64
+
+    @property
+    def selected(self) -> TemplateConfig:
+        """The template every method on this run uses."""
+        return self.templates[self.template] if self.templates else TemplateConfig(self.template)
 
     def check(self) -> None:
         if self.hub is None and self.local is None:
             raise ConfigError(f"task {self.name}: declare task.hub or task.local (or both)")
+        if self.templates and self.template not in self.templates:
+            raise ConfigError(
+                f"task.template={self.template!r} is not one of task {self.name}'s templates"
+                f"{did_you_mean(self.template, self.templates, 'task.template=')}"
+            )
         if self.main_metric not in self.metrics:
             raise ConfigError(f"task.main_metric={self.main_metric!r} is not among task.metrics={self.metrics}")
         positive("task.max_source_length", self.max_source_length)
@@ -222,6 +286,13 @@ class RunConfig:
         from ptlab.methods import method_class  # the registry imports this module
 
         return method_class(self.method.name).trains
+
+    @property
+    def reads_train_split(self) -> bool:
+        from ptlab.methods import method_class
+
+        method = method_class(self.method.name)
+        return method.trains if method.reads_train_split is None else method.reads_train_split
 
 
 @dataclass

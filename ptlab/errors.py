@@ -24,6 +24,10 @@ class ModelError(PtlabError):
     """A model directory, GGUF file or Hub repo that cannot be loaded as configured."""
 
 
+class ApiError(PtlabError):
+    """An API model's endpoint refused a request, or kept failing it through every retry."""
+
+
 class RunDirError(PtlabError):
     """A run directory that must not be written to (it holds a completed run)."""
 

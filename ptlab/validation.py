@@ -98,7 +98,7 @@ def validate(cfg: DictConfig) -> RunConfig:
         preemption=_typed(PreemptionConfig, cfg.get("preemption", {}), "preemption"),
         **dataclasses.asdict(scalars),
     )
-    for part in (run.method, run.task, run.data, run.decode, run.preemption):
+    for part in (run.model, run.method, run.task, run.data, run.decode, run.preemption):
         part.check()
     trainer_options.check(run.trainer)
     task_kind = kind(run.task)
@@ -121,6 +121,21 @@ def _check_combination(run: RunConfig, kind: TaskKind, method: Method) -> None:
         raise ConfigError(
             f"task={run.task.name} is a {kind.name} task; model={run.model.name} (family={family.value}) "
             f"cannot {kind.action}. Use a model of family {' or '.join(able)}."
+        )
+    if kind.metrics[run.task.main_metric].lm_only and not head.is_lm:
+        raise ConfigError(
+            f"task.main_metric={run.task.main_metric} needs an LM head; model={run.model.name} "
+            f"(family={family.value}) has none. Pick another main metric for this model."
+        )
+    if method.trains and not head.trainable:
+        raise ConfigError(
+            f"method={method.name} trains, but model={run.model.name} (family={family.value}) has no local "
+            f"weights to train; use method=zero_shot (or another method that does not train)"
+        )
+    if family == Family.api and run.decode.num_beams != 1:
+        raise ConfigError(
+            f"decode.num_beams={run.decode.num_beams}: model={run.model.name} (family=api) decodes greedily "
+            f"through /v1/completions, which has no beam search; set decode.num_beams=1"
         )
     steps, epochs = run.trainer.get("max_steps", -1), run.trainer.get("max_epochs")
     if method.trains and steps in (-1, None) and epochs in (-1, None):

@@ -179,6 +179,23 @@ CONFIG_ERRORS = {
         ["model=tiny-bert", "method=full_finetune", "+task.group_by=text"],
         ["unknown key task.group_by"],
     ),
+    # An API model has no local weights: training methods, beams and its settings are checked up front.
+    "training-an-api-model": (
+        ["model=api", "method=full_finetune"],
+        ["method=full_finetune", "model=api", "no local weights"],
+    ),
+    "api-beam-search": (
+        ["model=api", "method=zero_shot", "task=e2e_nlg", "decode.num_beams=4"],
+        ["decode.num_beams=4", "model=api", "num_beams=1"],
+    ),
+    "api-concurrency-0": (
+        ["model=api", "method=zero_shot", "model.api.concurrency=0"],
+        ["model.api.concurrency", "> 0", "got 0"],
+    ),
+    "api-settings-on-a-local-model": (
+        ["model=tiny-llama", "method=zero_shot", "+model.api.model=x"],
+        ["model.api", "family api only", "causal"],
+    ),
 }
 
 

@@ -14,6 +14,7 @@ construction: methods differ only in which parameters train.
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any, Dict, List, Sequence
 
 import torch
@@ -97,6 +98,7 @@ class FamilyReader:
         self.task = task
         self.head = head
         self.pad_id = tokenizer.pad_token_id
+        self.after_context = False  # prompts follow a method's context (set before tokenization)
 
     @property
     def has_lm_head(self) -> bool:
@@ -104,16 +106,28 @@ class FamilyReader:
 
     # --- encoding (cached per task/tokenizer/template by the DataModule) ---
     def prompt_text(self, ex: Example) -> str:
-        return self.task.template.format(**ex.fields)
+        return self.task.selected.text.format(**ex.fields)
 
     truncation_side = "left"  # LMs keep the end of an over-long prompt: the answer cue sits there
 
     def encode_prompt(self, ex: Example) -> List[int]:
-        # The tokenizer truncates the text, not its special tokens (BOS, [CLS]/[SEP] stay).
+        return self.encode_text(self.prompt_text(ex))
+
+    def encode_text(self, text: str) -> List[int]:
+        """A prompt's ids. The tokenizer truncates the text, not its special tokens (BOS, [CLS]/[SEP] stay);
+        a prompt that follows a context (in-context demonstrations) gets none: the context has them."""
         self.tokenizer.truncation_side = self.truncation_side
-        return self.tokenizer(self.prompt_text(ex), truncation=True, max_length=self.task.max_source_length)[
-            "input_ids"
-        ]
+        ids = self.tokenizer(text, truncation=True, max_length=self.task.max_source_length)["input_ids"]
+        return ids[len(self.leading_special_ids) :] if self.after_context else ids
+
+    @cached_property
+    def leading_special_ids(self) -> List[int]:
+        """The special tokens the tokenizer puts before a text (Llama's BOS; none for GPT-2 or T5,
+        whose EOS comes after): a context starts with them, the prompt after it does not."""
+        marked = self.tokenizer("x")["input_ids"]
+        bare = self.tokenizer("x", add_special_tokens=False)["input_ids"]
+        start = next(i for i in range(len(marked)) if marked[i : i + len(bare)] == bare)
+        return marked[:start]
 
     def inputs(self, prompts) -> Batch:
         """Prompts as one right-padded batch."""
@@ -294,6 +308,7 @@ class EncoderReader(FamilyReader):
 
 
 READERS = {a.family: a for a in (CausalReader, Seq2SeqReader, EncoderReader)}
+import ptlab.models.api  # noqa: E402,F401 - adds ApiReader (a FamilyReader, so imported after it) to READERS
 
 
 def make_reader(family: Family, tokenizer, task: TaskConfig, head: Head) -> FamilyReader:

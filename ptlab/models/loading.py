@@ -82,8 +82,11 @@ def resolve_source(cfg: ModelConfig) -> str:
     return cfg.pretrained
 
 
-def load_tokenizer(cfg: ModelConfig, cache_dir: str | Path) -> PreTrainedTokenizerBase:
-    """A right-padding tokenizer that always has a pad token (and an eos where a sep exists)."""
+def load_tokenizer(cfg: ModelConfig, cache_dir: str | Path) -> PreTrainedTokenizerBase | None:
+    """A right-padding tokenizer that always has a pad token (and an eos where a sep exists);
+    None for an API model, whose server tokenizes (nothing is fetched from the Hub)."""
+    if cfg.family == Family.api:
+        return None
     source = resolve_source(cfg)
     if cfg.gguf_file:
         tokenizer = AutoTokenizer.from_pretrained(_gguf_tokenizer_dir(cfg, source, cache_dir))
@@ -101,9 +104,16 @@ def load_tokenizer(cfg: ModelConfig, cache_dir: str | Path) -> PreTrainedTokeniz
     return tokenizer
 
 
-def load_model(cfg: ModelConfig, cache_dir: str | Path, head: Head, num_labels: int | None = None) -> PreTrainedModel:
+def load_model(
+    cfg: ModelConfig, cache_dir: str | Path, head: Head, num_labels: int | None = None
+) -> PreTrainedModel | torch.nn.Module:
     """The model with the `head` the task kind chose (with `num_labels` outputs for a
-    classification head): pretrained weights, or random ones if `random_config` is set."""
+    classification head): pretrained weights, or random ones if `random_config` is set. For an API
+    model, the client of its endpoint (ptlab/models/api.py): no weights, nothing from the Hub."""
+    if cfg.family == Family.api:
+        from ptlab.models.api import ApiClient
+
+        return ApiClient(cfg.api, cache_dir)
     if not head.is_lm and num_labels is None:
         raise ConfigError(f"model {cfg.name}: a {head.value} head needs num_labels")
     auto = _AUTO_CLASS[head]

@@ -1,0 +1,259 @@
+"""An LM behind an OpenAI-compatible `/v1/completions` endpoint as a model family (`model=api`).
+
+Rank scoring is lm-eval's completions loglikelihood: prompt + choice go out as one text with
+`echo=true`, `logprobs=1`, `max_tokens=0`, and the choice scores the sum of the echoed token
+log-probabilities from its first character on. There is no local tokenizer to count the prompt's
+tokens (lm-eval's `ctxlen`), so the server's `text_offset`s split prompt from choice; the mean is
+that sum over the choice's token count. Generation is a plain greedy completion (temperature 0)
+that stops at the first newline: a ptlab prediction is one line.
+
+The client is a parameter-free `nn.Module`, so the shared LightningModule and Lightning's
+validate/test loops run it unchanged; nothing trains (validation refuses training methods).
+Requests go `concurrency` at a time and retry 429s, 5xx, timeouts and dropped connections with
+exponential backoff (or the server's Retry-After). Every response is cached on disk by (URL,
+model, request), so an interrupted or repeated run never pays twice. The key is read from the
+environment for each request and kept in no attribute, config, cache entry, log or error.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import http.client
+import json
+import logging
+import os
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Dict, List, Tuple
+
+import torch
+from torch import nn
+
+from ptlab.config import ApiConfig, Family, TaskConfig
+from ptlab.errors import ApiError
+from ptlab.kinds import Head
+from ptlab.models.families import READERS, FamilyReader
+
+log = logging.getLogger(__name__)
+REDACTED = "<redacted>"
+NOTE_EVERY_S = 10.0
+
+
+def _retried(status: int) -> bool:
+    """Worth another attempt: rate limits, request timeouts and server-side failures."""
+    return status in (408, 429) or status >= 500
+
+
+class ApiClient(nn.Module):
+    """The "model" of an API run: sends completion requests, cached on disk; no parameters."""
+
+    def __init__(self, cfg: ApiConfig, cache_dir: str | Path):
+        super().__init__()
+        self.cfg = cfg
+        self.url = cfg.base_url.rstrip("/") + "/completions"
+        self.cache_dir = Path(cache_dir).expanduser() / "api"
+        # Follows the module to Lightning's device: scores are returned where the metrics are.
+        self.register_buffer("anchor", torch.zeros(0), persistent=False)
+        self.requests_sent = 0  # HTTP attempts (a cache hit makes none)
+        self.cache_hits = 0
+        self._count = threading.Lock()
+        self._noted = float("-inf")  # when a retry was last reported (concurrent failures: one line)
+
+    def extra_repr(self) -> str:
+        return f"url={self.url!r}, model={self.cfg.model!r}"
+
+    def complete(self, bodies: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+        """The responses to completion requests (`model` is added), in order, `concurrency` at a time."""
+        bodies = [{"model": self.cfg.model, **body} for body in bodies]
+        workers = min(self.cfg.concurrency, len(bodies))
+        if workers <= 1:
+            return [self._cached(body) for body in bodies]
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ptlab-api") as pool:
+            futures = [pool.submit(self._cached, body) for body in bodies]
+            try:
+                return [f.result() for f in futures]
+            except BaseException:  # a request failed for good: start no more (those in flight finish)
+                for f in futures:
+                    f.cancel()
+                raise
+
+    def cache_path(self, body: Dict[str, Any]) -> Path:
+        key = json.dumps([self.cfg.base_url.rstrip("/"), self.cfg.model, body], sort_keys=True)
+        return self.cache_dir / f"{hashlib.sha256(key.encode()).hexdigest()}.json"
+
+    def _cached(self, body: Dict[str, Any]) -> Dict[str, Any]:
+        path = self.cache_path(body)
+        try:
+            response = json.loads(path.read_text())["response"]
+        except (OSError, ValueError, KeyError):  # absent (or unreadable: asked again, rewritten)
+            response = self._post(json.dumps(body).encode())
+            _write_atomically(path, {"request": body, "response": response})
+        else:
+            with self._count:
+                self.cache_hits += 1
+        return response
+
+    def _post(self, data: bytes) -> Dict[str, Any]:
+        """One request, retried; a final failure is one ApiError line naming the URL and status."""
+        attempts = self.cfg.max_retries + 1
+        for attempt in range(1, attempts + 1):
+            wait = self.cfg.backoff_s * 2 ** (attempt - 1)
+            key = os.environ.get(self.cfg.key_env) or None
+            headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {key}"} if key else {})}
+            with self._count:
+                self.requests_sent += 1
+            try:
+                request = urllib.request.Request(self.url, data=data, headers=headers, method="POST")
+                with urllib.request.urlopen(request, timeout=self.cfg.timeout_s) as reply:
+                    payload = reply.read()
+            except urllib.error.HTTPError as err:
+                problem = f"HTTP {err.code} {err.reason}{_detail(err, key)}"
+                if not _retried(err.code):
+                    raise ApiError(self._failure(problem, attempt) + self._key_hint(err.code, key)) from None
+                wait = _retry_after(err.headers.get("Retry-After"), wait)
+            except TimeoutError:
+                problem = f"no answer within model.api.timeout_s={self.cfg.timeout_s:g} s"
+            except (OSError, http.client.HTTPException) as err:  # refused, reset, dropped; URLError
+                reason = getattr(err, "reason", err)
+                if isinstance(reason, TimeoutError):
+                    problem = f"no answer within model.api.timeout_s={self.cfg.timeout_s:g} s"
+                else:
+                    problem = f"connection failed ({type(reason).__name__}: {reason})"
+            else:
+                try:
+                    return json.loads(payload)
+                except ValueError:
+                    raise ApiError(self._failure("the answer is not JSON", attempt)) from None
+            if attempt < attempts:
+                self._note(f"api: {problem} from {self.url}; retry {attempt} of {self.cfg.max_retries} in {wait:.2g} s")
+                time.sleep(wait)
+        raise ApiError(self._failure(problem, attempts))
+
+    def _note(self, line: str) -> None:
+        """Say a retry at most every NOTE_EVERY_S seconds: requests failing together, say, on a
+        rate limit, would otherwise fill the console with the same line."""
+        with self._count:
+            now = time.monotonic()
+            if now - self._noted < NOTE_EVERY_S:
+                return
+            self._noted = now
+        log.warning(line)
+
+    def _failure(self, problem: str, attempts: int) -> str:
+        tries = f"after {attempts} attempts" if attempts > 1 else "(not retried)"
+        return f"API request to {self.url} (model.api.model={self.cfg.model!r}) failed {tries}: {problem}"
+
+    def _key_hint(self, status: int, key) -> str:
+        if status not in (401, 403):
+            return ""
+        state = "set" if key else "not set"
+        return f"; the key is read from the environment variable {self.cfg.key_env} ({state}), see model.api.key_env"
+
+
+def _detail(err: urllib.error.HTTPError, key) -> str:
+    """The server's own message, on one short line and without the key (some echo it back)."""
+    try:
+        body = err.read().decode("utf-8", "replace")
+        message = json.loads(body).get("error", body) if body.lstrip().startswith("{") else body
+        message = message.get("message", message) if isinstance(message, dict) else message
+    except (OSError, ValueError, AttributeError):
+        return ""
+    text = " ".join(str(message).split())[:200]
+    return f": {text.replace(key, REDACTED) if key else text}" if text else ""
+
+
+def _retry_after(value, default: float) -> float:
+    """Seconds to wait: the server's Retry-After (seconds or an HTTP date), else `default`."""
+    if not value:
+        return default
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        try:
+            return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
+        except (TypeError, ValueError):
+            return default
+
+
+def _write_atomically(path: Path, content: Dict[str, Any]) -> None:
+    """Temp file + rename: an interrupted run never leaves half a cache entry."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(content, f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def continuation(response: Dict[str, Any], start: int, end: int, url: str) -> Tuple[float, int]:
+    """(sum, count) of the echoed log-probabilities of the tokens starting in text[start:end]; a
+    token a server generates despite max_tokens=0 (vLLM may) starts at `end` or later: left out."""
+    try:
+        logprobs = response["choices"][0]["logprobs"]
+        picked = [lp for at, lp in zip(logprobs["text_offset"], logprobs["token_logprobs"]) if start <= at < end]
+    except (KeyError, IndexError, TypeError):
+        raise ApiError(
+            f"{url} answered without echoed log-probabilities (choices[0].logprobs.text_offset and "
+            f"token_logprobs); rank scoring needs an endpoint that supports echo=true with logprobs"
+        ) from None
+    if not picked or any(lp is None for lp in picked):
+        raise ApiError(f"{url} echoed no scored token for the answer text at characters {start}..{end}")
+    return float(sum(picked)), len(picked)
+
+
+def _text(response: Dict[str, Any], url: str) -> str:
+    try:
+        return response["choices"][0]["text"]
+    except (KeyError, IndexError, TypeError):
+        raise ApiError(f"{url} answered a completion request without choices[0].text") from None
+
+
+class ApiReader(FamilyReader):
+    """Prompts and answers stay text: the server tokenizes them. Nothing truncates a prompt here
+    (there is no tokenizer to count with); the server's own context limit applies."""
+
+    family = Family.api
+
+    def __init__(self, tokenizer, task: TaskConfig, head: Head):
+        self.tokenizer = tokenizer  # None: load_tokenizer loads none for an API model
+        self.task = task
+        self.head = head
+        self.pad_id = None
+        self.after_context = False
+
+    def encode_text(self, text: str) -> str:
+        return text
+
+    def encode_target(self, text: str) -> str:
+        return text
+
+    def score(self, model: ApiClient, prompts: List[str], choices: List[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(summed, mean) log-probability of every choice after every prompt, (prompts, choices)."""
+        pairs = [(p, c) for p in prompts for c in choices]
+        bodies = [{"prompt": p + c, "echo": True, "max_tokens": 0, "logprobs": 1, "temperature": 0} for p, c in pairs]
+        found = [
+            continuation(r, len(p), len(p) + len(c), model.url) for (p, c), r in zip(pairs, model.complete(bodies))
+        ]
+        device = model.anchor.device
+        sums = torch.tensor([s for s, _ in found], device=device).view(len(prompts), len(choices))
+        counts = torch.tensor([n for _, n in found], device=device).view(len(prompts), len(choices))
+        return sums, sums / counts
+
+    def generate(self, model: ApiClient, prompts: List[str], num_beams: int, max_new_tokens: int) -> List[str]:
+        """Greedy completions (validation refuses num_beams > 1), each cut to its first line."""
+        bodies = [{"prompt": p, "max_tokens": max_new_tokens, "temperature": 0, "stop": ["\n"]} for p in prompts]
+        return [_text(r, model.url).strip().split("\n")[0].strip() for r in model.complete(bodies)]
+
+
+# Registered from here, not imported by families.py's READERS: this module subclasses FamilyReader,
+# so importing it from there would be a cycle that breaks whichever module is imported first.
+READERS[ApiReader.family] = ApiReader
