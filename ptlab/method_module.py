@@ -8,7 +8,6 @@ parameters train.
 from __future__ import annotations
 
 import time
-from itertools import zip_longest
 from typing import Any, Dict, List, Optional, Tuple
 
 import lightning as L
@@ -37,7 +36,7 @@ class MethodModule(L.LightningModule):
         # Checkpoints of parameter-efficient methods hold only what trains (the frozen backbone is
         # reloaded from its source); full fine-tuning must save every weight.
         self.strict_loading = method.saves_frozen_weights
-        self.metrics = torch.nn.ModuleDict({s: TaskMetrics(kind) for s in ("val", "test")})
+        self.metrics = torch.nn.ModuleDict({s: TaskMetrics(kind, reader.has_lm_head) for s in ("val", "test")})
         self.predictions: Dict[str, List[Dict[str, Any]]] = {"val": [], "test": []}
         self.train_tokens = 0
         self.train_pad_tokens = 0  # padded positions trained on: the waste length grouping cuts
@@ -55,7 +54,7 @@ class MethodModule(L.LightningModule):
         else:
             trainable = sum(p.numel() for p in self.model.parameters() if p.requires_grad)
             total = sum(p.numel() for p in self.model.parameters())
-        return {"trainable": trainable, "total": total, "trainable_fraction": trainable / total}
+        return {"trainable": trainable, "total": total, "trainable_fraction": trainable / total if total else 0.0}
 
     def trainable_names(self) -> set:
         return {f"model.{n}" for n, p in self.model.named_parameters() if p.requires_grad}
@@ -121,13 +120,17 @@ class MethodModule(L.LightningModule):
     def _evaluate(self, batch, split: str) -> None:
         outputs, rows = self.kind.evaluate(self.reader, self.model, batch, self.run.decode)
         self.metrics[split].update(outputs)
+        for row, index in zip(rows, batch.get("index", ())):  # batches are length-sorted (ptlab/data/
+            row["index"] = index  # sampling.py): each row keeps its place in the split for _log_split
         self.predictions[split].extend(rows)
 
     def on_validation_epoch_start(self):
         self.predictions["val"] = []
+        self.kind.begin_evaluation()
 
     def on_test_epoch_start(self):
         self.predictions["test"] = []
+        self.kind.begin_evaluation()
 
     def on_validation_epoch_end(self):
         self._log_split("val")
@@ -139,10 +142,16 @@ class MethodModule(L.LightningModule):
         self._log_split("test")
 
     def _log_split(self, split: str) -> None:
+        rows = self.predictions[split]
         if self.trainer.world_size > 1:  # each rank scored one shard: rank r holds r, r+w, ...
             shards: List[Any] = [None] * self.trainer.world_size
-            torch.distributed.all_gather_object(shards, self.predictions[split])
-            self.predictions[split] = [row for group in zip_longest(*shards) for row in group if row is not None]
+            torch.distributed.all_gather_object(shards, rows)
+            rows = [row for shard in shards for row in shard]
+        if all("index" in row for row in rows):  # back in split order, the index dropped: the
+            rows.sort(key=lambda row: row["index"])  # predictions are as if scored in split order
+            for row in rows:
+                del row["index"]
+        self.predictions[split] = rows
         values = self.metrics[split].compute()
         self.metrics[split].reset()
         if split == "val":

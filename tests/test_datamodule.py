@@ -1,6 +1,6 @@
 """The DataModule every method shares: seeded few-shot draws, fixed eval subsets, grouped
-multi-reference evaluation, a tokenization cache that a second run reuses, and length-grouped
-training batches that resume exactly."""
+multi-reference evaluation, a tokenization cache that a second run reuses, length-grouped
+training batches that resume exactly, and length-sorted eval batches that know their split indices."""
 
 import math
 import random
@@ -9,7 +9,7 @@ import pytest
 from torch.utils.data import BatchSampler
 
 from ptlab.data.datamodule import TaskDataModule
-from ptlab.data.sampling import ResumableShuffle
+from ptlab.data.sampling import ResumableShuffle, ShardBatches
 from ptlab.kinds import kind_of
 from ptlab.models.families import make_reader
 from ptlab.models.loading import load_tokenizer
@@ -147,3 +147,26 @@ def test_a_resumed_length_grouped_epoch_yields_the_tail_of_the_full_one(compose_
                 assert batches(rank, epoch, epoch * per_epoch + n) == full[n:]
     if world == 2:  # the two ranks' slices cover the epoch
         assert {i for r in range(2) for b in batches(r, 0) for i in b} == set(range(500))
+
+
+def test_eval_batches_are_length_sorted_shards_that_carry_their_split_indices(compose_run, shared_cache):
+    data = _data(compose_run("model=tiny-llama", "method=zero_shot", "task=sst2"), shared_cache)
+    rows = data.splits["validation"]
+    lengths = [len(ids) for ids in rows["prompt_ids"]]
+    batches = list(data.val_dataloader())
+    order = [i for batch in batches for i in batch["index"]]
+    assert sorted(order) == list(range(len(rows))) == list(range(872))
+    assert [lengths[i] for i in order] == sorted(lengths, reverse=True)  # longest first; ties in split order
+    assert all(batch["prompt"] == [rows[i]["prompt"] for i in batch["index"]] for batch in batches)
+    for world in (2, 3):  # DDP shards as before (rank r: r, r+w, ...), each sorted on its own
+        for rank in range(world):
+            shard = [i for batch in ShardBatches(lengths, 16, rank, world) for i in batch]
+            assert sorted(shard) == list(range(rank, len(rows), world))
+
+    def padding(batches):
+        return 1 - sum(lengths) / sum(len(b) * max(lengths[i] for i in b) for b in batches)
+
+    in_order = [list(range(b, min(b + 16, len(rows)))) for b in range(0, len(rows), 16)]
+    grouped, before = padding(ShardBatches(lengths, 16)), padding(in_order)
+    print(f"SST-2 dev, eval batch 16: padding fraction {grouped:.3f} length-sorted, {before:.3f} in split order")
+    assert grouped < 0.1 * before

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 
 import pytest
@@ -34,6 +35,7 @@ def test_two_process_cpu_ddp_run_gives_the_single_process_results_format(tmp_pat
     ddp_rows = (ddp / "predictions_val.jsonl").read_text().splitlines()
     single_rows = (single / "predictions_val.jsonl").read_text().splitlines()
     assert len(ddp_rows) == len(single_rows) == 16
+    assert [json.loads(r)["prompt"] for r in ddp_rows] == [json.loads(r)["prompt"] for r in single_rows]
 
 
 def test_local_multirun_with_several_devices_is_refused_before_any_run(tmp_path, cli_cache):

@@ -25,12 +25,13 @@ from typing import Callable, Dict, List, Optional
 
 import datasets
 import lightning as L
+import pyarrow as pa
 import pyarrow.compute as pc
 import torch
 from torch.utils.data import DataLoader
 
 from ptlab.config import RunConfig
-from ptlab.data.sampling import ResumableLoader, ResumableShuffle, ShardSampler
+from ptlab.data.sampling import Indexed, ResumableLoader, ResumableShuffle, ShardBatches, with_index
 from ptlab.data.sources import Example, declared_splits, load_split, resolve_data_dir
 from ptlab.errors import DataError
 from ptlab.kinds import TaskKind, kind_of
@@ -61,7 +62,7 @@ class TaskDataModule(L.LightningDataModule):
     def read(self) -> None:
         task, data = self.run.task, self.run.data
         data_dir = resolve_data_dir(self.run.paths.data_dir)
-        needed = ["train", "validation"] if self.run.trains else ["validation"]
+        needed = ["train", "validation"] if self.run.reads_train_split else ["validation"]
         available = declared_splits(task)
         for split in needed:
             if split not in available:
@@ -132,6 +133,8 @@ class TaskDataModule(L.LightningDataModule):
         """The tokenizer's vocabulary and pipeline, without the truncation/padding state that
         encoding itself changes (which would make the key depend on what was encoded first)."""
         tok = self.reader.tokenizer
+        if tok is None:  # an API model: prompts stay text, its server tokenizes them
+            return "text"
         backend = getattr(tok, "backend_tokenizer", None)
         if backend is None:
             return json.dumps(sorted(tok.get_vocab().items()))
@@ -144,6 +147,7 @@ class TaskDataModule(L.LightningDataModule):
     def _cache_key(self, split: str, examples: List[Example]) -> str:
         task, tok = self.run.task, self.reader.tokenizer
         shaping = {k: v for k, v in dataclasses.asdict(task).items() if k not in NOT_ENCODING}
+        shaping["templates"] = dataclasses.asdict(task.selected)  # the others shape nothing
         h = hashlib.sha256()
         for part in (
             CACHE_FORMAT,
@@ -155,10 +159,11 @@ class TaskDataModule(L.LightningDataModule):
             self.reader.family.value,
             self.reader.head.value,
             type(self.reader).encoding_version,
+            self.reader.after_context,
             shaping,
             type(tok).__name__,
-            tok.pad_token_id,
-            tok.eos_token_id,
+            getattr(tok, "pad_token_id", None),
+            getattr(tok, "eos_token_id", None),
             self._tokenizer_fingerprint,
         ):
             h.update(json.dumps(part, sort_keys=True, default=str).encode())
@@ -189,12 +194,15 @@ class TaskDataModule(L.LightningDataModule):
         )
 
     def _eval_loader(self, split: str):
+        """This rank's shard in length-sorted batches (ShardBatches), each with its rows' split
+        indices (`index`), by which the LightningModule puts predictions back in split order."""
         rank, world = self._ranks()
+        rows = self.splits[split]
+        lengths = _lengths(rows.with_format("arrow")["prompt_ids"])
         return DataLoader(
-            self.splits[split],
-            batch_size=self.run.data.eval_batch_size,
-            sampler=ShardSampler(len(self.splits[split]), rank, world),
-            collate_fn=functools.partial(self.kind.collate, self.reader, train=False),
+            Indexed(rows),
+            batch_sampler=ShardBatches(lengths, self.run.data.eval_batch_size, rank, world),
+            collate_fn=functools.partial(with_index, functools.partial(self.kind.collate, self.reader, train=False)),
             num_workers=self.run.data.num_workers,
             generator=torch.Generator().manual_seed(self.run.seed),
         )
@@ -208,3 +216,10 @@ class TaskDataModule(L.LightningDataModule):
     @property
     def has_test(self) -> bool:
         return "test" in self.raw
+
+
+def _lengths(column) -> List[int]:
+    """Each row's prompt length: its token count, or for an API model's text prompts (its server
+    tokenizes) the character count, which sorts the same way closely enough for batching."""
+    text = pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
+    return (pc.utf8_length if text else pc.list_value_length)(column).to_pylist()

@@ -5,7 +5,9 @@ training order is a pure function of (seed, epoch) and the number of batches alr
 which the checkpoint records. Lightning restores it through the loader's `state_dict` protocol.
 Under DDP each rank takes its slice of every global batch; evaluation shards are disjoint (no
 padding with repeats, which would skew the metrics a comparison rests on). Given row lengths,
-training batches are length-grouped (less padding), still from (seed, epoch) alone.
+training batches are length-grouped (less padding), still from (seed, epoch) alone; evaluation
+batches are length-sorted within each shard and carry their split indices (`Indexed`), so
+predictions go back in split order.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import math
 import random
 from typing import Callable, Iterator, List, Optional, Sequence
 
-from torch.utils.data import BatchSampler, DataLoader, Sampler
+from torch.utils.data import BatchSampler, DataLoader, Dataset, Sampler
 
 
 class ResumableShuffle(Sampler[int]):
@@ -108,14 +110,42 @@ class ResumableLoader(DataLoader):
         self.batch_sampler.sampler.resume_at = state.get("batches_trained", 0)
 
 
-class ShardSampler(Sampler[int]):
-    """Rank r of w evaluates examples r, r+w, r+2w, ...: disjoint shards that cover the split."""
+class ShardBatches(Sampler[List[int]]):
+    """Rank r of w evaluates examples r, r+w, r+2w, ... (disjoint shards that cover the split), in
+    batches of similar prompt length, longest first.
 
-    def __init__(self, size: int, rank: int, world: int):
-        self.indices = range(rank, size, world)
+    Batches in the split's order pad to their longest row (on SST-2 dev at batch 16, 40 % of
+    the positions); sorted, a batch pads little, as lm-eval's sorted requests do. Longest first:
+    a batch size too large for memory fails at once, not at the end. Ties keep split order.
+    """
+
+    def __init__(self, lengths: Sequence[int], batch_size: int, rank: int = 0, world: int = 1):
+        shard = sorted(range(rank, len(lengths), world), key=lambda i: -lengths[i])
+        self.batches = [shard[b : b + batch_size] for b in range(0, len(shard), batch_size)]
 
     def __len__(self) -> int:
-        return len(self.indices)
+        return len(self.batches)
 
-    def __iter__(self) -> Iterator[int]:
-        return iter(self.indices)
+    def __iter__(self) -> Iterator[List[int]]:
+        return iter(self.batches)
+
+
+class Indexed(Dataset):
+    """A split whose rows carry their index in it (`index`): the collate passes it on in the batch."""
+
+    def __init__(self, rows):
+        self.rows = rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i: int) -> dict:
+        return {**self.rows[i], "index": i}
+
+    def __getitems__(self, indices: List[int]) -> List[dict]:  # one Arrow read per batch, as the split's own
+        return [{**row, "index": i} for i, row in zip(indices, self.rows.__getitems__(indices))]
+
+
+def with_index(collate: Callable[[List[dict]], dict], rows: List[dict]) -> dict:
+    """`collate`'s batch of `rows` (an `Indexed` split's), with their split indices as `index`."""
+    return {**collate(rows), "index": [row["index"] for row in rows]}
