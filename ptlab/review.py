@@ -47,9 +47,12 @@ def start(trainer, config: Dict[str, Any], main_metric: str, params: Dict[str, A
 
 def finish(trainer, predictions: Dict[str, list], results_path: Path, status: str) -> None:
     """Log the prediction tables and results.json, and close the run (one per sweep point)."""
+    runs = wandb_runs(trainer)
+    if not runs:  # no W&B logger: importing wandb alone would cost every run about a second
+        return
     import wandb
 
-    for run in wandb_runs(trainer):
+    for run in runs:
         for split, rows in predictions.items():
             if rows:
                 columns = list(rows[0])

@@ -143,6 +143,7 @@ def _execute(
     main = run.task.main_metric
     result: Dict[str, Any] = {
         "params": module.parameter_counts(),
+        "method_details": module.method.summary(),  # e.g. in-context: the demonstrations used
         "data": {split: len(ds) for split, ds in data.splits.items()},
         "tokenization_cache_hit": data.cache_hits,
         "world_size": trainer.world_size,
@@ -220,6 +221,7 @@ def _identity(run: RunConfig, out: RunDir) -> Dict[str, Any]:
         "model": run.model.name,
         "method": run.method.name,
         "task": run.task.name,
+        "template": run.task.template if run.task.templates else None,  # a name from the task's library
         "seed": run.seed,
         "family": run.model.family.value,
         "overrides": redacted_overrides(),
