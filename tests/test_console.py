@@ -25,7 +25,10 @@ HEADER = r"ptlab: tiny-llama x prompt_tuning x sst2 x seed (\d): (\S+)"
 PTLAB_LINES = [
     HEADER,
     r"  step \d/4: loss \S+(, \d+ tok/s)?, .*elapsed.*",
-    r"  val at step [24]/4: accuracy \S+, accuracy_norm \S+, macro_f1 \S+ \(best accuracy so far \S+\)",
+    (
+        r"  val at step [24]/4: accuracy \S+, accuracy_norm \S+, macro_f1 \S+, accuracy_calibrated \S+, "
+        r"macro_f1_calibrated \S+, accuracy_pmi \S+ \(best accuracy so far \S+\)"
+    ),
     r"ptlab: done in \d+ s: val accuracy \S+ \(best, step \d; final \S+\)",
     r"ptlab: results in \S+",
 ]

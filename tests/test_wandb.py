@@ -100,7 +100,8 @@ def test_offline_wandb_run_holds_config_summary_table_and_artifact(tmp_path, dat
     assert any(a.type == "results" for a in seen["artifact"])
     [table] = log.parent.glob("files/media/table/predictions/val_*.table.json")
     table = json.loads(table.read_text())
-    assert table["columns"][:3] == ["prompt", "gold", "predicted"] and len(table["data"]) == 16
+    assert table["columns"][:2] == ["prompt", "gold"] and "predicted" in table["columns"]
+    assert len(table["data"]) == 16
     assert "s3cr3t-value" not in (run_dir / "config.yaml").read_text()
     assert "s3cr3t-value" not in json.dumps(config)
 
