@@ -179,6 +179,10 @@ CONFIG_ERRORS = {
         ["model=tiny-bert", "method=full_finetune", "+task.group_by=text"],
         ["unknown key task.group_by"],
     ),
+    "unknown-template": (
+        ["model=tiny-llama", "method=zero_shot", "task.template=revieww"],
+        ["task.template='revieww'", "did you mean task.template=review?"],
+    ),
     # An API model has no local weights: training methods, beams and its settings are checked up front.
     "training-an-api-model": (
         ["model=api", "method=full_finetune"],
