@@ -71,12 +71,13 @@ def plot_templates(per: pd.DataFrame, metric: str, split: str, colors: Dict[str,
                 label=f"{setting} (n={seeds} seeds)",
             )
         ax.set_xticks(range(len(templates)), templates, rotation=30 if len(templates) > 4 else 0)
-        ax.set_title(model)
-        ax.set_xlabel("prompt template")
-        ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=7)
-    axes[0].set_ylabel(f"{metric} ×100 ({split}, mean ± std over seeds)")
-    fig.suptitle(f"{per['task'].iloc[0]}: {metric} per prompt template", fontsize=10)
+        _label(ax, model, "prompt template")
+    _titles(
+        fig,
+        axes,
+        f"{metric} ×100 ({split}, mean ± std over seeds)",
+        f"{per['task'].iloc[0]}: {metric} per prompt template",
+    )
     fig.savefig(path, dpi=120)
 
 
@@ -92,6 +93,20 @@ def _figure(ncols: int = 1, width: float = 7.0):
     fig = Figure(figsize=(width * ncols, 4.5), layout="constrained")
     FigureCanvasAgg(fig)
     return fig, fig.subplots(1, ncols, sharey=True, squeeze=False)[0]
+
+
+def _label(ax, title: str, xlabel: str) -> None:
+    """One model's panel: its title, x label, grid and legend."""
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7)
+
+
+def _titles(fig, axes, ylabel: str, title: str) -> None:
+    """A row of panels: the shared y label on the first, and the figure's title."""
+    axes[0].set_ylabel(ylabel)
+    fig.suptitle(title, fontsize=10)
 
 
 def _colors(columns: Sequence[str]) -> Dict[str, str]:
@@ -173,12 +188,13 @@ def plot_val_curves(runs: pd.DataFrame, task: str, metric: str, colors: Dict[str
                 ms=3,
                 label=label if len(aligned) else f"{column} (seeds not aligned)",
             )
-        ax.set_title(model)
-        ax.set_xlabel("step")
-        ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=7)
-    axes[0].set_ylabel(f"val {metric} ×100")
-    fig.suptitle(f"{task}: validation {metric} (thin: single seeds; dashed: one validation only)", fontsize=10)
+        _label(ax, model, "step")
+    _titles(
+        fig,
+        axes,
+        f"val {metric} ×100",
+        f"{task}: validation {metric} (thin: single seeds; dashed: one validation only)",
+    )
     if drawn:
         fig.savefig(path, dpi=120)
     return drawn

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -33,6 +34,23 @@ def ptlab_env(log_dir: Path, cache: Path, data_dir: Optional[Path] = REAL_DATA) 
 
 def ptlab_cmd(*overrides: str) -> List[str]:
     return [sys.executable, "-m", "ptlab.train", *overrides]
+
+
+def ptlab_ok(
+    *overrides: str, log_dir: Path, cache: Path, command: Optional[List[str]] = None
+) -> subprocess.CompletedProcess:
+    """`ptlab-train <overrides>` (or `command` + overrides) as a process run from beside `log_dir`;
+    it must exit 0."""
+    proc = subprocess.run(
+        [*command, *overrides] if command else ptlab_cmd(*overrides),
+        env=ptlab_env(log_dir, cache),
+        cwd=log_dir.parent,
+        capture_output=True,
+        text=True,
+        timeout=PROCESS_TIMEOUT,
+    )
+    assert proc.returncode == 0, f"--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr[-5000:]}"
+    return proc
 
 
 def run_dirs(log_dir: Path) -> List[Path]:

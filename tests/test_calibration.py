@@ -16,6 +16,16 @@ def _logp(model, prompt, choice):
     return sum(float(logp[len(prompt) + i - 1, tok]) for i, tok in enumerate(choice))
 
 
+def _evaluated(run):
+    """The model, reader and kind of `run`, its first eval batch and the kind's evaluation of it."""
+    data, module = build_run(run)
+    model, reader, kind = module.model.eval(), module.reader, module.kind
+    batch = next(iter(data.val_dataloader()))
+    with torch.no_grad():
+        out, rows = kind.evaluate(reader, model, batch, run.decode)
+    return model, reader, kind, batch, out, rows
+
+
 @pytest.mark.parametrize("template", ["review", "yes_no"])
 def test_calibrated_and_pmi_scores_equal_a_hand_computation(compose_run, template):
     run = compose_run(
@@ -26,11 +36,8 @@ def test_calibrated_and_pmi_scores_equal_a_hand_computation(compose_run, templat
         "data.eval_limit=4",
         "data.eval_batch_size=4",
     )
-    data, module = build_run(run)
-    model, reader, kind = module.model.eval(), module.reader, module.kind
-    batch = next(iter(data.val_dataloader()))
+    model, reader, kind, batch, out, rows = _evaluated(run)
     with torch.no_grad():
-        out, rows = kind.evaluate(reader, model, batch, run.decode)
         choices = kind.choice_ids(reader)
         text = run.task.selected.text
         free = [reader.tokenizer(text.format(text=s))["input_ids"] for s in ("N/A", "", "[MASK]")]
@@ -62,11 +69,8 @@ def test_a_custom_cue_and_content_free_list_are_used(compose_run):
         "+task.calibration.cue=Answer:",
         "+task.calibration.content_free=[nothing]",
     )
-    data, module = build_run(run)
-    model, reader, kind = module.model.eval(), module.reader, module.kind
-    batch = next(iter(data.val_dataloader()))
+    model, reader, kind, batch, out, _ = _evaluated(run)
     with torch.no_grad():
-        out, _ = kind.evaluate(reader, model, batch, run.decode)
         choices = kind.choice_ids(reader)
         free = reader.tokenizer(run.task.selected.text.format(text="nothing"))["input_ids"]
         p_cf = torch.tensor([_logp(model, free, c) for c in choices]).softmax(-1)

@@ -16,7 +16,7 @@ from typing import Any, Dict
 
 import pytest
 
-from cli import PROCESS_TIMEOUT, REAL_DATA, ptlab_env
+from cli import REAL_DATA, ptlab_ok
 
 pytestmark = pytest.mark.slow
 
@@ -32,16 +32,7 @@ def ptlab_train(*overrides: str, log_dir: Path, cache: Path) -> subprocess.Compl
         if script.is_file()
         else ([shutil.which("ptlab-train")] if shutil.which("ptlab-train") else [sys.executable, "-m", "ptlab.train"])
     )
-    proc = subprocess.run(
-        [*command, *overrides],
-        env=ptlab_env(log_dir, cache, REAL_DATA),
-        cwd=log_dir.parent,
-        capture_output=True,
-        text=True,
-        timeout=PROCESS_TIMEOUT,
-    )
-    assert proc.returncode == 0, f"--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr[-5000:]}"
-    return proc
+    return ptlab_ok(*overrides, log_dir=log_dir, cache=cache, command=command)
 
 
 def results_of(proc: subprocess.CompletedProcess) -> tuple[Path, Dict[str, Any]]:

@@ -7,12 +7,11 @@ verbose=true.
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from cli import PROCESS_TIMEOUT, REAL_DATA, ptlab_cmd, ptlab_env
+from cli import REAL_DATA, ptlab_ok
 
 pytestmark = pytest.mark.slow
 
@@ -44,19 +43,6 @@ NOISE = [
 ]
 
 
-def ptlab(*overrides: str, log_dir: Path, cache: Path) -> subprocess.CompletedProcess:
-    proc = subprocess.run(
-        ptlab_cmd(*overrides),
-        env=ptlab_env(log_dir, cache),
-        cwd=log_dir.parent,
-        capture_output=True,
-        text=True,
-        timeout=PROCESS_TIMEOUT,
-    )
-    assert proc.returncode == 0, f"--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr[-5000:]}"
-    return proc
-
-
 def runs_of(stdout: str) -> list:
     """(header, the run's lines up to and including its results line) per run, in order."""
     runs, current = [], None
@@ -82,7 +68,7 @@ def check_run(header: str, lines: list) -> None:
 
 
 def test_a_sweep_shows_ptlab_lines_only_and_ends_with_the_table(tmp_path, cli_cache):
-    proc = ptlab("-m", *RUN, "seed=0,1", log_dir=tmp_path / "runs", cache=cli_cache)
+    proc = ptlab_ok("-m", *RUN, "seed=0,1", log_dir=tmp_path / "runs", cache=cli_cache)
     shown = f"--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}"
     runs = runs_of(proc.stdout)
     assert [re.fullmatch(HEADER, header).group(1) for header, _ in runs] == ["0", "1"], shown
@@ -99,7 +85,7 @@ def test_a_sweep_shows_ptlab_lines_only_and_ends_with_the_table(tmp_path, cli_ca
 
 
 def test_verbose_shows_library_lines_once(tmp_path, cli_cache):
-    proc = ptlab(*RUN, "verbose=true", log_dir=tmp_path / "runs", cache=cli_cache)
+    proc = ptlab_ok(*RUN, "verbose=true", log_dir=tmp_path / "runs", cache=cli_cache)
     shown = f"--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}"
     [(header, lines)] = runs_of(proc.stdout)
     check_run(header, lines)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import statistics
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ import yaml
 
 from ptlab.kinds import kind_of
 
-from cli import PROCESS_TIMEOUT, REAL_DATA, ptlab_cmd, ptlab_env, record, run_dirs
+from cli import REAL_DATA, ptlab_ok, record, run_dirs
 from test_report import report, rows_of
 
 pytestmark = pytest.mark.slow
@@ -32,15 +31,10 @@ def sweep(tmp_path_factory, cli_cache):
     """`ptlab-train -m` over 3 templates x 2 methods (prompt tuning: 4 steps), 24 dev examples."""
     log_dir = tmp_path_factory.mktemp("templates") / "runs"
     overrides = ["model=tiny-llama", "task=sst2", "debug=smoke", "data.eval_limit=24"]
-    proc = subprocess.run(
-        ptlab_cmd("-m", *overrides, f"method={','.join(METHODS)}", f"task.template={','.join(TEMPLATES)}"),
-        env=ptlab_env(log_dir, cli_cache),
-        cwd=log_dir.parent,
-        capture_output=True,
-        text=True,
-        timeout=PROCESS_TIMEOUT,
-    )
-    assert proc.returncode == 0, f"--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr[-5000:]}"
+    ptlab_ok(
+        "-m", *overrides, f"method={','.join(METHODS)}", f"task.template={','.join(TEMPLATES)}",
+        log_dir=log_dir, cache=cli_cache,
+    )  # fmt: skip
     runs = {(record(d)["method"], record(d)["template"]): d for d in run_dirs(log_dir)}
     assert sorted(runs) == sorted((m, t) for m in METHODS for t in TEMPLATES)
     return log_dir, runs
