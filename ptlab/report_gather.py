@@ -237,6 +237,7 @@ def summarize(runs: pd.DataFrame, split: str) -> pd.DataFrame:
     columns = columns_of(runs)
     metrics = runs.dropna(subset=["metric"]).groupby("task")["metric"].first()
     method_of = dict(zip(runs["column"], runs["method"]))
+    templates_of = runs.dropna(subset=["template"]).groupby("column")["template"].agg(set).to_dict()
     rows = []
     for (model, task), runs_mt in runs.groupby(["model", "task"], sort=True):
         for column in columns:
@@ -262,15 +263,20 @@ def summarize(runs: pd.DataFrame, split: str) -> pd.DataFrame:
                     "mixes": mixes(done),  # what the mean averages
                 }
             )
-            if (
-                rows[-1]["n"] + rows[-1]["n_failed"] + rows[-1]["n_incomplete"] == 0
-                and _needs_lm_head(method_of[column])
-                and set(runs_mt["family"]) == {"encoder"}
-            ):
-                rows[-1]["not_applicable"] = True  # ptlab-train skips LM-head methods on encoders
+            if cell.empty:
+                rows[-1]["not_applicable"] = _not_applicable(runs_mt, method_of[column], templates_of.get(column))
     table = pd.DataFrame(rows)
     table["cell"] = [cell_text(row, split) for row in table.itertuples()]
     return table
+
+
+def _not_applicable(runs_mt: pd.DataFrame, method: str, templates: Optional[set]) -> Optional[str]:
+    """Why a model x task has no run in a column by design, not by omission (None: missing)."""
+    if _needs_lm_head(method) and set(runs_mt["family"]) == {"encoder"}:
+        return "no LM head"  # ptlab-train skips LM-head methods on encoders
+    if templates and not templates & set(runs_mt["template"].dropna()):
+        return "another task's template"  # template names belong to their task's library
+    return None
 
 
 def _needs_lm_head(method: str) -> bool:

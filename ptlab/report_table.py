@@ -54,8 +54,8 @@ def mixes(cell: pd.DataFrame) -> str:
 def cell_text(row: Any, split: str) -> str:
     """`mean ± std (n=K, F failed)` x100; no ± for one seed; `failed (n=F)`; `missing`; MARK if mixed."""
     counts = [(row.n_failed, "failed"), (row.n_incomplete, "incomplete"), (row.n_without_metric, f"no {split} metric")]
-    if getattr(row, "not_applicable", False) is True:
-        return "n/a (no LM head)"
+    if isinstance(getattr(row, "not_applicable", None), str):
+        return f"n/a ({row.not_applicable})"
     if row.n:
         value = f"{100 * row.mean:.1f}" + (f" ± {100 * row.std:.1f}" if row.n > 1 else "")
         text = f"{value} ({', '.join([f'n={row.n}'] + [f'{k} {what}' for k, what in counts if k])})"

@@ -567,13 +567,20 @@ TAU = 1 / 3
 
 
 def write_templated(
-    root: Path, method: str, template: str, seed: int, value: float, named: bool = True, in_dir: bool = True
+    root: Path,
+    method: str,
+    template: str,
+    seed: int,
+    value: float,
+    named: bool = True,
+    in_dir: bool = True,
+    task: str = "sst2",
 ) -> Path:
     """A run of one template; `named`: its record says the template (older ones only have the dir);
     `in_dir`: its run dir does (a sweep over task.template)."""
-    run_dir = write_run(root, "gpt2", "sst2", method, seed, variant=f"task.template={template}" if in_dir else "")
+    run_dir = write_run(root, "gpt2", task, method, seed, variant=f"task.template={template}" if in_dir else "")
     saved = json.loads((run_dir / "results.json").read_text())
-    saved["metrics"]["val_best"]["accuracy"] = value
+    saved["metrics"]["val_best"][TASKS[task]] = value
     saved.update({"template": template} if named else {})
     (run_dir / "results.json").write_text(json.dumps(saved))
     return run_dir
@@ -703,6 +710,32 @@ def test_templates_named_only_in_records_are_not_averaged_together(tmp_path):
         "10.0",
     )
     assert "| mean τ |" not in result.stdout  # one method only: no ranking to compare
+
+
+def test_a_template_of_another_task_is_not_applicable_and_a_shared_name_can_be_missing(tmp_path):
+    """Template names belong to their task's library: sst2's `review` is no rte run's to miss. Both
+    tasks have a `tagged` template, so a method that ran it on one task only is missing on the other."""
+    write_templated(tmp_path, "zero_shot", "review", 0, 0.6)
+    write_templated(tmp_path, "zero_shot", "tagged", 0, 0.5)
+    write_templated(tmp_path, "zero_shot", "true_false", 0, 0.55, task="rte")
+    write_templated(tmp_path, "prompt_tuning", "tagged", 0, 0.7, task="rte")
+    result = report(str(tmp_path), "--out", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    other = "n/a (another task's template)"
+    assert table_of(result.stdout) == {
+        ("gpt2", "sst2 (accuracy)"): {
+            "zero_shot [task.template=review]": "60.0 (n=1)",
+            "zero_shot [task.template=tagged]": "50.0 (n=1)",
+            "zero_shot [task.template=true_false]": other,
+            "prompt_tuning [task.template=tagged]": "missing",
+        },
+        ("gpt2", "rte (macro_f1)"): {
+            "zero_shot [task.template=review]": other,
+            "zero_shot [task.template=tagged]": "missing",
+            "zero_shot [task.template=true_false]": "55.0 (n=1)",
+            "prompt_tuning [task.template=tagged]": "70.0 (n=1)",
+        },
+    }
 
 
 def test_kendall_tau_b_with_ties():
