@@ -13,7 +13,7 @@ from typing import Dict, List
 import torch
 from transformers import BatchEncoding
 
-from ptlab.models.families import token_logprobs
+from ptlab.models.tensors import token_logprobs
 
 
 def per_choice(reader, choices, model, batch) -> torch.Tensor:

@@ -73,14 +73,14 @@ def server(served, monkeypatch):
     return served.server
 
 
-def api(server, *more: str) -> list:
+def api(server, *more: str, method: str = "zero_shot") -> list:
     return [
         "model=api",
         f"model.api.base_url={server.base_url}",
         "model.api.model=tiny-llama",
         f"model.api.key_env={KEY_ENV}",
         "model.api.backoff_s=0.01",
-        "method=zero_shot",
+        f"method={method}",
         *more,
     ]
 
@@ -121,6 +121,29 @@ def test_api_rank_scores_equal_the_local_scorer(served, server, data_dir, tmp_pa
     assert len(server.requests) == N * len(words)
     assert all(r["echo"] is True and r["max_tokens"] == 0 and r["logprobs"] == 1 for r in server.requests)
     assert set(server.authorization) == {f"Bearer {SECRET}"}
+
+
+def test_in_context_through_the_api_equals_the_local_in_context_scorer(served, server, data_dir, tmp_path):
+    """The same k=4 demonstrations before every prompt: sent as text with each request, or held in
+    the local model's key/value cache; the scores agree."""
+    more = ("task=sst2", f"data.eval_limit={N}", "data.k=4")
+    scored = {}
+    for where, overrides in {
+        "local": ("model=tiny-llama", "method=in_context", *more),
+        "api": api(server, *more, method="in_context"),
+    }.items():
+        run = compose(data_dir, tmp_path / where / "cache", tmp_path / where / "run", *overrides)
+        data, module = build_run(run)
+        batch = data.kind.collate(data.reader, list(data.splits["validation"]), train=False)
+        with torch.no_grad():
+            summed, _ = data.reader.score(module.model, batch["prompt_ids"], data.kind.choice_ids(data.reader))
+        scored[where] = summed, module.method, data.reader
+    (api_sum, api_method, api_reader), (local_sum, local_method, _) = scored["api"], scored["local"]
+    assert api_method.summary()["demonstrations"] == local_method.summary()["demonstrations"]
+    assert len(api_method.demonstrations) == 4 and local_method.summary()["context_tokens"] > 0
+    torch.testing.assert_close(api_sum, local_sum, atol=1e-4, rtol=0)
+    context = api_method.context_text(api_reader, api_method.demonstrations)
+    assert len(server.requests) == 2 * N and all(r["prompt"].startswith(context) for r in server.requests)
 
 
 def test_generation_goes_through_completions(served, server, data_dir, tmp_path):

@@ -22,8 +22,6 @@ def _expected_error(model, method, task):
         return "has no local weights to train"
     if model in ENCODERS and method in ("zero_shot", "in_context"):
         return "needs a model with an LM head"
-    if method == "in_context" and model in API_MODELS:
-        return "is served remotely"
     if method == "in_context":
         return "set data.k or data.k_per_class"  # its demonstrations are the run's k-shot draw
     if model in ENCODERS and task == "e2e_nlg":

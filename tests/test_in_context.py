@@ -1,6 +1,6 @@
 """In-context k-shot: the demonstrations are the run's training draw, their key/value cache computed
 once gives the scores of recomputing the whole context per example, and those equal a hand
-computation over the concatenated tokens; an overflowing context drops whole demonstrations."""
+computation over the tokens of the joint text; an overflowing context drops whole demonstrations."""
 
 import dataclasses
 
@@ -44,7 +44,10 @@ def test_cached_context_equals_recomputing_it_and_a_hand_computation(compose_run
     for key in ("sum", "mean", "calibrated", "pmi"):
         torch.testing.assert_close(cached[key], recomputed[key], atol=1e-4, rtol=0)
     method, reader = module.method, module.reader
-    context = method.context_ids(reader, method.demonstrations)
+    text = method.context_text(reader, method.demonstrations)
+    context = reader.context_ids(text)
+    for prompt, ids in zip(batch["prompt"], batch["prompt_ids"]):  # the ids of the joint text, as lm-eval's
+        assert context + list(ids) == reader.tokenizer(text + prompt)["input_ids"]
     backbone = module.model.get_base_model()
     with torch.no_grad():
         for b, prompt in enumerate(batch["prompt_ids"]):

@@ -42,12 +42,6 @@ class InContext(Method):
         self.context_tokens = 0
 
     def check(self) -> None:
-        head = self.kind.head(self.run.model.family)
-        if head is not None and not head.trainable:
-            raise ConfigError(
-                f"method=in_context reads its demonstrations into a local model's key/value cache; "
-                f"model={self.run.model.name} is served remotely (family={self.run.model.family.value})"
-            )
         if self.run.data.k is None and self.run.data.k_per_class is None:
             raise ConfigError(
                 "method=in_context takes its demonstrations from the training split: "
@@ -57,30 +51,20 @@ class InContext(Method):
     def prepare(self, data) -> None:
         self.demonstrations = list(data.raw["train"])
         random.Random(self.run.seed).shuffle(self.demonstrations)
-        data.reader.after_context = True  # the context holds the special tokens (BOS)
+        data.reader.after_context = self.cfg.separator  # prompts split as after it; the context holds BOS
 
     def context_text(self, reader, demonstrations) -> str:
+        """The demonstrations, each the template filled in and its gold answer, then the separator."""
         sep = self.cfg.separator
         return "".join(reader.prompt_text(ex) + self.kind.answer_text(ex) + sep for ex in demonstrations)
 
-    def context_ids(self, reader, demonstrations) -> List[int]:
-        """The context's tokens: the tokenizer's leading special tokens (BOS), then the demonstrations."""
-        if not demonstrations:
-            return []
-        text = self.context_text(reader, demonstrations)
-        return reader.leading_special_ids + reader.tokenizer(text, add_special_tokens=False)["input_ids"]
-
     def wrap(self, backbone, reader):
-        from ptlab.models.context import ContextLM
-
         backbone.requires_grad_(False)
-        limit = _positions(backbone.config)
+        limit = _positions(getattr(backbone, "config", None))  # None for an API model: the server's limit applies
         room = limit - self.run.task.max_source_length - self.run.task.max_target_length if limit else None
         kept = list(self.demonstrations)
-        ids = self.context_ids(reader, kept)
-        while room is not None and len(ids) > room and kept:
+        while room is not None and kept and len(reader.context_ids(self.context_text(reader, kept))) > room:
             kept.pop()
-            ids = self.context_ids(reader, kept)
         self.dropped = len(self.demonstrations) - len(kept)
         if self.dropped:
             print(
@@ -89,8 +73,12 @@ class InContext(Method):
                 f"{self.run.task.max_source_length}-token prompt)",
                 file=sys.stderr,
             )
-        self.demonstrations, self.context_tokens = kept, len(ids)
-        return ContextLM(backbone, ids, self.cfg.reuse_cache) if ids else backbone
+        self.demonstrations = kept
+        if not kept:
+            return backbone
+        text = self.context_text(reader, kept)
+        self.context_tokens = len(reader.context_ids(text)) if limit else None
+        return reader.read_context(backbone, text, self.cfg.reuse_cache)
 
     def summary(self) -> Optional[dict]:
         return {

@@ -60,6 +60,7 @@ class ApiClient(nn.Module):
         self.cache_dir = Path(cache_dir).expanduser() / "api"
         # Follows the module to Lightning's device: scores are returned where the metrics are.
         self.register_buffer("anchor", torch.zeros(0), persistent=False)
+        self.context = ""  # text before every prompt (in-context demonstrations); sent with each request
         self.requests_sent = 0  # HTTP attempts (a cache hit makes none)
         self.cache_hits = 0
         self._count = threading.Lock()
@@ -228,7 +229,7 @@ class ApiReader(FamilyReader):
         self.task = task
         self.head = head
         self.pad_id = None
-        self.after_context = False
+        self.after_context = None
 
     def encode_text(self, text: str) -> str:
         return text
@@ -236,9 +237,14 @@ class ApiReader(FamilyReader):
     def encode_target(self, text: str) -> str:
         return text
 
+    def read_context(self, model: ApiClient, text: str, reuse_cache: bool) -> ApiClient:
+        """The server reads the context with every request (no cache to reuse across requests)."""
+        model.context = text
+        return model
+
     def score(self, model: ApiClient, prompts: List[str], choices: List[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """(summed, mean) log-probability of every choice after every prompt, (prompts, choices)."""
-        pairs = [(p, c) for p in prompts for c in choices]
+        pairs = [(model.context + p, c) for p in prompts for c in choices]
         bodies = [{"prompt": p + c, "echo": True, "max_tokens": 0, "logprobs": 1, "temperature": 0} for p, c in pairs]
         found = [
             continuation(r, len(p), len(p) + len(c), model.url) for (p, c), r in zip(pairs, model.complete(bodies))
@@ -250,7 +256,10 @@ class ApiReader(FamilyReader):
 
     def generate(self, model: ApiClient, prompts: List[str], num_beams: int, max_new_tokens: int) -> List[str]:
         """Greedy completions (validation refuses num_beams > 1), each cut to its first line."""
-        bodies = [{"prompt": p, "max_tokens": max_new_tokens, "temperature": 0, "stop": ["\n"]} for p in prompts]
+        bodies = [
+            {"prompt": model.context + p, "max_tokens": max_new_tokens, "temperature": 0, "stop": ["\n"]}
+            for p in prompts
+        ]
         return [_text(r, model.url).strip().split("\n")[0].strip() for r in model.complete(bodies)]
 
 

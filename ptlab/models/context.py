@@ -7,12 +7,17 @@ recomputes the whole context in every forward instead (lm-eval's way), the refer
 benchmark and the tests compare with; an encoder-decoder always reads it that way (its encoder
 reads each prompt once anyway). Generation recomputes it too (transformers' `generate` wants the
 full sequence).
+
+The context and each prompt are tokenized apart (the prompts once per task, in the tokenization
+cache) but split where the tokenizer splits their joint text, so context + prompt ids equal the
+ids of the text the model is said to read, as lm-eval and an API server tokenize it (GPT-2-style
+tokenizers split "\n\nReview" as "\n", "\n", "Review", not as the "\n\n" a lone context ends with).
 """
 
 from __future__ import annotations
 
 import copy
-from typing import List
+from typing import List, Optional
 
 import torch
 from torch import nn
@@ -76,3 +81,31 @@ class ContextLM(nn.Module):
 
     def get_output_embeddings(self):
         return self.backbone.get_output_embeddings()
+
+
+def tokens_before(tokenizer, text: str, after: str) -> List[int]:
+    """The tokens of `text` as the tokenizer splits `text + after` (no special tokens); `text`'s
+    own tokens when a token spans the boundary."""
+    return _split(tokenizer, text, after, keep_before=True)
+
+
+def tokens_after(tokenizer, before: str, text: str) -> List[int]:
+    """The tokens of `text` as the tokenizer splits `before + text` (no special tokens); `text`'s
+    own tokens when a token spans the boundary."""
+    return _split(tokenizer, before, text, keep_before=False)
+
+
+def _split(tokenizer, before: str, after: str, keep_before: bool) -> List[int]:
+    cut = len(before)
+    joint = _with_offsets(tokenizer, before + after)
+    if joint is None or any(start < cut < end for _, (start, end) in joint):
+        return tokenizer(before if keep_before else after, add_special_tokens=False)["input_ids"]
+    return [i for i, (start, end) in joint if (end <= cut if keep_before else start >= cut)]
+
+
+def _with_offsets(tokenizer, text: str) -> Optional[List[tuple]]:
+    """(id, (start, end)) per token; None for a tokenizer without offsets (a slow one)."""
+    if not getattr(tokenizer, "is_fast", False):
+        return None
+    enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    return list(zip(enc["input_ids"], (tuple(o) for o in enc["offset_mapping"])))

@@ -15,71 +15,24 @@ construction: methods differ only in which parameters train.
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Any, Dict, List, Sequence
+from typing import Any, Dict, List, Optional
 
 import torch
-import torch.nn.functional as F
 
 from ptlab.config import Family, TaskConfig
 from ptlab.data.sources import Example
 from ptlab.kinds import Head
-
-IGNORE = -100
-Batch = Dict[str, Any]
-
-
-def _pad(seqs: Sequence[Sequence[int]], value: int, left: bool = False) -> torch.Tensor:
-    """Pad to the longest sequence in the batch (dynamic padding)."""
-    width = max(len(s) for s in seqs)
-    rows = [([value] * (width - len(s)) + list(s)) if left else (list(s) + [value] * (width - len(s))) for s in seqs]
-    return torch.tensor(rows, dtype=torch.long)
-
-
-def _to(batch: Batch, model) -> Batch:
-    device = next(model.parameters()).device
-    return {n: t.to(device) for n, t in batch.items()}
-
-
-def token_logprobs(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-row sum of log p(label token) and the token count; logits[:, t] predicts labels[:, t]."""
-    mask = labels != IGNORE
-    return _row_sums(logits[mask], labels, mask)
-
-
-def _row_sums(picked_logits, labels, mask) -> tuple[torch.Tensor, torch.Tensor]:
-    lp = -F.cross_entropy(picked_logits.float(), labels[mask], reduction="none")
-    rows = mask.nonzero()[:, 0]
-    sums = torch.zeros(labels.shape[0], device=labels.device).index_add_(0, rows, lp)
-    return sums, mask.sum(dim=1)
-
-
-def last_hidden(model, batch: Batch, **forward) -> tuple[torch.Tensor, torch.nn.Module, Any]:
-    """A causal LM's final hidden states at the batch's real positions, its LM head, and the
-    forward's output (for its key/value cache when `use_cache=True` is passed).
-
-    The LM head (vocabulary x hidden) is a large share of a small LM's compute; the loss and the
-    scorer need it at a few positions only, so the forward keeps one position of logits and the
-    head is applied where needed. Works under peft (prompt tuning's virtual positions dropped).
-    """
-    base = _base(model)
-    captured = {}
-
-    def grab(module, args, output):
-        captured["h"] = output[0] if isinstance(output, tuple) else output.last_hidden_state
-
-    handle = base.get_decoder().register_forward_hook(grab)
-    try:
-        output = model(
-            input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], logits_to_keep=1, **forward
-        )
-    finally:
-        handle.remove()
-    return captured["h"][:, -batch["input_ids"].shape[1] :], base.get_output_embeddings(), output
-
-
-def _base(model):
-    """The transformers model under a peft wrapper (or the model itself)."""
-    return model.get_base_model() if hasattr(model, "get_base_model") else model
+from ptlab.models.context import tokens_after, tokens_before
+from ptlab.models.tensors import (
+    IGNORE,
+    Batch,
+    base_model,
+    last_hidden,
+    pad,
+    row_sums,
+    to_model_device,
+    token_logprobs,
+)
 
 
 class FamilyReader:
@@ -98,7 +51,7 @@ class FamilyReader:
         self.task = task
         self.head = head
         self.pad_id = tokenizer.pad_token_id
-        self.after_context = False  # prompts follow a method's context (set before tokenization)
+        self.after_context: Optional[str] = None  # the text a method's context ends with, before each prompt
 
     @property
     def has_lm_head(self) -> bool:
@@ -114,26 +67,47 @@ class FamilyReader:
         return self.encode_text(self.prompt_text(ex))
 
     def encode_text(self, text: str) -> List[int]:
-        """A prompt's ids. The tokenizer truncates the text, not its special tokens (BOS, [CLS]/[SEP] stay);
-        a prompt that follows a context (in-context demonstrations) gets none: the context has them."""
+        """A prompt's ids. The tokenizer truncates the text, not its special tokens (BOS, [CLS]/[SEP] stay).
+        A prompt that follows a context (in-context demonstrations) is split as the joint text is,
+        without the leading special tokens (the context has them)."""
         self.tokenizer.truncation_side = self.truncation_side
-        ids = self.tokenizer(text, truncation=True, max_length=self.task.max_source_length)["input_ids"]
-        return ids[len(self.leading_special_ids) :] if self.after_context else ids
+        if self.after_context is None:
+            return self.tokenizer(text, truncation=True, max_length=self.task.max_source_length)["input_ids"]
+        trailing = self.special_ids[1]
+        body = tokens_after(self.tokenizer, self.after_context, text)
+        room = self.task.max_source_length - len(trailing)
+        return (body[-room:] if self.truncation_side == "left" else body[:room]) + trailing
+
+    def context_ids(self, text: str) -> List[int]:
+        """A method's fixed context as ids: the leading special tokens, then `text` split as it is
+        before a prompt (the template's literal start, or a word when it starts with a field)."""
+        probe = self.task.selected.text.split("{")[0] or "x"
+        return self.leading_special_ids + tokens_before(self.tokenizer, text, probe)
 
     @cached_property
-    def leading_special_ids(self) -> List[int]:
-        """The special tokens the tokenizer puts before a text (Llama's BOS; none for GPT-2 or T5,
-        whose EOS comes after): a context starts with them, the prompt after it does not."""
+    def special_ids(self) -> tuple:
+        """The special tokens the tokenizer puts before and after a text (Llama: BOS, none; T5: none,
+        EOS; GPT-2: none, none): a context starts with the leading ones, the prompt after it does not."""
         marked = self.tokenizer("x")["input_ids"]
         bare = self.tokenizer("x", add_special_tokens=False)["input_ids"]
         start = next(i for i in range(len(marked)) if marked[i : i + len(bare)] == bare)
-        return marked[:start]
+        return marked[:start], marked[start + len(bare) :]
+
+    @property
+    def leading_special_ids(self) -> List[int]:
+        return self.special_ids[0]
+
+    def read_context(self, model, text: str, reuse_cache: bool):
+        """`model` reading `text` before every input (its key/value cache computed once per run)."""
+        from ptlab.models.context import ContextLM
+
+        return ContextLM(model, self.context_ids(text), reuse_cache)
 
     def inputs(self, prompts) -> Batch:
         """Prompts as one right-padded batch."""
         return {
-            "input_ids": _pad(prompts, self.pad_id),
-            "attention_mask": _pad([[1] * len(p) for p in prompts], 0),
+            "input_ids": pad(prompts, self.pad_id),
+            "attention_mask": pad([[1] * len(p) for p in prompts], 0),
         }
 
     def _gen_kwargs(self, num_beams: int, max_new_tokens: int) -> Dict[str, Any]:
@@ -200,16 +174,16 @@ class CausalReader(LMReader):
         seqs = [list(p) + list(a) for p, a in zip(prompts, answers)]
         labels = [[IGNORE] * len(p) + list(a) for p, a in zip(prompts, answers)]
         return {
-            "input_ids": _pad(seqs, self.pad_id),
-            "attention_mask": _pad([[1] * len(s) for s in seqs], 0),
-            "labels": _pad(labels, IGNORE),
+            "input_ids": pad(seqs, self.pad_id),
+            "attention_mask": pad([[1] * len(s) for s in seqs], 0),
+            "labels": pad(labels, IGNORE),
         }
 
     def _answer_logprobs(self, model, batch):
         hidden, head, _ = last_hidden(model, batch)
         labels = batch["labels"][:, 1:]  # position t predicts token t + 1
         mask = labels != IGNORE
-        return _row_sums(head(hidden[:, :-1][mask]), labels, mask)
+        return row_sums(head(hidden[:, :-1][mask]), labels, mask)
 
     def score(self, model, prompts, choices):
         """The prompt is computed once per example, whatever the number of labels.
@@ -218,7 +192,7 @@ class CausalReader(LMReader):
         single-token verbalizers cost one forward per example. Longer verbalizers continue from
         the prompt's key/value cache, all choices of the batch in one more (short) forward.
         """
-        inputs = _to(self.inputs(prompts), model)
+        inputs = to_model_device(self.inputs(prompts), model)
         multi_token = any(len(c) > 1 for c in choices)
         hidden, head, output = last_hidden(model, inputs, use_cache=multi_token)
         lengths = inputs["attention_mask"].sum(dim=1)
@@ -237,23 +211,23 @@ class CausalReader(LMReader):
         k, device = len(choices), lengths.device
         offset = cache.get_seq_length() - inputs["input_ids"].shape[1]
         cache.batch_repeat_interleave(k)
-        ids = _pad([c[:-1] for c in choices], self.pad_id).repeat(n, 1).to(device)
-        targets = _pad([c[1:] for c in choices], IGNORE).repeat(n, 1).to(device)
+        ids = pad([c[:-1] for c in choices], self.pad_id).repeat(n, 1).to(device)
+        targets = pad([c[1:] for c in choices], IGNORE).repeat(n, 1).to(device)
         answer = targets != IGNORE
         prompt_mask = inputs["attention_mask"].repeat_interleave(k, dim=0)
         mask = torch.cat([prompt_mask.new_ones(n * k, offset), prompt_mask, answer.long()], dim=1)
         positions = (offset + lengths).repeat_interleave(k)[:, None] + torch.arange(ids.shape[1], device=device)
         hidden, head, _ = last_hidden(
-            _base(model), {"input_ids": ids, "attention_mask": mask}, position_ids=positions, past_key_values=cache
+            base_model(model), {"input_ids": ids, "attention_mask": mask}, position_ids=positions, past_key_values=cache
         )
-        sums, _ = _row_sums(head(hidden[answer]), targets, answer)
+        sums, _ = row_sums(head(hidden[answer]), targets, answer)
         return sums.view(n, k)
 
     def generate(self, model, prompts, num_beams, max_new_tokens):
-        inputs = _to(
+        inputs = to_model_device(
             {
-                "input_ids": _pad(prompts, self.pad_id, left=True),
-                "attention_mask": _pad([[1] * len(p) for p in prompts], 0, left=True),
+                "input_ids": pad(prompts, self.pad_id, left=True),
+                "attention_mask": pad([[1] * len(p) for p in prompts], 0, left=True),
             },
             model,
         )
@@ -273,7 +247,7 @@ class Seq2SeqReader(LMReader):
         return ids if len(ids) <= limit else ids[: limit - 1] + ids[-1:]
 
     def with_answers(self, prompts, answers) -> Batch:
-        return {**self.inputs(prompts), "labels": _pad(answers, IGNORE)}
+        return {**self.inputs(prompts), "labels": pad(answers, IGNORE)}
 
     def _answer_logprobs(self, model, batch):
         return token_logprobs(model(**batch).logits, batch["labels"])
@@ -283,15 +257,17 @@ class Seq2SeqReader(LMReader):
         then scores every label against that encoding, repeated per label. The prompts go in
         again only for their shape (peft sizes its prefix by them): the encoder is skipped."""
         k = len(choices)
-        inputs = _to(self.inputs(prompts), model)
+        inputs = to_model_device(self.inputs(prompts), model)
         start = torch.full((len(prompts), 1), model.config.decoder_start_token_id, device=inputs["input_ids"].device)
         encoded = model(**inputs, decoder_input_ids=start).encoder_last_hidden_state
-        flat = _to(self.with_answers([p for p in prompts for _ in range(k)], choices * len(prompts)), model)
+        flat = to_model_device(self.with_answers([p for p in prompts for _ in range(k)], choices * len(prompts)), model)
         sums, counts = self._answer_logprobs(model, {**flat, "encoder_outputs": (encoded.repeat_interleave(k, dim=0),)})
         return sums.view(-1, k), (sums / counts).view(-1, k)
 
     def generate(self, model, prompts, num_beams, max_new_tokens):
-        out = model.generate(**_to(self.inputs(prompts), model), **self._gen_kwargs(num_beams, max_new_tokens))
+        out = model.generate(
+            **to_model_device(self.inputs(prompts), model), **self._gen_kwargs(num_beams, max_new_tokens)
+        )
         return self._decode(out)
 
 
@@ -303,7 +279,7 @@ class EncoderReader(FamilyReader):
     truncation_side = "right"  # a classification head reads the whole text; keep its start
 
     def logits(self, model, batch: Batch) -> torch.Tensor:
-        batch = _to(batch, model)
+        batch = to_model_device(batch, model)
         return model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
 
 
