@@ -202,10 +202,12 @@ def gather(inputs: Sequence[Path], split: str, metric: Optional[str]) -> Tuple[p
 
 
 def _split_templates(runs: pd.DataFrame) -> pd.DataFrame:
-    """Runs whose records name different templates that their run dirs do not (a task's default
-    template changed, or one set by an experiment) get a column each: the override joins the variant."""
+    """Runs of one cell (model x task x method x variant) whose records name different templates that
+    their run dirs do not (a task's default template changed, or one set by an experiment) get a
+    column each: the override joins the variant. One template per task (the default on each) is no split."""
     unnamed = runs["variant"].map(lambda v: split_template(v)[1] is None) & runs["template"].notna()
-    several = runs[unnamed].groupby(["name", "method", "variant"])["template"].transform("nunique") > 1
+    cell = ["name", "model", "task", "method", "variant"]
+    several = runs[unnamed].groupby(cell)["template"].transform("nunique") > 1
     tagged = several[several].index
     runs.loc[tagged, "variant"] = [
         ",".join(filter(None, [variant, f"{OVERRIDE}={template}"]))

@@ -148,6 +148,19 @@ def check(options: Dict[str, Any]) -> None:
         rule = RULES.get(key)
         if rule is not None and not rule(value):
             raise ConfigError(f"trainer.{key}={value!r} is not valid: it must be {rule.rule}")
+        if key in ("limit_val_batches", "limit_test_batches") and not _all_or_none(value):
+            raise ConfigError(
+                f"trainer.{key}={value!r} would score only the longest prompts (evaluation batches are "
+                f"length-sorted, longest first): use data.eval_limit=N for a fixed subset in split order "
+                f"(or trainer.{key}=0 to skip it)"
+            )
+
+
+def _all_or_none(value: Any) -> bool:
+    """An evaluation limit that keeps every batch (1.0, null) or none (0)."""
+    return value is None or (
+        not isinstance(value, bool) and (value == 0 or (isinstance(value, float) and value == 1.0))
+    )
 
 
 def trainer_options(options: Dict[str, Any]) -> Dict[str, Any]:

@@ -146,6 +146,19 @@ def test_in_context_through_the_api_equals_the_local_in_context_scorer(served, s
     assert len(server.requests) == 2 * N and all(r["prompt"].startswith(context) for r in server.requests)
 
 
+def test_in_context_generation_sends_the_demonstrations_with_every_prompt(served, server, data_dir, tmp_path):
+    more = ("task=e2e_nlg", "data.eval_limit=2", "data.k=2")
+    run = compose(data_dir, tmp_path / "cache", tmp_path / "run", *api(server, *more, method="in_context"))
+    data, module = build_run(run)
+    assert "train" not in data.splits  # the demonstrations are read, never tokenized for training
+    batch = data.kind.collate(data.reader, list(data.splits["validation"]), train=False)
+    out, _ = data.kind.evaluate(data.reader, module.model, batch, run.decode)
+    context = module.method.context_text(data.reader, module.method.demonstrations)
+    assert len(module.method.demonstrations) == 2 and context.count(data.reader.task.selected.text.split("{")[0]) >= 2
+    assert [r["prompt"] for r in server.requests] == [context + p for p in batch["prompt"]]
+    assert len(out["predictions"]) == len(batch["prompt"])
+
+
 def test_generation_goes_through_completions(served, server, data_dir, tmp_path):
     run = compose(data_dir, tmp_path / "cache", tmp_path / "run", *api(server, "task=e2e_nlg", "data.eval_limit=3"))
     data, module = build_run(run)

@@ -179,6 +179,10 @@ CONFIG_ERRORS = {
         ["model=tiny-bert", "method=full_finetune", "+task.group_by=text"],
         ["unknown key task.group_by"],
     ),
+    "partial-eval-of-length-sorted-batches": (
+        ["model=tiny-llama", "method=zero_shot", "+trainer.limit_val_batches=0.25"],
+        ["trainer.limit_val_batches=0.25", "longest prompts", "data.eval_limit=N"],
+    ),
     "unknown-template": (
         ["model=tiny-llama", "method=zero_shot", "task.template=revieww"],
         ["task.template='revieww'", "did you mean task.template=review?"],

@@ -60,6 +60,41 @@ def test_bare_cue_is_the_text_after_the_last_field():
     assert bare_cue("{text}") == ""
 
 
+def test_escaped_braces_stay_in_the_cue():
+    assert bare_cue("Review: {text}\nSentiment {{label}}:") == "Sentiment {label}:"
+
+
+def test_only_the_requested_baselines_are_computed(compose_run):
+    """task.metrics without calibrated/PMI metrics: no content-free or cue forward, no such outputs."""
+    run = compose_run(
+        "model=tiny-llama", "method=zero_shot", "task=sst2", "data.eval_limit=2", "task.metrics=[accuracy]"
+    )
+    *_, out, rows = _evaluated(run)
+    assert set(out) == {"sum", "mean", "gold"} and "predicted_calibrated" not in rows[0]
+    run = compose_run(
+        "model=tiny-llama", "method=zero_shot", "task=sst2", "data.eval_limit=2", "task.metrics=[accuracy,accuracy_pmi]"
+    )
+    *_, out, rows = _evaluated(run)
+    assert "pmi" in out and "calibrated" not in out and "predicted_pmi" in rows[0]
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["+task.calibration.content_free=[]"], "task.calibration.content_free is empty"),
+        (
+            ["task.templates.review.text='Classify: {text}'"],
+            "task.templates.review.text has no text after its last field",
+        ),
+    ],
+    ids=["no-content-free-input", "no-cue-for-pmi"],
+)
+def test_baselines_that_cannot_be_computed_are_config_errors(compose_run, overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        compose_run("model=tiny-llama", "method=zero_shot", "task=sst2", *overrides)
+    compose_run("model=tiny-llama", "method=zero_shot", "task=sst2", "task.metrics=[accuracy]", *overrides)  # not asked
+
+
 def test_a_custom_cue_and_content_free_list_are_used(compose_run):
     run = compose_run(
         "model=tiny-llama",

@@ -83,6 +83,13 @@ def test_an_overflowing_context_drops_whole_demonstrations(compose_run, capsys):
     assert torch.isfinite(out["sum"]).all()
 
 
+def test_a_context_with_no_room_for_one_demonstration_is_an_error(compose_run):
+    """Not a silent zero-shot run on prompts tokenized to follow a context."""
+    run = _run(compose_run, "+model.random_config.max_position_embeddings=140")  # 128-token prompts + 4
+    with pytest.raises(ConfigError, match="not one demonstration fits the model's 140 positions"):
+        build_run(run)
+
+
 def test_in_context_needs_a_k_shot_draw_and_an_lm(compose_run):
     with pytest.raises(ConfigError, match="set data.k or data.k_per_class"):
         compose_run("model=tiny-llama", "method=in_context", "task=sst2")

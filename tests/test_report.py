@@ -738,6 +738,18 @@ def test_a_template_of_another_task_is_not_applicable_and_a_shared_name_can_be_m
     }
 
 
+def test_each_tasks_own_default_template_is_one_column(tmp_path):
+    """sst2 ran `review`, rte `true_false` (each task's default, not in the run dirs): one column."""
+    write_templated(tmp_path, "zero_shot", "review", 0, 0.6, in_dir=False)
+    write_templated(tmp_path, "zero_shot", "true_false", 0, 0.55, in_dir=False, task="rte")
+    result = report(str(tmp_path), "--out", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    assert table_of(result.stdout) == {
+        ("gpt2", "sst2 (accuracy)"): {"zero_shot": "60.0 (n=1)"},
+        ("gpt2", "rte (macro_f1)"): {"zero_shot": "55.0 (n=1)"},
+    }
+
+
 def test_kendall_tau_b_with_ties():
     from ptlab.report_templates import kendall_tau, tau_b
 

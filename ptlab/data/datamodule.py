@@ -108,7 +108,8 @@ class TaskDataModule(L.LightningDataModule):
         if not self.raw:
             self.read()
         for split, examples in self.raw.items():
-            self.splits[split] = self._encoded(split, examples)
+            if split != "train" or self.run.trains:  # in-context reads its demonstrations from `raw`
+                self.splits[split] = self._encoded(split, examples)
 
     def _encode_row(self, split: str, ex: Example) -> dict:
         return {**self.kind.encode(self.reader, ex, train=split == "train"), "prompt": self.reader.prompt_text(ex)}

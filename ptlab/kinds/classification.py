@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
+from ptlab import calibration
 from ptlab.calibration import Baseline, CalibrationConfig
 from ptlab.config import Family, TaskConfig
 from ptlab.errors import ConfigError, DataError
@@ -69,7 +70,14 @@ class Classification(TaskKind):
                     f"task.templates.{name}.labels names {list(template.labels)}; it must name the task's labels "
                     f"{list(self.task.labels)}, in that order"
                 )
+        calibration.check(self.task.calibration, self.task.selected.text, self._template_key("text"), self.task.metrics)
         super().check()
+
+    def _template_key(self, part: str) -> str:
+        """The config key that holds the selected template's `part` (text or labels)."""
+        if self.task.templates:
+            return f"task.templates.{self.task.template}.{part}"
+        return "task.template" if part == "text" else "task.labels"
 
     def verbalizers(self) -> Dict[str, str]:
         """label name -> the words the LM scores for it: the selected template's, else the task's."""
@@ -123,8 +131,9 @@ class Classification(TaskKind):
             # An API model's verbalizers are texts its server tokenizes: no token count here.
             longest = max((len(c) for c in ids if not isinstance(c, str)), default=0)
             if longest > self.task.max_target_length:
+                key = self._template_key("labels") if self.task.selected.labels else "task.labels"
                 raise ConfigError(
-                    f"task {self.task.name}: a verbalizer in task.labels is {longest} tokens long, more "
+                    f"task {self.task.name}: a verbalizer in {key} is {longest} tokens long, more "
                     f"than task.max_target_length={self.task.max_target_length}"
                 )
             self._choice_ids = ids
@@ -167,22 +176,22 @@ class Classification(TaskKind):
 
     def evaluate(self, reader, model, batch, decode):
         summed, mean = self._score(reader, model, batch["prompt_ids"])
-        if self._baseline is None:
+        calibrate = any(m in self.task.metrics for m in calibration.CALIBRATED)
+        pmi = reader.has_lm_head and any(m in self.task.metrics for m in calibration.PMI)
+        if self._baseline is None and (calibrate or pmi):
             self._baseline = Baseline(
                 lambda prompts: self._score(reader, model, prompts),
                 reader.encode_text,
                 self.template_fields(),
                 self.task.selected.text,
                 self.task.calibration,
-                with_cue=reader.has_lm_head,
+                calibrate=calibrate,
+                with_cue=pmi,
             )
-        out = {
-            "sum": summed,
-            "mean": mean,
-            "gold": batch["label"].to(summed.device),
-            "calibrated": self._baseline.calibrated(summed),
-        }
-        if reader.has_lm_head:
+        out = {"sum": summed, "mean": mean, "gold": batch["label"].to(summed.device)}
+        if calibrate:
+            out["calibrated"] = self._baseline.calibrated(summed)
+        if pmi:
             out["pmi"] = self._baseline.pmi(summed)
         labels = list(self.task.labels)
         rows = [

@@ -74,8 +74,12 @@ class InContext(Method):
                 file=sys.stderr,
             )
         self.demonstrations = kept
-        if not kept:
-            return backbone
+        if not kept:  # the prompts were tokenized to follow a context: no silent zero-shot run
+            raise ConfigError(
+                f"method=in_context: not one demonstration fits the model's {limit} positions with room for "
+                f"a task.max_source_length={self.run.task.max_source_length}-token prompt; lower it, or "
+                f"use a model with a longer context"
+            )
         text = self.context_text(reader, kept)
         self.context_tokens = len(reader.context_ids(text)) if limit else None
         return reader.read_context(backbone, text, self.cfg.reuse_cache)
