@@ -10,10 +10,11 @@ import signal as signal_module
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Optional
 
 
-from ptlab.errors import ConfigError, did_you_mean
+from ptlab.errors import ConfigError, positive
+from ptlab.task_config import TaskConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,12 +42,6 @@ class DType(str, Enum):
     float32 = "float32"
     bfloat16 = "bfloat16"
     float16 = "float16"
-
-
-class DataFormat(str, Enum):
-    tsv = "tsv"
-    csv = "csv"
-    jsonl = "jsonl"
 
 
 class IfExists(str, Enum):
@@ -141,75 +136,11 @@ class MethodConfig:
 
 
 @dataclass
-class HubSource:
-    path: str
-    name: Optional[str] = None
-    revision: Optional[str] = None  # e.g. refs/convert/parquet for script-only hub repos
-    splits: Dict[str, str] = field(default_factory=dict)  # ptlab split -> hub split
-    rename: Dict[str, str] = field(default_factory=dict)  # hub column -> the local files' column
-
-
-@dataclass
-class LocalSource:
-    dir: str  # relative to the data directory
-    format: DataFormat
-    files: Dict[str, str] = field(default_factory=dict)  # ptlab split -> file name
-
-
-@dataclass
-class TemplateConfig:
-    """One named prompt: its text, and (classification) verbalizers of its own."""
-
-    text: str  # str.format template over the task's template fields
-    labels: Optional[Dict[str, str]] = None  # label name -> verbalizer; null: the task's labels
-
-
-@dataclass
-class TaskConfig:
-    """A task is data + prompt + scorer; all methods on it share every field here.
-
-    The fields every kind has; a kind's module (ptlab/kinds/) extends this with its own
-    (classification: `labels`; generation: `group_by`) and checks them.
-    """
-
-    name: str
-    kind: str  # a task kind in ptlab/kinds/ (classification, generation)
-    # The prompt: a name from `templates`, or (a task without templates) the template text itself,
-    # a str.format template over the `columns` fields, e.g. "Review: {text}\nSentiment:".
-    template: str
-    columns: Dict[str, str]  # template field (or the kind's answer column) -> data column
-    metrics: List[str]
-    main_metric: str
-    hub: Optional[HubSource] = None
-    local: Optional[LocalSource] = None
-    templates: Dict[str, TemplateConfig] = field(default_factory=dict)  # name -> prompt; task.template picks
-    max_source_length: int = 256
-    max_target_length: int = 64
-
-    @property
-    def selected(self) -> TemplateConfig:
-        """The template every method on this run uses."""
-        return self.templates[self.template] if self.templates else TemplateConfig(self.template)
-
-    def check(self) -> None:
-        if self.hub is None and self.local is None:
-            raise ConfigError(f"task {self.name}: declare task.hub or task.local (or both)")
-        if self.templates and self.template not in self.templates:
-            raise ConfigError(
-                f"task.template={self.template!r} is not one of task {self.name}'s templates"
-                f"{did_you_mean(self.template, self.templates, 'task.template=')}"
-            )
-        if self.main_metric not in self.metrics:
-            raise ConfigError(f"task.main_metric={self.main_metric!r} is not among task.metrics={self.metrics}")
-        positive("task.max_source_length", self.max_source_length)
-        positive("task.max_target_length", self.max_target_length)
-
-
-@dataclass
 class DataConfig:
     source: str = "auto"  # auto (local files when a data dir is set, else hub) | hub | local
     k: Optional[int] = None  # few-shot: k training examples, sampled with the run's seed
     k_per_class: Optional[int] = None  # few-shot: k training examples per class
+    cap_k: bool = False  # k (per class) larger than the training set (class): take all (results.json: data)
     eval_limit: Optional[int] = None  # validation subset (same subset for every run)
     test_limit: Optional[int] = None
     subset_seed: int = 1234  # fixed across runs so every method is scored on the same examples
@@ -303,9 +234,3 @@ class ScalarsConfig:
     name: str = "default"
     if_exists: IfExists = IfExists.resume
     verbose: bool = False  # library logs and warnings on the console too, not only in the run's log
-
-
-def positive(key: str, value: int) -> None:
-    """Raise a ConfigError naming `key` unless value > 0."""
-    if not value > 0:
-        raise ConfigError(f"{key} must be > 0, got {value}")

@@ -41,3 +41,9 @@ def did_you_mean(name: str, known: Iterable[str], prefix: str = "") -> str:
     known = list(known)
     close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
     return f"; did you mean {prefix}{close[0]}?" if close else f"; known: {sorted(known)}"
+
+
+def positive(key: str, value: int) -> None:
+    """Raise a ConfigError naming `key` unless value > 0."""
+    if not value > 0:
+        raise ConfigError(f"{key} must be > 0, got {value}")

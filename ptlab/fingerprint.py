@@ -85,6 +85,7 @@ def config_changes(old: Dict[str, Any], new: Dict[str, Any], limit: int = 3) -> 
 def data_files(run: RunConfig) -> Dict[str, Any]:
     """What the task reads, as the data module will (local files when a data dir is set, else the
     hub): each local file's size and sha256 (or "missing"), or the hub dataset's identity."""
+    from ptlab.data.formats import format_of
     from ptlab.data.sources import declared_splits, resolve_data_dir
 
     task, source = run.task, run.data.source
@@ -96,8 +97,11 @@ def data_files(run: RunConfig) -> Dict[str, Any]:
             if not local or data_dir is None:
                 found[split] = "not declared locally" if not local else "no data dir"
                 continue
-            found[split] = _file_identity(data_dir / task.local.dir / task.local.files[split])
-            found[split]["file"] = f"{task.local.dir}/{task.local.files[split]}"
+            folder = data_dir / task.local.dir
+            paths = format_of(task.local).paths(folder, task.local.files[split], task.local)  # a parallel pair: 2
+            parts = [_file_identity(path) for path in paths]
+            found[split] = parts[0] if len(parts) == 1 else {"parts": parts}
+            found[split]["file"] = " + ".join(f"{task.local.dir}/{path.name}" for path in paths)
         elif task.hub is not None:
             hub = task.hub
             where = f"{hub.path}/{hub.name or ''}@{hub.revision or 'main'}"

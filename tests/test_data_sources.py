@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from ptlab.config import TaskConfig
+from ptlab.task_config import TaskConfig
 from ptlab.data.sources import Example, declared_splits, load_split, resolve_data_dir
 from ptlab.errors import DataError
 from ptlab.kinds import kind_class
@@ -374,6 +374,7 @@ def test_hub_e2e_reads_the_parquet_export_and_renames_columns(hub_repo):
     assert ex == Example(
         {"meaning_representation": "name[X]"},
         target="X is a pub.",
+        references=["X is a pub."],
         where=f"hub:{hub_repo}/test[0]",
     )
 

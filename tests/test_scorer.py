@@ -31,7 +31,10 @@ CASES = {
 def setup(request, compose_run):
     model_name, labels, method = request.param
     run = compose_run(f"model={model_name}", f"method={method}", "task=sst2", "data.k=8", "data.eval_limit=4")
-    run = dataclasses.replace(run, task=dataclasses.replace(run.task, labels=labels, max_target_length=8))
+    values = dict(enumerate(labels))  # SST-2's 0/1 in the order of the replacement labels
+    run = dataclasses.replace(
+        run, task=dataclasses.replace(run.task, labels=labels, label_values=values, max_target_length=8)
+    )
     _, module = build_run(run)
     model, reader, kind = module.model.eval(), module.reader, module.kind
     torch.manual_seed(0)

@@ -83,10 +83,10 @@ class TaskDataModule(L.LightningDataModule):
                 return [
                     ex
                     for c in sorted(by_class)
-                    for ex in self._sample(rng, by_class[c], data.k_per_class, f"train class {c}")
+                    for ex in self._sample(rng, by_class[c], data.k_per_class, f"train class {c}", data.cap_k)
                 ]
             if data.k is not None:
-                return self._sample(rng, examples, data.k, "train")
+                return self._sample(rng, examples, data.k, "train", data.cap_k)
             return examples
         examples = self.kind.eval_examples(examples)
         limit = data.eval_limit if split == "validation" else data.test_limit
@@ -96,9 +96,14 @@ class TaskDataModule(L.LightningDataModule):
         return self._sample(random.Random(data.subset_seed), examples, limit, split)
 
     @staticmethod
-    def _sample(rng: random.Random, items: list, k: int, what: str) -> list:
-        if k > len(items):
-            raise DataError(f"asked for {k} examples of {what}, which has only {len(items)}")
+    def _sample(rng: random.Random, items: list, k: int, what: str, cap: bool = False) -> list:
+        """k of `items`, drawn with `rng`, in their split order; with `cap`, all of them if fewer."""
+        if k > len(items) and not cap:
+            raise DataError(
+                f"asked for {k} examples of {what}, which has only {len(items)} "
+                f"(data.cap_k=true takes all of a smaller set)"
+            )
+        k = min(k, len(items))
         return [items[i] for i in sorted(rng.sample(range(len(items)), k))]
 
     # --- tokenization, cached ---
@@ -168,8 +173,8 @@ class TaskDataModule(L.LightningDataModule):
             self._tokenizer_fingerprint,
         ):
             h.update(json.dumps(part, sort_keys=True, default=str).encode())
-        for ex in examples:
-            h.update(json.dumps([ex.fields, ex.label, ex.target, ex.references], sort_keys=True).encode())
+        for ex in examples:  # everything an example holds but where it came from
+            h.update(json.dumps({**dataclasses.asdict(ex), "where": None}, sort_keys=True).encode())
         return f"{task.name}-{split}-{h.hexdigest()[:20]}"
 
     # --- loaders ---

@@ -1,4 +1,4 @@
-"""Read one split of a task into `Example`s, from local files (tsv, csv, jsonl) or the HF Hub.
+"""Read one split of a task into `Example`s, from local files (ptlab/data/formats/) or the HF Hub.
 
 Every bad input raises one `DataError` whose message names the file and line (or hub row) and,
 where it can, the fix. Nothing is printed.
@@ -6,18 +6,16 @@ where it can, the fix. Nothing is printed.
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import os
 import socket
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, List, Optional
 from urllib.parse import urlparse
 
-from ptlab.config import TaskConfig
+from ptlab.task_config import TaskConfig
+from ptlab.data.formats import check_columns, format_of
 from ptlab.errors import DataError
 from ptlab.kinds import kind_of
 
@@ -29,6 +27,9 @@ class Example:
     target: Optional[str] = None  # generation: the reference text
     where: str = ""  # "path/to/file:LINE" or "hub:<path>/<split>[i]", for error messages
     references: Optional[List[str]] = None  # generation eval: every reference of this source
+    choices: Optional[List[str]] = None  # multiple choice: this example's candidate answers
+    tokens: Optional[List[str]] = None  # token classification: the words
+    tags: Optional[List[int]] = None  # token classification: one tag index per word
 
 
 def resolve_data_dir(configured: Optional[str]) -> Optional[Path]:
@@ -86,100 +87,48 @@ def _load_local(task: TaskConfig, split: str, data_dir: Path) -> List[Example]:
     if not data_dir.is_dir():
         raise DataError(f"data directory {data_dir} does not exist (set by paths.data_dir or PTLAB_DATA_DIR)")
     folder = data_dir / local.dir
-    path = folder / local.files[split]
+    fmt = format_of(local)
+    paths = fmt.paths(folder, local.files[split], local)
     if not folder.is_dir():
-        raise DataError(f"task folder {folder} does not exist (expected {path})")
-    if not path.is_file():
-        present = sorted(p.name for p in folder.iterdir())
-        raise DataError(f"data file {path} does not exist; {folder} holds {present}")
-
-    text = _read_utf8(path)
-    if local.format == "jsonl":
-        records = _jsonl_records(path, text, task.columns)
-    else:
-        # tsv: quotes are plain text. csv: strict, so a quote left open does not swallow the
-        # rest of the file into one field, and `"a"b` is not silently read as `ab`.
-        tsv = local.format == "tsv"
-        fmt = {"delimiter": "\t", "quoting": csv.QUOTE_NONE} if tsv else {"strict": True}
-        records = _delimited_records(path, text, task.columns, **fmt)
-    kind = kind_of(task)
-    examples = [kind.example(record, f"{path}:{line}") for line, record in records]
+        raise DataError(f"task folder {folder} does not exist (expected {paths[0]})")
+    for path in paths:
+        if not path.is_file():
+            present = sorted(p.name for p in folder.iterdir())
+            raise DataError(f"data file {path} does not exist; {folder} holds {present}")
+    kind, columns = kind_of(task), split_columns(task, split)
+    carve = local.split_by if local.split_by and split in local.split_by.groups else None
+    needed = {f"task.columns.{f}": c for f, c in columns.items()}
+    if carve is not None:
+        needed["task.local.split_by.column"] = carve.column
+    records = fmt.records(paths, local, needed)
+    if carve is not None:
+        records = _in_groups(records, carve.column, *carve.groups[split])
+    examples = [kind.example(_as_declared(task, columns, record), where) for where, record in records]
     if not examples:
-        raise DataError(f"{path}: no rows (split {split!r} of task {task.name} is empty)")
+        raise DataError(f"{paths[0]}: no rows (split {split!r} of task {task.name} is empty)")
     return examples
 
 
-def _read_utf8(path: Path) -> str:
-    data = path.read_bytes()
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        line = data.count(b"\n", 0, err.start) + 1
-        raise DataError(
-            f"{path}:{line}: not valid UTF-8 (byte 0x{data[err.start]:02x} at offset {err.start})"
-        ) from None
-    return text.removeprefix("\ufeff")
+def _in_groups(records, column: str, first: int, end: Optional[int]):
+    """The records whose `column` value is among groups first..end-1, groups numbered by the order
+    in which their values first appear in the file."""
+    order: Dict[Any, int] = {}
+    for where, record in records:
+        group = order.setdefault(record[column], len(order))
+        if group >= first and (end is None or group < end):
+            yield where, record
 
 
-def _delimited_records(
-    path: Path, text: str, columns: Dict[str, str], **fmt: Any
-) -> Iterator[Tuple[int, Dict[str, str]]]:
-    """(first line of the row, {column: value}) for each data row of a tsv/csv file."""
-    reader = csv.reader(io.StringIO(text, newline=""), **fmt)
-    header: Optional[List[str]] = None
-    end = 0  # last physical line consumed; a quoted csv field may span lines
-    try:
-        for row in reader:
-            line, end = end + 1, reader.line_num
-            if not row:  # blank line
-                continue
-            if header is None:
-                header = [name.strip() for name in row]
-                _check_columns(columns, header, f"{path}:{line}: header")
-                continue
-            if len(row) != len(header):
-                raise DataError(f"{path}:{line}: expected {len(header)} fields {header}, found {len(row)}")
-            yield line, dict(zip(header, row))
-    except csv.Error as err:
-        if str(err) == "unexpected end of data":  # the parser reached the end inside quotes
-            opened = _unclosed_quote_line(text, end + 1, reader.line_num, fmt)
-            raise DataError(
-                f"{path}:{opened}: a quoted field opened on this line is never closed (it runs to "
-                f'the end of the file, line {reader.line_num}); close it with a " and write a '
-                f'quote inside a field as ""'
-            ) from None
-        raise DataError(f"{path}:{reader.line_num}: malformed row ({err})") from None
+def split_columns(task: TaskConfig, split: str) -> Dict[str, str]:
+    """Template field -> data column in `split`: task.columns with the split's task.split_columns."""
+    return {**task.columns, **task.split_columns.get(split, {})}
 
 
-def _unclosed_quote_line(text: str, row_line: int, last_line: int, fmt: Dict[str, Any]) -> int:
-    """The line where the open quote of the row starting at `row_line` opened: its field is the
-    last one of the row and holds everything from that line to the end of the file."""
-    lines = io.StringIO(text, newline="").readlines()
-    rest = io.StringIO("".join(lines[row_line - 1 :]), newline="")
-    row = next(csv.reader(rest, **{**fmt, "strict": False}))
-    return last_line + 1 - (len(io.StringIO(row[-1], newline="").readlines()) or 1)
-
-
-def _jsonl_records(path: Path, text: str, columns: Dict[str, str]) -> Iterator[Tuple[int, Dict[str, Any]]]:
-    # split on "\n" only: str.splitlines would also break at U+2028 etc. inside JSON strings
-    for line, raw in enumerate(text.split("\n"), start=1):
-        if not raw.strip():
-            continue
-        try:
-            record = json.loads(raw)
-        except json.JSONDecodeError as err:
-            problem = f"{err.msg} at column {err.colno}"
-            raise DataError(f"{path}:{line}: not valid JSON ({problem})") from None
-        if not isinstance(record, dict):
-            raise DataError(f"{path}:{line}: expected a JSON object, got {type(record).__name__}")
-        _check_columns(columns, list(record), f"{path}:{line}: record")
-        yield line, record
-
-
-def _check_columns(columns: Dict[str, str], present: List[str], what: str) -> None:
-    missing = [f"{c!r} (task.columns.{f})" for f, c in columns.items() if c not in present]
-    if missing:
-        raise DataError(f"{what} has no column {', '.join(missing)}; columns present: {present}")
+def _as_declared(task: TaskConfig, columns: Dict[str, str], record: Dict[str, Any]) -> Dict[str, Any]:
+    """A record whose split names columns otherwise, under the names task.columns gives them."""
+    if columns == task.columns:
+        return record
+    return {**record, **{task.columns[f]: record[c] for f, c in columns.items()}}
 
 
 # ---------------------------------------------------------------- hub
@@ -215,9 +164,10 @@ def _load_hub(task: TaskConfig, split: str, data_dir: Optional[Path]) -> List[Ex
             f"To fix: {_how_to_fix(task, split)}"
         )
 
-    _check_columns(task.columns, [rename.get(c, c) for c in ds.column_names], where)
-    kind = kind_of(task)
-    rows = ({rename.get(k, k): v for k, v in row.items()} for row in ds)
+    kind, columns = kind_of(task), split_columns(task, split)
+    needed = {f"task.columns.{f}": c for f, c in columns.items()}
+    check_columns(needed, [rename.get(c, c) for c in ds.column_names], where)
+    rows = (_as_declared(task, columns, {rename.get(k, k): v for k, v in row.items()}) for row in ds)
     examples = [kind.example(row, f"{where}[{i}]") for i, row in enumerate(rows)]
     if not examples:
         raise DataError(f"{where}: no rows (split {split!r} of task {task.name} is empty)")

@@ -15,9 +15,10 @@ from typing import Any, Dict, List, Optional
 
 from ptlab import calibration
 from ptlab.calibration import Baseline, CalibrationConfig
-from ptlab.config import Family, TaskConfig
+from ptlab.config import Family
+from ptlab.task_config import TaskConfig
 from ptlab.errors import ConfigError, DataError
-from ptlab.kinds import Head, MetricSpec, TaskKind
+from ptlab.kinds import Head, MetricSpec, TaskKind, check_label_values, is_integer, value_key
 
 
 @dataclass
@@ -70,6 +71,7 @@ class Classification(TaskKind):
                     f"task.templates.{name}.labels names {list(template.labels)}; it must name the task's labels "
                     f"{list(self.task.labels)}, in that order"
                 )
+        check_label_values(self.task.label_values, list(self.task.labels), "a label name")
         calibration.check(self.task.calibration, self.task.selected.text, self._template_key("text"), self.task.metrics)
         super().check()
 
@@ -103,21 +105,23 @@ class Classification(TaskKind):
         return list(self.verbalizers().values())[ex.label]
 
     def _label_index(self, value: Any, where: str) -> int:
-        """Label name -> its index; an int or digit string i -> i (hub ClassLabel, GLUE's "0"/"1")."""
-        names = list(self.task.labels)
-        if isinstance(value, str) and value in names:
-            return names.index(value)
-        if isinstance(value, int) and not isinstance(value, bool):
-            index = value
-        elif isinstance(value, str) and value.isascii() and value.isdigit():
-            index = int(value)
-        else:
-            index = -1
-        if 0 <= index < len(names):
-            return index
+        """A label value -> its class index: through `task.label_values` where it maps the value, else
+        a label name as it is. An integer (or digit string) that names no label, with no mapping, is
+        refused: 0- or 1-based is a guess a comparison must not rest on."""
+        names, column = list(self.task.labels), self.task.columns["label"]
+        values = {value_key(k): v for k, v in (self.task.label_values or {}).items()}
+        scalar = isinstance(value, (str, int, float))  # a bool is an int; a list or null is no label
+        name = values.get(value_key(value), value) if scalar else None
+        if name in names:
+            return names.index(name)
+        if is_integer(value) and not values:
+            raise DataError(
+                f"{where}: label {value!r} (column {column!r}) is an integer, which could be a 0- or 1-based "
+                f"class index; declare what it means, e.g. task.label_values: {{0: {names[0]}, 1: {names[1]}}}"
+            )
+        mapped = f", task.label_values maps {list(values)}" if values else " (or declare task.label_values)"
         raise DataError(
-            f"{where}: label {value!r} (column {self.task.columns['label']!r}) has no verbalizer; "
-            f"known labels: {names} (or their indices 0..{len(names) - 1})"
+            f"{where}: label {value!r} (column {column!r}) has no verbalizer; known labels: {names}{mapped}"
         )
 
     # --- model side ---

@@ -11,8 +11,8 @@ import functools
 import inspect
 from dataclasses import dataclass
 
-from ptlab.config import Family, positive
-from ptlab.errors import ConfigError
+from ptlab.config import Family
+from ptlab.errors import ConfigError, positive
 from ptlab.methods.virtual_tokens import PromptInit, VirtualTokensConfig, VirtualTokensMethod
 
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import List, Optional
 
-from ptlab.config import MethodConfig, positive
-from ptlab.errors import ConfigError
+from ptlab.config import MethodConfig
+from ptlab.errors import ConfigError, positive
 from ptlab.methods.peft_method import PeftMethod
 
 

@@ -1,0 +1,29 @@
+"""jsonl: one JSON object per line (blank lines skipped)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Dict, Iterator, List
+
+from ptlab.data.formats import LocalFormat, Record, check_columns, read_utf8
+from ptlab.errors import DataError
+
+
+class Jsonl(LocalFormat):
+    name = "jsonl"
+
+    def records(self, paths: List[Path], local, columns: Dict[str, str]) -> Iterator[Record]:
+        [path] = paths
+        # split on "\n" only: str.splitlines would also break at U+2028 etc. inside JSON strings
+        for line, raw in enumerate(read_utf8(path).split("\n"), start=1):
+            if not raw.strip():
+                continue
+            try:
+                record = json.loads(raw)
+            except json.JSONDecodeError as err:
+                raise DataError(f"{path}:{line}: not valid JSON ({err.msg} at column {err.colno})") from None
+            if not isinstance(record, dict):
+                raise DataError(f"{path}:{line}: expected a JSON object, got {type(record).__name__}")
+            check_columns(columns, list(record), f"{path}:{line}: record")
+            yield f"{path}:{line}", record

@@ -1,0 +1,156 @@
+"""The schema of a task YAML (conf/task/): what every kind shares, and where its data comes from.
+
+A kind's module (ptlab/kinds/) extends TaskConfig with its own fields; ptlab/validation.py merges
+the YAML onto the kind's schema and runs each part's `check` before anything loads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+from ptlab.errors import ConfigError, did_you_mean, positive
+
+
+@dataclass
+class HubSource:
+    path: str
+    name: Optional[str] = None
+    revision: Optional[str] = None  # e.g. refs/convert/parquet for script-only hub repos
+    splits: Dict[str, str] = field(default_factory=dict)  # ptlab split -> hub split
+    rename: Dict[str, str] = field(default_factory=dict)  # hub column -> the local files' column
+
+
+@dataclass
+class SplitBy:
+    """Splits carved from one file by groups (e.g. SQuAD articles), so no group is in two splits."""
+
+    column: str  # the data column whose distinct values, in file order, are the groups
+    groups: Dict[str, List[Optional[int]]] = field(default_factory=dict)  # split -> [first, end) (end null: all)
+
+    def check(self, files: Dict[str, str]) -> None:
+        spans = {}
+        for split, span in self.groups.items():
+            if split not in files:
+                raise ConfigError(
+                    f"task.local.split_by.groups.{split}: no such split in task.local.files {list(files)}"
+                )
+            if len(span) != 2 or span[0] is None or span[0] < 0 or (span[1] is not None and span[1] <= span[0]):
+                raise ConfigError(
+                    f"task.local.split_by.groups.{split}={span} must be [first, end) with 0 <= first < end"
+                )
+            spans[split] = (span[0], float("inf") if span[1] is None else span[1])
+        for split, name in files.items():
+            sharing = [s for s, n in files.items() if n == name and s != split]
+            if sharing and split not in spans:
+                raise ConfigError(
+                    f"task.local.files: {split} and {sharing[0]} read {name}; give each its groups in "
+                    f"task.local.split_by.groups, or one would hold the other's examples"
+                )
+        for split, (a, b) in spans.items():
+            for other, (c, d) in spans.items():
+                if other != split and files[other] == files[split] and a < d and c < b:
+                    raise ConfigError(
+                        f"task.local.split_by.groups: {split} {self.groups[split]} and {other} "
+                        f"{self.groups[other]} overlap; a group must be in one split only"
+                    )
+
+
+@dataclass
+class LocalSource:
+    dir: str  # relative to the data directory
+    format: str  # a format in ptlab/data/formats/ (tsv, csv, jsonl, lines, conll, squad, parallel)
+    files: Dict[str, str] = field(default_factory=dict)  # ptlab split -> file name
+    # Column names of a headerless file (tsv/csv/lines with a separator), of a CoNLL file's columns,
+    # or (parallel) the file suffixes, one column per side.
+    names: Optional[List[str]] = None
+    pattern: Optional[str] = None  # lines: a regex whose named groups are the columns
+    separator: Optional[str] = None  # lines: split each line into `names` at the first len(names)-1
+    split_by: Optional[SplitBy] = None  # carve splits from one file by groups of a column
+
+    def check(self) -> None:
+        from ptlab.data.formats import format_of
+
+        fmt = format_of(self)
+        for key in ("names", "pattern", "separator"):
+            if getattr(self, key) is not None and key not in fmt.uses:
+                raise ConfigError(
+                    f"task.local.{key} is not an option of format {self.format!r} (it reads {list(fmt.uses)})"
+                )
+        fmt.check(self)
+        if self.split_by is not None:
+            self.split_by.check(self.files)
+        elif len(set(self.files.values())) < len(self.files):
+            SplitBy("", {}).check(self.files)  # two splits, one file: an error naming them
+
+
+@dataclass
+class TemplateConfig:
+    """One named prompt: its text, and (classification) verbalizers of its own."""
+
+    text: str  # str.format template over the task's template fields
+    labels: Optional[Dict[str, str]] = None  # label name -> verbalizer; null: the task's labels
+
+
+@dataclass
+class TaskConfig:
+    """A task is data + prompt + scorer; all methods on it share every field here.
+
+    The fields every kind has; a kind's module (ptlab/kinds/) extends this with its own
+    (classification: `labels`; generation: `group_by`) and checks them.
+    """
+
+    name: str
+    kind: str  # a task kind in ptlab/kinds/ (classification, generation)
+    # The prompt: a name from `templates`, or (a task without templates) the template text itself,
+    # a str.format template over the `columns` fields, e.g. "Review: {text}\nSentiment:".
+    template: str
+    columns: Dict[str, str]  # template field (or the kind's answer column) -> data column
+    metrics: List[str]
+    main_metric: str
+    hub: Optional[HubSource] = None
+    local: Optional[LocalSource] = None
+    templates: Dict[str, TemplateConfig] = field(default_factory=dict)  # name -> prompt; task.template picks
+    max_source_length: int = 256
+    max_target_length: int = 64
+    # What the answer column's values mean, where they are not the kind's own names: data value ->
+    # label name (classification) or choice position (multiple choice). Keys may be strings,
+    # integers or booleans (YAML true/false); integer labels without this are refused as ambiguous.
+    label_values: Optional[Dict[Any, Any]] = None
+    # Template fields computed from another field by a lookup, e.g. COPA's connective:
+    # {connective: {from: question, values: {cause: because, effect: therefore}}}.
+    derived: Dict[str, Dict[str, Any]] = field(default_factory=dict)
+    # Per split, the data columns that differ from `columns` (a dev file naming its label column
+    # otherwise): {validation: {label: gold}}.
+    split_columns: Dict[str, Dict[str, str]] = field(default_factory=dict)
+
+    @property
+    def selected(self) -> TemplateConfig:
+        """The template every method on this run uses."""
+        return self.templates[self.template] if self.templates else TemplateConfig(self.template)
+
+    def check(self) -> None:
+        if self.hub is None and self.local is None:
+            raise ConfigError(f"task {self.name}: declare task.hub or task.local (or both)")
+        if self.local is not None:
+            self.local.check()
+        if self.templates and self.template not in self.templates:
+            raise ConfigError(
+                f"task.template={self.template!r} is not one of task {self.name}'s templates"
+                f"{did_you_mean(self.template, self.templates, 'task.template=')}"
+            )
+        if self.main_metric not in self.metrics:
+            raise ConfigError(f"task.main_metric={self.main_metric!r} is not among task.metrics={self.metrics}")
+        splits = list(self.local.files if self.local else {}) + list(self.hub.splits if self.hub else {})
+        for split, columns in self.split_columns.items():
+            if split not in splits:
+                raise ConfigError(
+                    f"task.split_columns.{split}: task {self.name} declares no split {split!r}; splits: {splits}"
+                )
+            unknown = [f for f in columns if f not in self.columns]
+            if unknown:
+                raise ConfigError(
+                    f"task.split_columns.{split}.{unknown[0]} is not a key of task.columns {list(self.columns)}"
+                )
+        positive("task.max_source_length", self.max_source_length)
+        positive("task.max_target_length", self.max_target_length)
