@@ -144,8 +144,9 @@ def _execute(
     result: Dict[str, Any] = {
         "params": module.parameter_counts(),
         "method_details": module.method.summary(),  # e.g. in-context: the demonstrations used
-        "data": {split: len(ds) for split, ds in data.splits.items()},
+        "data": {split: len(examples) for split, examples in data.raw.items()},  # as drawn (k, limits)
         "tokenization_cache_hit": data.cache_hits,
+        "metric_notes": data.kind.metric_notes(),  # e.g. sacreBLEU's signatures
         "world_size": trainer.world_size,
     }
 

@@ -1,42 +1,75 @@
-"""Text generation (e.g. table-to-text): the model writes the target after the prompt.
+"""Text generation (table-to-text, summarization, translation, extractive QA as generation).
 
 Only LM families apply (an encoder's head cannot write text). Training is the LM loss on the
 target; evaluation decodes (greedy or beam, `decode.num_beams`) and scores against every
-reference of a source: examples sharing `task.group_by` form one evaluated item. Metrics are
-corpus-level and multi-reference: SacreBLEU (13a tokenization, case-sensitive) and ROUGE-L F1
-(best reference), both in [0, 1].
+reference of a source: the target column's texts (a text or a list, e.g. SQuAD's answers), the
+`task.references` columns', and, with `task.group_by`, those of every example sharing the source.
+Metrics (ptlab/text_metrics.py, all in [0, 1]): sacreBLEU and chrF (corpus level, signatures in
+results.json), ROUGE-1/2/L (rouge-score, best reference), SQuAD exact match and token F1.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
-from ptlab.config import TaskConfig
-from ptlab.errors import ConfigError
+from ptlab.task_config import TaskConfig
+from ptlab.errors import ConfigError, DataError
 from ptlab.kinds import MetricSpec, TaskKind, text
 
 
 @dataclass
 class GenerationTaskConfig(TaskConfig):
     group_by: Optional[str] = None  # template field whose equal values share references
+    references: List[str] = field(default_factory=list)  # more data columns of references (text or list)
 
 
-def _bleu(task):
-    from torchmetrics.text import SacreBLEUScore
+def _sacre(name: str):
+    def make():
+        from sacrebleu.metrics import BLEU, CHRF
 
-    return SacreBLEUScore(tokenize="13a")
+        return {"bleu": BLEU, "chrf": CHRF}[name]()
+
+    return make
 
 
-def _rouge_l(task):
-    from torchmetrics.text import ROUGEScore
+def _corpus(name: str):
+    def build(task):
+        from ptlab.text_metrics import SacreCorpusScore
 
-    return ROUGEScore(rouge_keys="rougeL", accumulate="best")
+        return SacreCorpusScore(_sacre(name))
+
+    return build
 
 
 def _texts(metric, out) -> None:
     metric.update(out["predictions"], out["references"])
+
+
+def _mean(task):
+    from torchmetrics import MeanMetric
+
+    return MeanMetric()
+
+
+def _rouge(key: str):
+    def update(metric, out) -> None:
+        from ptlab.text_metrics import rouge_scores
+
+        metric.update(rouge_scores(key, out["predictions"], out["references"]))
+
+    return update
+
+
+def _squad(score: str):
+    def update(metric, out) -> None:
+        from ptlab import text_metrics
+
+        scores = text_metrics.best_over_references(getattr(text_metrics, score), out["predictions"], out["references"])
+        metric.update(scores)
+
+    return update
 
 
 class Generation(TaskKind):
@@ -45,9 +78,18 @@ class Generation(TaskKind):
     config = GenerationTaskConfig
     answer_columns = ("target",)
     metrics = {
-        "bleu": MetricSpec("bleu", _bleu, _texts),
-        "rouge_l": MetricSpec("rouge_l", _rouge_l, _texts, value=lambda v: float(v["rougeL_fmeasure"])),
+        "bleu": MetricSpec("bleu", _corpus("bleu"), _texts),
+        "chrf": MetricSpec("chrf", _corpus("chrf"), _texts),
+        "rouge1": MetricSpec("rouge1", _mean, _rouge("rouge1")),
+        "rouge2": MetricSpec("rouge2", _mean, _rouge("rouge2")),
+        "rouge_l": MetricSpec("rouge_l", _mean, _rouge("rougeL")),
+        "exact_match": MetricSpec("exact_match", _mean, _squad("exact_match")),
+        "f1": MetricSpec("f1", _mean, _squad("token_f1")),
     }
+
+    def __init__(self, task: TaskConfig):
+        super().__init__(task)
+        self._reference_counts: set = set()  # references per evaluated item, for sacreBLEU's signature
 
     def check(self) -> None:
         super().check()
@@ -60,7 +102,13 @@ class Generation(TaskKind):
         from ptlab.data.sources import Example
 
         column = self.task.columns["target"]
-        return Example(fields=self.fields(record, where), target=text(record[column], column, where), where=where)
+        texts = _texts_of(record[column], column, where)
+        for extra in self.task.references:
+            if extra not in record:
+                raise DataError(f"{where}: no column {extra!r} (task.references); columns present: {list(record)}")
+            texts += _texts_of(record[extra], extra, where)
+        references = list(dict.fromkeys(texts))  # SQuAD repeats an answer per annotator: once is enough
+        return Example(fields=self.fields(record, where), target=references[0], references=references, where=where)
 
     def answer_text(self, ex) -> str:
         return " " + ex.target.strip()
@@ -75,8 +123,16 @@ class Generation(TaskKind):
         for ex in examples:
             k = ex.fields[key] if key else ex.where
             groups.setdefault(k, ex)
-            refs[k].append(ex.target)
+            refs[k] += [r for r in ex.references if r not in refs[k]]
+        self._reference_counts |= {len(r) for r in refs.values()}
         return [Example(fields=ex.fields, references=refs[k], where=ex.where) for k, ex in groups.items()]
+
+    def metric_notes(self) -> Dict[str, str]:
+        """sacreBLEU's signature of each corpus metric (how the number was computed)."""
+        from ptlab.text_metrics import sacre_signature
+
+        counts = [[""] * n for n in self._reference_counts]  # only their number shows in a signature
+        return {m: sacre_signature(_sacre(m), counts) for m in ("bleu", "chrf") if m in self.task.metrics and counts}
 
     # --- model side ---
     def encode(self, reader, ex, train: bool) -> Dict[str, Any]:
@@ -104,3 +160,12 @@ class Generation(TaskKind):
             for p, t, r in zip(batch["prompt"], texts, batch["references"])
         ]
         return {"predictions": texts, "references": batch["references"]}, rows
+
+
+def _texts_of(value: Any, column: str, where: str) -> List[str]:
+    """A reference column's texts: one text, or a non-empty list of them."""
+    if isinstance(value, list):
+        if not value:
+            raise DataError(f"{where}: column {column!r} holds an empty list; it needs at least one reference")
+        return [text(v, column, where) for v in value]
+    return [text(value, column, where)]
