@@ -17,7 +17,8 @@ from enum import Enum
 from functools import cache
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
 
-from ptlab.config import Family, TaskConfig
+from ptlab.config import Family
+from ptlab.task_config import TaskConfig
 from ptlab.errors import ConfigError, DataError
 from ptlab.plugins import discover, lookup
 
@@ -31,6 +32,7 @@ class Head(str, Enum):
     causal_lm = "causal_lm"
     seq2seq_lm = "seq2seq_lm"
     sequence_classification = "sequence_classification"
+    token_classification = "token_classification"
     api_lm = "api_lm"  # an LM behind an HTTP API: scored and decoded remotely, nothing trains
 
     @property
@@ -57,7 +59,7 @@ class MetricSpec:
     lm_only: bool = False  # needs an LM head (e.g. PMI scores answer text); skipped on other heads
     low: float = 0.0
     high: float = 1.0
-    value: Callable[[Any], float] = float  # the number from metric.compute()
+    value: Callable[[Any], Any] = float  # the number from metric.compute() (or a dict of named numbers)
 
     @property
     def mode(self) -> str:
@@ -89,6 +91,7 @@ class TaskKind:
         unknown = [m for m in task.metrics if m not in self.metrics]
         if unknown:
             raise ConfigError(f"task.metrics: {unknown} unknown for a {self.name} task; known: {list(self.metrics)}")
+        self._check_derived()
         fields = self.template_fields()
         for name, template in task.templates.items() or [(None, task.selected)]:
             where = f"task.templates.{name}.text" if name else "task.template"
@@ -99,6 +102,22 @@ class TaskKind:
             unknown = sorted(used - set(fields))
             if unknown:
                 raise ConfigError(f"{where} uses {{{unknown[0]}}}, which is not a template field; fields: {fields}")
+
+    def _check_derived(self) -> None:
+        """Each `task.derived` field reads a column field (not an answer) by a lookup table or an rstrip."""
+        columns = [f for f in self.task.columns if f not in self.answer_columns]
+        for name, spec in self.task.derived.items():
+            key = f"task.derived.{name}"
+            if name in self.task.columns:
+                raise ConfigError(f"{key}: {name!r} is already a field of task.columns; give it another name")
+            if spec.get("from") not in columns:
+                raise ConfigError(f"{key}.from={spec.get('from')!r} is not a template field of task.columns: {columns}")
+            ways = [w for w in DERIVATIONS if w in spec]
+            unknown = sorted(set(spec) - {"from", *DERIVATIONS})
+            if len(ways) != 1 or unknown:
+                raise ConfigError(f"{key} takes `from` and one of {list(DERIVATIONS)}; it has {sorted(spec)}")
+            if not isinstance(spec.get("values", {}), dict) or not isinstance(spec.get("rstrip", ""), str):
+                raise ConfigError(f"{key}: `values` is a mapping (field value -> text), `rstrip` a string")
 
     def head(self, family: Family) -> Optional[Head]:
         """The head `family` reads this task with; None: the family cannot do this kind."""
@@ -113,14 +132,16 @@ class TaskKind:
         return None
 
     def template_fields(self) -> List[str]:
-        return [f for f in self.task.columns if f not in self.answer_columns]
+        return [f for f in self.task.columns if f not in self.answer_columns] + list(self.task.derived)
 
     # --- data (torch-free) ---
     def example(self, record: Dict[str, Any], where: str) -> "Example":
         raise NotImplementedError
 
     def fields(self, record: Dict[str, Any], where: str) -> Dict[str, str]:
-        return {f: text(record[self.task.columns[f]], self.task.columns[f], where) for f in self.template_fields()}
+        columns = self.task.columns
+        read = {f: text(record[columns[f]], columns[f], where) for f in self.template_fields() if f in columns}
+        return {**read, **{name: derive(name, spec, read, where) for name, spec in self.task.derived.items()}}
 
     def answer_text(self, ex: "Example") -> str:
         """The gold answer as the text that follows the prompt (an in-context demonstration's end)."""
@@ -140,6 +161,10 @@ class TaskKind:
     def loss(self, reader, model, batch: Dict[str, Any]):
         raise NotImplementedError
 
+    def metric_notes(self) -> Dict[str, str]:
+        """What a metric's number needs said beside it (e.g. sacreBLEU's signature), for results.json."""
+        return {}
+
     def begin_evaluation(self) -> None:
         """Called before each evaluation pass (e.g. to recompute per-pass baselines)."""
 
@@ -155,6 +180,47 @@ def text(value: Any, column: str, where: str) -> str:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return str(value)
     raise DataError(f"{where}: column {column!r} holds {value!r}, expected text")
+
+
+def is_integer(value: Any) -> bool:
+    """An int, or a string of digits (GLUE's tsv "0"/"1"), but not a bool."""
+    if isinstance(value, str):
+        return value.isascii() and value.isdigit()
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def value_key(value: Any) -> Any:
+    """A label value as `task.label_values` keys it: digit strings as ints (a tsv's "1" is YAML's 1),
+    "true"/"false" as booleans; anything else as it is."""
+    if isinstance(value, str) and is_integer(value):
+        return int(value)
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    return value
+
+
+def check_label_values(values: Optional[Dict[Any, Any]], allowed: List[Any], what: str) -> None:
+    """`task.label_values` maps every data value to one of `allowed` (the kind's label meaning)."""
+    for key, meant in (values or {}).items():
+        if meant not in allowed:
+            raise ConfigError(f"task.label_values.{key}={meant!r} is not {what}; one of {allowed}")
+
+
+DERIVATIONS = ("values", "rstrip")  # how a `task.derived` field is computed from its `from` field
+
+
+def derive(name: str, spec: Dict[str, Any], fields: Dict[str, str], where: str) -> str:
+    """A derived template field's text: its `from` field looked up in `values` (keys compared as
+    text: YAML may read them as numbers or booleans), or with the `rstrip` characters cut off its end."""
+    source = fields[spec["from"]]
+    if "rstrip" in spec:
+        return source.rstrip(spec["rstrip"])
+    table = {str(k).lower() if isinstance(k, bool) else str(k): v for k, v in spec["values"].items()}
+    if source not in table:
+        raise DataError(
+            f"{where}: task.derived.{name}.values has no entry for {spec['from']}={source!r}; known: {list(table)}"
+        )
+    return str(table[source])
 
 
 @cache

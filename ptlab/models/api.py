@@ -35,10 +35,12 @@ from typing import Any, Dict, List, Tuple
 import torch
 from torch import nn
 
-from ptlab.config import ApiConfig, Family, TaskConfig
+from ptlab.config import ApiConfig, Family
+from ptlab.task_config import TaskConfig
 from ptlab.errors import ApiError
 from ptlab.kinds import Head
 from ptlab.models.families import READERS, FamilyReader
+from ptlab.models.tensors import flatten_choices, spread
 
 log = logging.getLogger(__name__)
 REDACTED = "<redacted>"
@@ -242,17 +244,19 @@ class ApiReader(FamilyReader):
         model.context = text
         return model
 
-    def score(self, model: ApiClient, prompts: List[str], choices: List[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        """(summed, mean) log-probability of every choice after every prompt, (prompts, choices)."""
-        pairs = [(model.context + p, c) for p in prompts for c in choices]
+    def score(self, model: ApiClient, prompts: List[str], choices: list) -> tuple[torch.Tensor, torch.Tensor]:
+        """(summed, mean) log-probability of every choice after every prompt, (prompts, most
+        choices): texts shared by every prompt, or one list per prompt (a missing one: -inf)."""
+        flat, owner, valid = flatten_choices(choices, len(prompts))
+        pairs = [(model.context + prompts[p], c) for p, c in zip(owner.tolist(), flat)]
         bodies = [{"prompt": p + c, "echo": True, "max_tokens": 0, "logprobs": 1, "temperature": 0} for p, c in pairs]
         found = [
             continuation(r, len(p), len(p) + len(c), model.url) for (p, c), r in zip(pairs, model.complete(bodies))
         ]
         device = model.anchor.device
-        sums = torch.tensor([s for s, _ in found], device=device).view(len(prompts), len(choices))
-        counts = torch.tensor([n for _, n in found], device=device).view(len(prompts), len(choices))
-        return sums, sums / counts
+        sums = torch.tensor([s for s, _ in found], device=device)
+        counts = torch.tensor([n for _, n in found], device=device)
+        return spread(sums, valid), spread(sums / counts, valid)
 
     def generate(self, model: ApiClient, prompts: List[str], num_beams: int, max_new_tokens: int) -> List[str]:
         """Greedy completions (validation refuses num_beams > 1), each cut to its first line."""

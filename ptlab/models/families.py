@@ -4,12 +4,14 @@ Every method on a task goes through the same family reader, and the task's kind 
 decides what is read as the answer, so the prompt, the loss and the scorer are shared by
 construction: methods differ only in which parameters train.
 
-- causal: the answer (a verbalizer or a target text) is appended to the prompt; the loss is the LM
-  loss on its tokens only; rank scoring is the summed log-probability of each choice after the
-  prompt (and its per-token mean, the length-normalized variant).
+- causal: the answer (a verbalizer, a choice or a target text) is appended to the prompt; the loss
+  is the LM loss on its tokens only; rank scoring is the summed log-probability of each choice
+  after the prompt (and its per-token mean, the length-normalized variant). The choices are shared
+  by every prompt (classification) or each example's own (multiple choice).
 - seq2seq: the prompt goes to the encoder, the answer is the decoder's output; same loss and rank
   scoring over decoder tokens.
-- encoder: the prompt is read by the head the kind chose (e.g. a classification head's logits).
+- encoder: the prompt (or a (prompt, choice) pair) is read by the head the kind chose (e.g. a
+  classification head's logits).
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from typing import Any, Dict, List, Optional
 
 import torch
 
-from ptlab.config import Family, TaskConfig
+from ptlab.config import Family
+from ptlab.task_config import TaskConfig
 from ptlab.data.sources import Example
 from ptlab.kinds import Head
 from ptlab.models.context import tokens_after, tokens_before
@@ -27,9 +30,11 @@ from ptlab.models.tensors import (
     IGNORE,
     Batch,
     base_model,
+    flatten_choices,
     last_hidden,
     pad,
     row_sums,
+    spread,
     to_model_device,
     token_logprobs,
 )
@@ -151,9 +156,11 @@ class LMReader(FamilyReader):
         sums, counts = self._answer_logprobs(model, batch)
         return -sums.sum() / counts.sum()
 
-    def score(self, model, prompts, choices: List[List[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    def score(self, model, prompts, choices: list) -> tuple[torch.Tensor, torch.Tensor]:
         """(summed, length-normalized) log-probability of every choice after every prompt,
-        shape (prompts, choices): the rank scorer every method on a task shares."""
+        shape (prompts, most choices): the rank scorer every method on a task shares. `choices`:
+        token-id lists shared by every prompt, or one such list per prompt (tensors.flatten_choices);
+        a prompt's missing choices score -inf."""
         raise NotImplementedError
 
     def generate(self, model, prompts, num_beams: int, max_new_tokens: int) -> List[str]:
@@ -186,42 +193,43 @@ class CausalReader(LMReader):
         return row_sums(head(hidden[:, :-1][mask]), labels, mask)
 
     def score(self, model, prompts, choices):
-        """The prompt is computed once per example, whatever the number of labels.
+        """The prompt is computed once per example, whatever the number of choices.
 
-        The first token of every verbalizer is read at the prompt's last position, so distinct
-        single-token verbalizers cost one forward per example. Longer verbalizers continue from
+        The first token of every choice is read at the prompt's last position, so single-token
+        choices (distinct verbalizers) cost one forward per example. Longer choices continue from
         the prompt's key/value cache, all choices of the batch in one more (short) forward.
         """
+        flat, owner, valid = flatten_choices(choices, len(prompts))
         inputs = to_model_device(self.inputs(prompts), model)
-        multi_token = any(len(c) > 1 for c in choices)
+        multi_token = any(len(c) > 1 for c in flat)
         hidden, head, output = last_hidden(model, inputs, use_cache=multi_token)
         lengths = inputs["attention_mask"].sum(dim=1)
+        owner = owner.to(lengths.device)
         logp = head(hidden[torch.arange(len(lengths), device=lengths.device), lengths - 1]).float().log_softmax(-1)
-        sums = logp[:, [c[0] for c in choices]]
+        sums = logp[owner, torch.tensor([c[0] for c in flat], device=lengths.device)]
         if multi_token:
-            sums = sums + self._continuations(model, output.past_key_values, inputs, lengths, choices)
-        counts = torch.tensor([len(c) for c in choices], device=sums.device)
-        return sums, sums / counts
+            sums = sums + self._continuations(model, output.past_key_values, inputs, lengths, flat, owner)
+        counts = torch.tensor([len(c) for c in flat], device=sums.device)
+        return spread(sums, valid), spread(sums / counts, valid)
 
-    def _continuations(self, model, cache, inputs: Batch, lengths: torch.Tensor, choices) -> torch.Tensor:
-        """log p(verbalizer tokens 2..n | prompt, token 1) for every (example, label), from the
-        prompts' cache repeated per label. The base model continues it: peft's virtual tokens or
+    def _continuations(self, model, cache, inputs: Batch, lengths: torch.Tensor, flat, owner) -> torch.Tensor:
+        """log p(choice tokens 2..n | prompt, token 1) for every (prompt, choice) pair, each from
+        its prompt's cache (`owner`). The base model continues it: peft's virtual tokens or
         prefix are already in the cache (they sit ahead of the prompt: `offset` positions)."""
-        n = len(lengths)
-        k, device = len(choices), lengths.device
+        device = lengths.device
         offset = cache.get_seq_length() - inputs["input_ids"].shape[1]
-        cache.batch_repeat_interleave(k)
-        ids = pad([c[:-1] for c in choices], self.pad_id).repeat(n, 1).to(device)
-        targets = pad([c[1:] for c in choices], IGNORE).repeat(n, 1).to(device)
+        cache.reorder_cache(owner)  # row i: the cache of prompt owner[i]
+        ids = pad([c[:-1] for c in flat], self.pad_id).to(device)
+        targets = pad([c[1:] for c in flat], IGNORE).to(device)
         answer = targets != IGNORE
-        prompt_mask = inputs["attention_mask"].repeat_interleave(k, dim=0)
-        mask = torch.cat([prompt_mask.new_ones(n * k, offset), prompt_mask, answer.long()], dim=1)
-        positions = (offset + lengths).repeat_interleave(k)[:, None] + torch.arange(ids.shape[1], device=device)
+        prompt_mask = inputs["attention_mask"][owner]
+        mask = torch.cat([prompt_mask.new_ones(len(flat), offset), prompt_mask, answer.long()], dim=1)
+        positions = (offset + lengths)[owner][:, None] + torch.arange(ids.shape[1], device=device)
         hidden, head, _ = last_hidden(
             base_model(model), {"input_ids": ids, "attention_mask": mask}, position_ids=positions, past_key_values=cache
         )
         sums, _ = row_sums(head(hidden[answer]), targets, answer)
-        return sums.view(n, k)
+        return sums
 
     def generate(self, model, prompts, num_beams, max_new_tokens):
         inputs = to_model_device(
@@ -254,15 +262,15 @@ class Seq2SeqReader(LMReader):
 
     def score(self, model, prompts, choices):
         """The encoder reads each prompt once (with peft's virtual tokens, if any); the decoder
-        then scores every label against that encoding, repeated per label. The prompts go in
-        again only for their shape (peft sizes its prefix by them): the encoder is skipped."""
-        k = len(choices)
+        then scores every choice against its prompt's encoding. The prompts go in again only for
+        their shape (peft sizes its prefix by them): the encoder is skipped."""
+        flat, owner, valid = flatten_choices(choices, len(prompts))
         inputs = to_model_device(self.inputs(prompts), model)
         start = torch.full((len(prompts), 1), model.config.decoder_start_token_id, device=inputs["input_ids"].device)
         encoded = model(**inputs, decoder_input_ids=start).encoder_last_hidden_state
-        flat = to_model_device(self.with_answers([p for p in prompts for _ in range(k)], choices * len(prompts)), model)
-        sums, counts = self._answer_logprobs(model, {**flat, "encoder_outputs": (encoded.repeat_interleave(k, dim=0),)})
-        return sums.view(-1, k), (sums / counts).view(-1, k)
+        pairs = to_model_device(self.with_answers([prompts[p] for p in owner.tolist()], flat), model)
+        sums, counts = self._answer_logprobs(model, {**pairs, "encoder_outputs": (encoded[owner.to(encoded.device)],)})
+        return spread(sums, valid), spread(sums / counts, valid)
 
     def generate(self, model, prompts, num_beams, max_new_tokens):
         out = model.generate(
@@ -278,9 +286,23 @@ class EncoderReader(FamilyReader):
 
     truncation_side = "right"  # a classification head reads the whole text; keep its start
 
+    def encode_pair(self, text: str, second: str) -> Dict[str, List[int]]:
+        """Two texts as one sequence ([CLS] text [SEP] second [SEP] on BERT) with their segment
+        ids (zeros where the tokenizer has none); the longer text is cut first past
+        max_source_length + max_target_length tokens."""
+        self.tokenizer.truncation_side = self.truncation_side
+        limit = self.task.max_source_length + self.task.max_target_length
+        enc = self.tokenizer(text, second, truncation="longest_first", max_length=limit)
+        return {"ids": enc["input_ids"], "types": enc.get("token_type_ids") or [0] * len(enc["input_ids"])}
+
+    def pair_inputs(self, pairs: List[Dict[str, List[int]]]) -> Batch:
+        """`encode_pair` sequences as one right-padded batch, with their segment ids."""
+        return {**self.inputs([p["ids"] for p in pairs]), "token_type_ids": pad([p["types"] for p in pairs], 0)}
+
     def logits(self, model, batch: Batch) -> torch.Tensor:
         batch = to_model_device(batch, model)
-        return model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        segments = {"token_type_ids": batch["token_type_ids"]} if "token_type_ids" in batch else {}
+        return model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], **segments).logits
 
 
 READERS = {a.family: a for a in (CausalReader, Seq2SeqReader, EncoderReader)}

@@ -1,9 +1,10 @@
 """Batched tensor helpers the family readers share: dynamic padding, per-row label log-probabilities,
-and a causal LM's last hidden states with its LM head applied only where needed."""
+(prompt, choice) pairs for rank scoring, and a causal LM's last hidden states with its LM head
+applied only where needed."""
 
 from __future__ import annotations
 
-from typing import Any, Dict, Sequence
+from typing import Any, Dict, List, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -37,6 +38,32 @@ def row_sums(picked_logits, labels, mask) -> tuple[torch.Tensor, torch.Tensor]:
     rows = mask.nonzero()[:, 0]
     sums = torch.zeros(labels.shape[0], device=labels.device).index_add_(0, rows, lp)
     return sums, mask.sum(dim=1)
+
+
+def flatten_choices(choices: list, prompts: int) -> tuple[list, torch.Tensor, torch.Tensor]:
+    """Every (prompt, choice) pair, in prompt order: the choices, each one's prompt index, and the
+    (prompts, most choices) mask of real choices.
+
+    `choices` is one list shared by every prompt (a classification task's verbalizers: token-id
+    lists, or texts for an API model) or one list per prompt (a multiple-choice task's own
+    answers; their number may differ between prompts).
+    """
+    first = choices[0]
+    per_prompt = isinstance(first, list) and isinstance(first[0], (list, str))
+    lists: List[list] = list(choices) if per_prompt else [choices] * prompts
+    width = max(len(c) for c in lists)
+    flat = [c for cs in lists for c in cs]
+    owner = torch.tensor([p for p, cs in enumerate(lists) for _ in cs])
+    valid = torch.tensor([[j < len(cs) for j in range(width)] for cs in lists])
+    return flat, owner, valid
+
+
+def spread(values: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """Per-pair values as a (prompts, choices) tensor; a prompt's missing choices are -inf, so no
+    argmax picks them and a softmax gives them nothing."""
+    out = values.new_full(valid.shape, float("-inf"))
+    out[valid.to(values.device)] = values
+    return out
 
 
 def last_hidden(model, batch: Batch, **forward) -> tuple[torch.Tensor, torch.nn.Module, Any]:

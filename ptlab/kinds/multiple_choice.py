@@ -1,0 +1,229 @@
+"""Multiple choice (COPA, HellaSwag-style tasks): the prompt is followed by one of the example's own choices.
+
+The choices are data: `task.choices` names the task.columns fields that hold them (one text each,
+or a list of texts), so their number may differ between examples. The label is the gold choice's
+position: `task.label_values` maps data values to positions, else a label naming a choice column
+(e.g. "choice2") is that column's position; a bare integer is refused (0- or 1-based?).
+
+LMs (causal, seq2seq, API) rank-score every choice, written by `task.choice_template`, after the
+prompt through the shared scorer (each prompt read once per example) and train with the LM loss
+on the gold choice. Encoders read each (prompt, choice) pair with a one-logit sequence-classification
+head, an example's pair logits ranked by softmax and trained with cross-entropy: the head peft
+knows as SEQ_CLS, so every peft method applies as on classification. `accuracy` reads each
+choice's summed log-probability, `accuracy_norm` its per-token mean, `accuracy_char_norm` its sum
+per character of the choice as written (lm-eval's acc_norm; LMs only); on an encoder the first
+two are the head's log-softmax over the choices.
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass, field
+from typing import Any, Dict, List
+
+from ptlab.config import Family
+from ptlab.task_config import TaskConfig
+from ptlab.errors import ConfigError, DataError
+from ptlab.kinds import Head, MetricSpec, TaskKind, is_integer, text, value_key
+
+
+@dataclass
+class MultipleChoiceTaskConfig(TaskConfig):
+    choices: List[str] = field(default_factory=list)  # task.columns fields holding the choices, in order
+    choice_template: str = " {choice}"  # how a choice is written after the prompt
+    lowercase_first: bool = False  # lower-case each choice's first character (lm-eval's COPA prompt)
+
+
+def _accuracy(task):
+    from torchmetrics import MeanMetric
+
+    return MeanMetric()  # the share of examples whose best choice is the gold one (any number of choices)
+
+
+def _reading(score: str):
+    """Feed a metric whether the choice with the highest `score` is the gold one."""
+    return lambda metric, out: metric.update((out[score].argmax(-1) == out["gold"]).float())
+
+
+class MultipleChoice(TaskKind):
+    name = "multiple_choice"
+    config = MultipleChoiceTaskConfig
+    action = "rank answer choices"
+    answer_columns = ("label",)
+    metrics = {
+        "accuracy": MetricSpec("accuracy", _accuracy, _reading("sum")),
+        "accuracy_norm": MetricSpec("accuracy_norm", _accuracy, _reading("mean")),
+        "accuracy_char_norm": MetricSpec("accuracy_char_norm", _accuracy, _reading("char"), lm_only=True),
+    }
+
+    # --- validation ---
+    def check(self) -> None:
+        task = self.task
+        if not task.choices:
+            raise ConfigError(
+                f"task {task.name}: a multiple_choice task needs task.choices, the task.columns fields holding "
+                f"the choices (e.g. [choice1, choice2])"
+            )
+        for name in task.choices:
+            if name not in task.columns or name in self.answer_columns:
+                raise ConfigError(
+                    f"task.choices names {name!r}, which is not a field of task.columns: {list(task.columns)}"
+                )
+        try:
+            used = {f for _, f, _, _ in string.Formatter().parse(task.choice_template) if f is not None}
+        except ValueError:  # not a format string (a lone brace)
+            used = set()
+        if used != {"choice"}:
+            raise ConfigError(f"task.choice_template={task.choice_template!r} must use {{choice}} and no other field")
+        for key, position in (task.label_values or {}).items():
+            if not isinstance(position, int) or isinstance(position, bool) or position < 0:
+                raise ConfigError(
+                    f"task.label_values.{key}={position!r} is not a choice position (0 is the first choice)"
+                )
+        super().check()
+
+    def head(self, family: Family):
+        return Head.sequence_classification if family == Family.encoder else super().head(family)
+
+    def num_labels(self) -> int:
+        return 1  # an encoder scores one (prompt, choice) pair per sequence
+
+    def template_fields(self) -> List[str]:
+        return [f for f in super().template_fields() if f not in self.task.choices]
+
+    # --- data ---
+    def example(self, record: Dict[str, Any], where: str):
+        from ptlab.data.sources import Example
+
+        choices, names = self._choices(record, where)
+        label = self._position(record[self.task.columns["label"]], names, len(choices), where)
+        return Example(fields=self.fields(record, where), label=label, choices=choices, where=where)
+
+    def _choices(self, record: Dict[str, Any], where: str) -> tuple:
+        """The example's choices, and the data column naming each (None where a column holds a list)."""
+        choices: List[str] = []
+        names: List[Any] = []
+        for name in self.task.choices:
+            column = self.task.columns[name]
+            value = record[column]
+            held = value if isinstance(value, list) else [value]
+            choices += [text(v, column, where) for v in held]
+            names += [None] * len(held) if isinstance(value, list) else [column]
+        if not choices:
+            raise DataError(f"{where}: no choices in {[self.task.columns[n] for n in self.task.choices]}")
+        empty = [i + 1 for i, c in enumerate(choices) if not c.strip()]
+        if empty:
+            raise DataError(f"{where}: choice {empty[0]} is empty")
+        return choices, names
+
+    def _position(self, value: Any, names: List[Any], count: int, where: str) -> int:
+        """The gold choice's position (0-based) that the label value means."""
+        column = self.task.columns["label"]
+        said = f"{where}: label {value!r} (column {column!r})"
+        if self.task.label_values is not None:
+            table = {value_key(k): v for k, v in self.task.label_values.items()}
+            key = value_key(value)
+            if not isinstance(key, (str, int, float)) or key not in table:
+                raise DataError(f"{said} is not a key of task.label_values {list(self.task.label_values)}")
+            position = table[key]
+        elif isinstance(value, str) and value in names:
+            position = names.index(value)
+        elif is_integer(value):
+            raise DataError(
+                f"{said} is a number, which may count the choices from 0 or from 1: say which in the task YAML, "
+                f"e.g. task.label_values: {{0: 0, 1: 1}} (0-based) or {{1: 0, 2: 1}} (1-based)"
+            )
+        else:
+            raise DataError(
+                f"{said} names no choice column {[n for n in names if n]}; map labels to choice positions "
+                f"with task.label_values (e.g. {{A: 0, B: 1}})"
+            )
+        if position >= count:
+            raise DataError(f"{said} is choice position {position}, but this example has {count} choices")
+        return position
+
+    def choice_text(self, choice: str) -> str:
+        """A choice as written after the prompt."""
+        if self.task.lowercase_first:
+            choice = choice[:1].lower() + choice[1:]
+        return self.task.choice_template.format(choice=choice)
+
+    def answer_text(self, ex) -> str:
+        return self.choice_text(ex.choices[ex.label])
+
+    # --- model side ---
+    def encode(self, reader, ex, train: bool) -> Dict[str, Any]:
+        texts = [self.choice_text(c) for c in ex.choices]
+        # An encoder's prompt_ids only sort batches by length: it reads the (prompt, choice) pairs.
+        row = {"prompt_ids": reader.encode_prompt(ex), "label": ex.label, "choices": ex.choices}
+        if not reader.has_lm_head:
+            prompt = reader.prompt_text(ex)
+            return {**row, "pairs": [reader.encode_pair(prompt, t.strip()) for t in texts], "answer_ids": []}
+        ids = [reader.encode_target(t) for t in texts]
+        # An API model's choices are texts its server tokenizes: no token count here.
+        longest = max((len(c) for c in ids if not isinstance(c, str)), default=0)
+        if longest > self.task.max_target_length:
+            raise DataError(
+                f"{ex.where}: a choice is {longest} tokens long, more than task.max_target_length="
+                f"{self.task.max_target_length}; raise it"
+            )
+        return {**row, "choice_ids": ids, "answer_ids": ids[ex.label]}
+
+    def collate(self, reader, rows, train: bool) -> Dict[str, Any]:
+        import torch
+
+        labels = torch.tensor([r["label"] for r in rows])
+        shown = {} if train else {"prompt": [r["prompt"] for r in rows], "choices": [r["choices"] for r in rows]}
+        if reader.has_lm_head:
+            prompts = [r["prompt_ids"] for r in rows]
+            if train:
+                return reader.with_answers(prompts, [r["answer_ids"] for r in rows])
+            return {"prompt_ids": prompts, "choice_ids": [r["choice_ids"] for r in rows], "label": labels, **shown}
+        counts = [len(r["pairs"]) for r in rows]
+        valid = torch.tensor([[j < n for j in range(max(counts))] for n in counts])
+        pairs = reader.pair_inputs([p for r in rows for p in r["pairs"]])
+        return {**pairs, "valid": valid, "label": labels, **shown}
+
+    def _pair_scores(self, reader, model, batch):
+        """An encoder's logit for every (example, choice), -inf where an example has fewer choices."""
+        from ptlab.models.tensors import spread
+
+        inputs = {k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids")}
+        return spread(reader.logits(model, inputs).float().squeeze(-1), batch["valid"])
+
+    def loss(self, reader, model, batch):
+        if reader.has_lm_head:
+            return reader.answer_loss(model, batch)
+        import torch.nn.functional as F
+
+        scores = self._pair_scores(reader, model, batch)
+        return F.cross_entropy(scores, batch["label"].to(scores.device))
+
+    def evaluate(self, reader, model, batch, decode):
+        import torch
+
+        if reader.has_lm_head:
+            summed, mean = reader.score(model, batch["prompt_ids"], batch["choice_ids"])
+        else:
+            summed = mean = self._pair_scores(reader, model, batch).log_softmax(-1)
+        out = {"sum": summed, "mean": mean, "gold": batch["label"].to(summed.device)}
+        if reader.has_lm_head:
+            width = summed.shape[1]
+            chars = [[len(self.choice_text(c)) for c in cs] + [1] * (width - len(cs)) for cs in batch["choices"]]
+            out["char"] = summed / torch.tensor(chars, device=summed.device)
+        rows = []
+        for prompt, choices, gold, s, m in zip(
+            batch["prompt"], batch["choices"], out["gold"].tolist(), summed.tolist(), mean.tolist()
+        ):
+            scores = s[: len(choices)]
+            rows.append(
+                {
+                    "prompt": prompt,
+                    "choices": choices,
+                    "gold": gold,
+                    "scores": scores,
+                    "scores_norm": m[: len(choices)],
+                    "predicted": scores.index(max(scores)),
+                }
+            )
+        return out, rows
