@@ -27,7 +27,13 @@ class TaskMetrics(nn.Module):
             self.specs[name].update(metric, outputs)
 
     def compute(self) -> Dict[str, float]:
-        return {name: self.specs[name].value(metric.compute()) for name, metric in self.metrics.items()}
+        """Each metric's number; a metric whose value is a breakdown (a dict, e.g. F1 per entity
+        type) adds each part under its own name."""
+        values: Dict[str, float] = {}
+        for name, metric in self.metrics.items():
+            value = self.specs[name].value(metric.compute())
+            values.update(value if isinstance(value, dict) else {name: value})
+        return values
 
     def reset(self) -> None:
         for metric in self.metrics.values():

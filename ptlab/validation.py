@@ -27,7 +27,7 @@ from ptlab.config import (
     ScalarsConfig,
 )
 from ptlab.errors import ConfigError, NotApplicable, did_you_mean
-from ptlab.kinds import TaskKind, kind_class
+from ptlab.kinds import LM_HEADS, TaskKind, kind_class
 from ptlab.methods import Method, method_class
 
 
@@ -111,14 +111,14 @@ def _check_combination(run: RunConfig, kind: TaskKind, method: Method) -> None:
     """Rules across groups, asked of the kind and the method (never of their names)."""
     family = run.model.family
     head = kind.head(family)
-    if method.needs_lm_head and not (head and head.is_lm):
+    if method.needs_lm_head and family not in LM_HEADS:  # an LM on a task it has no head for: below
         raise NotApplicable(
             f"method={method.name} needs a model with an LM head; model={run.model.name} is an "
             f"encoder with a classification head (family={family.value}). Use a causal or seq2seq model."
         )
     if head is None:
         able = [f.value for f in Family if kind.head(f) is not None]
-        raise ConfigError(
+        raise NotApplicable(
             f"task={run.task.name} is a {kind.name} task; model={run.model.name} (family={family.value}) "
             f"cannot {kind.action}. Use a model of family {' or '.join(able)}."
         )

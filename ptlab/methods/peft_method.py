@@ -13,6 +13,7 @@ PEFT_TASK_TYPES = {
     Head.causal_lm: "CAUSAL_LM",
     Head.seq2seq_lm: "SEQ_2_SEQ_LM",
     Head.sequence_classification: "SEQ_CLS",
+    Head.token_classification: "TOKEN_CLS",
 }
 
 

@@ -33,6 +33,7 @@ from transformers import (
     AutoModelForCausalLM,
     AutoModelForSeq2SeqLM,
     AutoModelForSequenceClassification,
+    AutoModelForTokenClassification,
     AutoTokenizer,
     PreTrainedModel,
     PreTrainedTokenizerBase,
@@ -48,6 +49,7 @@ _AUTO_CLASS = {
     Head.causal_lm: AutoModelForCausalLM,
     Head.seq2seq_lm: AutoModelForSeq2SeqLM,
     Head.sequence_classification: AutoModelForSequenceClassification,
+    Head.token_classification: AutoModelForTokenClassification,
 }
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 _T = TypeVar("_T")
