@@ -27,6 +27,7 @@ def make_task(**fields):
         main_metric="accuracy", labels={"neg": " bad", "pos": " good"}, columns={"text": "text", "label": "label"}
     )
     base.update(fields)
+    base = {key: value for key, value in base.items() if value is not None}  # None: leave the key out
     kind = kind_class(base["kind"])
     cfg = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(kind.config), OmegaConf.create(base)))
     cfg.check()
@@ -229,3 +230,30 @@ def test_k_beyond_the_training_set_is_an_error_naming_cap_k(compose_run):
     run = compose_run("model=tiny-llama", "method=full_finetune", "task=rte", "data.k=100000")
     with pytest.raises(DataError, match="only 2490 .*data.cap_k=true"):
         build_data(run).read()
+
+
+@pytest.mark.parametrize(
+    "fields,message",
+    [
+        (
+            {"labels": {"1": " one", "2": " two"}, "label_values": {0: "1", 1: "2"}},
+            "the data value 1 also names the label '1'",
+        ),
+        ({"label_values": {0: "neg", "pos": "pos"}}, "mix types or collide"),
+        ({"label_values": {True: "pos", "no": "neg"}}, "mix types or collide"),
+    ],
+)
+def test_label_values_that_would_mean_two_things_are_refused(fields, message):
+    with pytest.raises(ConfigError, match=message):
+        make_task(local={"dir": "d", "format": "tsv", "files": {"train": "x.tsv"}}, **fields)
+
+
+def test_label_values_on_a_kind_without_labels_is_refused():
+    gen = {"kind": "generation", "columns": {"text": "text", "target": "ref"}, "metrics": ["bleu"], "labels": None}
+    with pytest.raises(ConfigError, match="task.label_values: a generation task has no labels to map"):
+        make_task(
+            local={"dir": "d", "format": "tsv", "files": {"train": "x.tsv"}},
+            main_metric="bleu",
+            **gen,
+            label_values={0: "a"},
+        )

@@ -68,6 +68,14 @@ def test_an_unknown_tag_names_the_line_of_its_token(compose_run, tmp_path):
         load_split(task, "validation", "local", tmp_path)
 
 
+def test_an_iob1_entity_start_is_refused_not_dropped_by_strict_scoring(compose_run, tmp_path):
+    """Strict IOB2 would score no entity that starts with I-: an IOB1 file is refused at its line."""
+    task = compose_run("model=tiny-bert", "method=full_finetune", *TASK).task
+    path = _write(tmp_path, HEADER + "EU NNP B-NP I-ORG\nrejects VBZ B-VP O\n")
+    with pytest.raises(DataError, match=rf"^{path}:3: tag 'I-ORG' after the sentence start: not IOB2"):
+        load_split(task, "validation", "local", tmp_path)
+
+
 @pytest.mark.parametrize(
     "override,message",
     [

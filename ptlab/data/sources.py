@@ -114,7 +114,12 @@ def _in_groups(records, column: str, first: int, end: Optional[int]):
     in which their values first appear in the file."""
     order: Dict[Any, int] = {}
     for where, record in records:
-        group = order.setdefault(record[column], len(order))
+        value = record[column]
+        if isinstance(value, (list, dict)):
+            raise DataError(
+                f"{where}: task.local.split_by.column {column!r} holds a {type(value).__name__}; it needs one value"
+            )
+        group = order.setdefault(value, len(order))
         if group >= first and (end is None or group < end):
             yield where, record
 

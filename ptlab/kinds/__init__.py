@@ -75,6 +75,7 @@ class TaskKind:
     action = "do this task"  # what a model must do, for the error on a family with no head for it
     answer_columns: tuple = ()  # task.columns keys that hold the answer, not template fields
     metrics: Dict[str, MetricSpec] = {}
+    reads_label_values = False  # whether `task.label_values` means anything to this kind
     # Bump when what encode() produces changes: it keys the tokenization cache (with the family's).
     encoding_version = 1
 
@@ -92,6 +93,11 @@ class TaskKind:
         if unknown:
             raise ConfigError(f"task.metrics: {unknown} unknown for a {self.name} task; known: {list(self.metrics)}")
         self._check_derived()
+        if task.label_values is not None and not self.reads_label_values:
+            raise ConfigError(f"task.label_values: a {self.name} task has no labels to map; remove it")
+        _check_value_keys("task.label_values", task.label_values or {})
+        for name, spec in task.derived.items():
+            _check_value_keys(f"task.derived.{name}.values", spec.get("values") or {})
         fields = self.template_fields()
         for name, template in task.templates.items() or [(None, task.selected)]:
             where = f"task.templates.{name}.text" if name else "task.template"
@@ -105,7 +111,7 @@ class TaskKind:
 
     def _check_derived(self) -> None:
         """Each `task.derived` field reads a column field (not an answer) by a lookup table or an rstrip."""
-        columns = [f for f in self.task.columns if f not in self.answer_columns]
+        columns = [f for f in self.template_fields() if f in self.task.columns]
         for name, spec in self.task.derived.items():
             key = f"task.derived.{name}"
             if name in self.task.columns:
@@ -199,11 +205,28 @@ def value_key(value: Any) -> Any:
     return value
 
 
+def _check_value_keys(key: str, mapping: Dict[Any, Any]) -> None:
+    """Keys of one type that stay distinct as data values read them (YAML's true and 1, or a
+    quoted "1" and 1, would be one key; mixed types cannot be hashed into the cache key)."""
+    read = [value_key(k) for k in mapping]
+    if len({type(k) for k in read}) > 1 or len(set(map(repr, read))) != len(set(read)):
+        raise ConfigError(
+            f"{key}: keys {list(mapping)} mix types or collide as data values read them (true is 1; "
+            f"YAML reads yes/no as booleans: quote them)"
+        )
+
+
 def check_label_values(values: Optional[Dict[Any, Any]], allowed: List[Any], what: str) -> None:
     """`task.label_values` maps every data value to one of `allowed` (the kind's label meaning)."""
     for key, meant in (values or {}).items():
         if meant not in allowed:
             raise ConfigError(f"task.label_values.{key}={meant!r} is not {what}; one of {allowed}")
+        shadowed = [a for a in allowed if isinstance(a, str) and value_key(a) == value_key(key) and a != meant]
+        if shadowed:  # a data value naming a label would silently mean another one
+            raise ConfigError(
+                f"task.label_values.{key}={meant!r}: the data value {key!r} also names the label {shadowed[0]!r}; "
+                f"it would mean two things"
+            )
 
 
 DERIVATIONS = ("values", "rstrip")  # how a `task.derived` field is computed from its `from` field

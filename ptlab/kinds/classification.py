@@ -48,6 +48,7 @@ class Classification(TaskKind):
     name = "classification"
     config = ClassificationTaskConfig
     answer_columns = ("label",)
+    reads_label_values = True
     metrics = {
         "accuracy": MetricSpec("accuracy", _accuracy, _reading("sum")),
         "accuracy_norm": MetricSpec("accuracy_norm", _accuracy, _reading("mean")),

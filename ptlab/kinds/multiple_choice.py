@@ -50,6 +50,7 @@ class MultipleChoice(TaskKind):
     config = MultipleChoiceTaskConfig
     action = "rank answer choices"
     answer_columns = ("label",)
+    reads_label_values = True
     metrics = {
         "accuracy": MetricSpec("accuracy", _accuracy, _reading("sum")),
         "accuracy_norm": MetricSpec("accuracy_norm", _accuracy, _reading("mean")),

@@ -165,6 +165,14 @@ class TokenClassification(TaskKind):
         if not all(isinstance(w, str) for w in words):
             raise DataError(f"{where}: column {self.task.columns['tokens']!r} holds a non-text token")
         indices = [self._tag_index(tag, where, i) for i, tag in enumerate(tags)]
+        names = [self.task.tags[t] for t in indices]
+        for i, name in enumerate(names):  # strict IOB2 would drop an entity that starts with I-
+            if name.startswith("I-") and (i == 0 or names[i - 1][2:] != name[2:]):
+                before = names[i - 1] if i else "the sentence start"
+                raise DataError(
+                    f"{_token_place(where, i)}: tag {name!r} after {before}: not IOB2 (an entity starts with "
+                    f"B-{name[2:]}); convert IOB1 files to IOB2 first"
+                )
         return Example(fields={"tokens": " ".join(words)}, tokens=list(words), tags=indices, where=where)
 
     def _column(self, record: Dict[str, Any], field: str, where: str) -> list:
