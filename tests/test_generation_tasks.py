@@ -10,9 +10,7 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 import json
 from pathlib import Path
 
-import lightning as L
 import pytest
-import torch
 from omegaconf import OmegaConf
 
 from cli import REAL_DATA, ptlab_ok, record, run_dirs
@@ -21,6 +19,7 @@ from ptlab.data.sources import load_split
 from ptlab.errors import DataError, NotApplicable
 from ptlab.kinds import kind_class
 from ptlab.text_metrics import SacreCorpusScore, best_over_references, exact_match, rouge_scores, token_f1
+from training import eval_loss, fit
 
 REPO = Path(__file__).resolve().parents[1]
 TASKS = ["squad", "aeslc", "wmt16_en_ro"]
@@ -122,15 +121,9 @@ def test_lora_lowers_the_loss_on_each_task(compose_run, model, name):
     run.data.k, run.data.batch_size, run.task.max_source_length = 4, 4, 96
     data, module = build_run(run)
     batch = next(iter(data.train_dataloader()))
-    module.model.eval()
-    with torch.no_grad():
-        before = float(module.kind.loss(module.reader, module.model, batch))
-    module.model.train()
-    trainer = L.Trainer(max_steps=8, logger=False, enable_checkpointing=False, enable_progress_bar=False)
-    trainer.fit(module, train_dataloaders=data.train_dataloader())
-    module.model.eval()
-    with torch.no_grad():
-        assert float(module.kind.loss(module.reader, module.model, batch)) < before
+    before = eval_loss(module, batch)
+    fit(module, data.train_dataloader(), steps=8)
+    assert eval_loss(module, batch) < before
 
 
 @pytest.mark.parametrize("name", TASKS)

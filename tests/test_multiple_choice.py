@@ -10,7 +10,6 @@ import json
 from pathlib import Path
 from types import SimpleNamespace
 
-import lightning as L
 import pytest
 import torch
 
@@ -20,6 +19,7 @@ from ptlab.data.sources import load_split
 from ptlab.errors import ConfigError, DataError
 from ptlab.models.api import ApiReader
 from test_scorer import _by_hand
+from training import eval_loss, fit
 
 # Per example: a different number of choices, multi-token choices of different lengths.
 CHOICES = [
@@ -124,24 +124,9 @@ def test_training_lowers_the_loss(compose_run, model, method, lr):
     )
     data, module = build_run(run)
     batch = next(iter(data.train_dataloader()))  # k=8, batch 8: the whole training set
-
-    def loss() -> float:
-        module.model.eval()
-        with torch.no_grad():
-            value = float(module.kind.loss(module.reader, module.model, batch))
-        module.model.train()
-        return value
-
-    before = loss()
-    L.Trainer(
-        max_steps=10,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        accelerator="cpu",
-    ).fit(module, train_dataloaders=data.train_dataloader())
-    assert loss() < before
+    before = eval_loss(module, batch)
+    fit(module, data.train_dataloader(), steps=10)
+    assert eval_loss(module, batch) < before
 
 
 def test_in_context_cached_demonstrations_equal_recomputing_them(compose_run):

@@ -22,6 +22,7 @@ from ptlab.kinds import kind_of
 from ptlab.metrics import TaskMetrics
 from ptlab.models.families import make_reader
 from ptlab.models.loading import load_tokenizer
+from training import eval_loss, fit
 
 TASK = ("task=conll2003", "data.eval_limit=8", "data.test_limit=8")
 HEADER = "-DOCSTART- -X- -X- O\n\n"
@@ -168,20 +169,9 @@ def test_each_method_trains_on_tiny_bert(compose_run, method, lr):
     )
     data, module = build_run(run)
     batch = next(iter(data.train_dataloader()))
-
-    def loss() -> float:
-        module.model.eval()
-        with torch.no_grad():
-            value = float(module.kind.loss(module.reader, module.model, batch))
-        module.model.train()
-        return value
-
-    before = loss()
-    trainer = L.Trainer(
-        max_steps=10, logger=False, enable_checkpointing=False, enable_progress_bar=False, accelerator="cpu"
-    )
-    trainer.fit(module, train_dataloaders=data.train_dataloader())
-    assert loss() < before
+    before = eval_loss(module, batch)
+    trainer = fit(module, data.train_dataloader(), steps=10)
+    assert eval_loss(module, batch) < before
     rows = trainer.validate(module, datamodule=data, verbose=False)[0]
     assert 0 <= rows["val/entity_f1"] <= 1 and len(module.predictions["val"]) == 8
 
