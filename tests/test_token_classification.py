@@ -5,16 +5,13 @@ MiniLM through the CLI reaching a clearly non-trivial entity F1."""
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
-import time
 from pathlib import Path
 
 import lightning as L
 import pytest
 import torch
 
-from cli import PROCESS_TIMEOUT, ptlab_cmd, ptlab_env, ptlab_ok, record, run_dirs
+from cli import ptlab_ok, record, run_dirs
 from ptlab.build import build_run
 from ptlab.data.sources import Example, load_split
 from ptlab.errors import ConfigError, DataError, NotApplicable
@@ -186,42 +183,6 @@ def test_lms_are_not_applicable(compose_run, model, method):
 def test_zero_shot_on_an_encoder_is_not_applicable(compose_run):
     with pytest.raises(NotApplicable, match="method=zero_shot needs a model with an LM head"):
         compose_run("model=tiny-bert", "method=zero_shot", "task=conll2003")
-
-
-# --- through the CLI ---
-@pytest.mark.slow
-def test_an_interrupted_prompt_tuning_run_resumes_exactly(tmp_path, cli_cache):
-    """As tests/test_resume.py: SIGTERM after the first checkpoint, the same command again, and the
-    metrics, best step and predictions equal those of an uninterrupted run."""
-    command = ptlab_cmd(
-        "model=tiny-bert", "method=prompt_tuning", "debug=smoke", "task=conll2003",
-        "trainer.max_steps=20", "trainer.val_check_interval=7", "data.k=40", "data.batch_size=8",
-    )  # fmt: skip
-    reference_dir = tmp_path / "reference"
-    done = subprocess.run(
-        command, env=ptlab_env(reference_dir, cli_cache), capture_output=True, text=True, timeout=PROCESS_TIMEOUT
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    (expected_dir,) = run_dirs(reference_dir)
-    expected = record(expected_dir)
-
-    log_dir = tmp_path / "interrupted"
-    env = ptlab_env(log_dir, cli_cache)
-    first = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    while not list(log_dir.rglob("last.ckpt")):  # the first validation (step 7) is checkpointed
-        assert first.poll() is None, first.communicate()[1][-3000:]
-        time.sleep(0.05)
-    first.send_signal(signal.SIGTERM)
-    first.communicate(timeout=PROCESS_TIMEOUT)
-    assert first.returncode == 128 + signal.SIGTERM
-    again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=PROCESS_TIMEOUT)
-    assert again.returncode == 0, again.stderr[-3000:]
-    (run_dir,) = run_dirs(log_dir)
-    resumed = record(run_dir)
-    assert resumed["action"] == "resume" and resumed["resumed_from_step"] >= 7
-    assert resumed["metrics"] == expected["metrics"] and resumed["best"] == expected["best"]
-    predictions = "predictions_val.jsonl"
-    assert (run_dir / predictions).read_text() == (expected_dir / predictions).read_text()
 
 
 @pytest.mark.slow
