@@ -11,6 +11,7 @@ the contextually calibrated scores and `accuracy_pmi` the PMI ones (LMs only), p
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Dict, List, Optional
 
 from ptlab import calibration
@@ -105,12 +106,17 @@ class Classification(TaskKind):
     def answer_text(self, ex) -> str:
         return list(self.verbalizers().values())[ex.label]
 
+    @cached_property
+    def _label_values(self) -> Dict[Any, str]:
+        """task.label_values keyed as data values read (built once, not per row)."""
+        return {value_key(k): v for k, v in (self.task.label_values or {}).items()}
+
     def _label_index(self, value: Any, where: str) -> int:
         """A label value -> its class index: through `task.label_values` where it maps the value, else
         a label name as it is. An integer (or digit string) that names no label, with no mapping, is
         refused: 0- or 1-based is a guess a comparison must not rest on."""
         names, column = list(self.task.labels), self.task.columns["label"]
-        values = {value_key(k): v for k, v in (self.task.label_values or {}).items()}
+        values = self._label_values
         scalar = isinstance(value, (str, int, float))  # a bool is an int; a list or null is no label
         name = values.get(value_key(value), value) if scalar else None
         if name in names:
