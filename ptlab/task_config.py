@@ -85,6 +85,22 @@ class LocalSource:
 
 
 @dataclass
+class CarvedValidation:
+    """The selection split, carved from the training data: the same examples for every method and
+    seed (its own seed), stratified by label where examples have one, never in the training pool.
+    Then the official dev set can be the reported `test` split (GLUE/SuperGLUE hide test labels)."""
+
+    size: int
+    seed: int = 1234
+
+    def check(self) -> None:
+        positive("task.validation_from_train.size", self.size)
+
+    def describe(self) -> str:
+        return f"{self.size} examples carved from train (seed {self.seed}; stratified by label where there is one)"
+
+
+@dataclass
 class TemplateConfig:
     """One named prompt: its text, and (classification) verbalizers of its own."""
 
@@ -123,6 +139,9 @@ class TaskConfig:
     # Per split, the data columns that differ from `columns` (a dev file naming its label column
     # otherwise): {validation: {label: gold}}.
     split_columns: Dict[str, Dict[str, str]] = field(default_factory=dict)
+    # The selection split carved from train (best checkpoint, early stopping, tuning choose on it),
+    # so that the declared `test` split is only ever reported.
+    validation_from_train: Optional[CarvedValidation] = None
 
     @property
     def selected(self) -> TemplateConfig:
@@ -142,6 +161,16 @@ class TaskConfig:
         if self.main_metric not in self.metrics:
             raise ConfigError(f"task.main_metric={self.main_metric!r} is not among task.metrics={self.metrics}")
         splits = list(self.local.files if self.local else {}) + list(self.hub.splits if self.hub else {})
+        if self.validation_from_train is not None:
+            self.validation_from_train.check()
+            if "validation" in splits:
+                raise ConfigError(
+                    f"task {self.name}: task.validation_from_train carves the validation split from train, "
+                    f"and the task also declares a validation split (task.local.files / task.hub.splits); keep one"
+                )
+            if "train" not in splits:
+                raise ConfigError(f"task {self.name}: task.validation_from_train needs a declared train split")
+            splits.append("validation")
         for split, columns in self.split_columns.items():
             if split not in splits:
                 raise ConfigError(

@@ -145,6 +145,14 @@ def _execute(
         "params": module.parameter_counts(),
         "method_details": module.method.summary(),  # e.g. in-context: the demonstrations used
         "data": {split: len(examples) for split, examples in data.raw.items()},  # as drawn (k, limits)
+        # Selection (best checkpoint, tuning) reads validation only; test, when the task has one, is
+        # only reported. Without one, the reported score is the selection split's (optimistic).
+        "splits": {
+            "selected_on": "validation",
+            "reported": "test" if data.has_test else "validation",
+            "from": data.origins,
+            "dropped_as_in_test": data.dropped,  # examples whose inputs the reported split also has
+        },
         "tokenization_cache_hit": data.cache_hits,
         "metric_notes": data.kind.metric_notes(),  # e.g. sacreBLEU's signatures
         "world_size": trainer.world_size,

@@ -57,6 +57,7 @@ def served(data_dir, shared_cache, tmp_path_factory):
         "task=sst2",
         "method=zero_shot",
         f"data.eval_limit={N}",
+        f"data.test_limit={N}",
     )
     data, module = build_run(run)
     server = CompletionServer(module.model, data.reader.tokenizer, "tiny-llama").start()
@@ -107,7 +108,12 @@ def local_scores(served, words):
 )
 def test_api_rank_scores_equal_the_local_scorer(served, server, data_dir, tmp_path, labels, leak):
     server.leak_token = leak
-    run = compose(data_dir, tmp_path / "cache", tmp_path / "run", *api(server, "task=sst2", f"data.eval_limit={N}"))
+    run = compose(
+        data_dir,
+        tmp_path / "cache",
+        tmp_path / "run",
+        *api(server, "task=sst2", f"data.eval_limit={N}", f"data.test_limit={N}"),
+    )
     data, module = build_run(run)
     words = list((labels or run.task.labels).values())
     batch = data.kind.collate(data.reader, list(data.splits["validation"]), train=False)
@@ -126,7 +132,7 @@ def test_api_rank_scores_equal_the_local_scorer(served, server, data_dir, tmp_pa
 def test_in_context_through_the_api_equals_the_local_in_context_scorer(served, server, data_dir, tmp_path):
     """The same k=4 demonstrations before every prompt: sent as text with each request, or held in
     the local model's key/value cache; the scores agree."""
-    more = ("task=sst2", f"data.eval_limit={N}", "data.k=4")
+    more = ("task=sst2", f"data.eval_limit={N}", f"data.test_limit={N}", "data.k=4")
     scored = {}
     for where, overrides in {
         "local": ("model=tiny-llama", "method=in_context", *more),
@@ -147,7 +153,7 @@ def test_in_context_through_the_api_equals_the_local_in_context_scorer(served, s
 
 
 def test_in_context_generation_sends_the_demonstrations_with_every_prompt(served, server, data_dir, tmp_path):
-    more = ("task=e2e_nlg", "data.eval_limit=2", "data.k=2")
+    more = ("task=e2e_nlg", "data.eval_limit=2", "data.test_limit=2", "data.k=2")
     run = compose(data_dir, tmp_path / "cache", tmp_path / "run", *api(server, *more, method="in_context"))
     data, module = build_run(run)
     assert "train" not in data.splits  # the demonstrations are read, never tokenized for training
@@ -161,7 +167,12 @@ def test_in_context_generation_sends_the_demonstrations_with_every_prompt(served
 
 
 def test_generation_goes_through_completions(served, server, data_dir, tmp_path):
-    run = compose(data_dir, tmp_path / "cache", tmp_path / "run", *api(server, "task=e2e_nlg", "data.eval_limit=3"))
+    run = compose(
+        data_dir,
+        tmp_path / "cache",
+        tmp_path / "run",
+        *api(server, "task=e2e_nlg", "data.eval_limit=3", "data.test_limit=3"),
+    )
     data, module = build_run(run)
     batch = data.kind.collate(data.reader, list(data.splits["validation"]), train=False)
     out, rows = data.kind.evaluate(data.reader, module.model, batch, run.decode)
@@ -222,7 +233,7 @@ def assert_secret_nowhere(*paths: Path, procs) -> None:
 
 def test_a_cli_run_is_served_from_the_cache_the_second_time(served, server, tmp_path):
     log_dir, cache = tmp_path / "runs", tmp_path / "cache"
-    overrides = api(server, "task=sst2", f"data.eval_limit={N}", "trainer=cpu")
+    overrides = api(server, "task=sst2", f"data.eval_limit={N}", f"data.test_limit={N}", "trainer=cpu")
     first = cli(*overrides, log_dir=log_dir, cache=cache)
     assert first.returncode == 0, first.stderr[-3000:]
     asked = len(server.requests)
@@ -247,7 +258,13 @@ def test_timeouts_that_persist_end_the_run_with_one_error_line(server, tmp_path)
     server.always, server.sleep_s = "sleep", 3.0
     log_dir, cache = tmp_path / "runs", tmp_path / "cache"
     overrides = api(
-        server, "task=sst2", "data.eval_limit=2", "trainer=cpu", "model.api.timeout_s=0.5", "model.api.max_retries=2"
+        server,
+        "task=sst2",
+        "data.eval_limit=2",
+        "data.test_limit=2",
+        "trainer=cpu",
+        "model.api.timeout_s=0.5",
+        "model.api.max_retries=2",
     )
     proc = cli(*overrides, log_dir=log_dir, cache=cache)
     lines = [line for line in proc.stderr.splitlines() if line.startswith("ptlab: error:")]

@@ -300,10 +300,11 @@ def test_unknown_group_option_names_group_and_option(group, tmp_path, cli_cache)
 def sst2_dir(root: Path, train: bytes | None = None, dev: bytes | None = None) -> Path:
     """`<root>/sst2/{train,dev}.tsv`, valid unless `train` / `dev` content is given.
 
-    The valid train split has 20 rows: debug=smoke draws data.k=16 from it."""
-    good_rows = [f"a {'fine' if i % 2 else 'dull'} film number {i} .\t{i % 2}\n" for i in range(20)]
-    good_train = ("sentence\tlabel\n" + "".join(good_rows)).encode()
-    good_dev = ("sentence\tlabel\n" + "".join(good_rows[:4])).encode()
+    The valid train split has 892 rows: sst2.yaml carves 872 for validation, and debug=smoke draws
+    data.k=16 from the other 20."""
+    rows = [f"a {'fine' if i % 2 else 'dull'} film number {i} .\t{i % 2}\n" for i in range(896)]
+    good_train = ("sentence\tlabel\n" + "".join(rows[:892])).encode()
+    good_dev = ("sentence\tlabel\n" + "".join(rows[892:])).encode()
     folder = root / "sst2"
     folder.mkdir(parents=True)
     (folder / "train.tsv").write_bytes(good_train if train is None else train)

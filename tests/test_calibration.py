@@ -34,6 +34,7 @@ def test_calibrated_and_pmi_scores_equal_a_hand_computation(compose_run, templat
         "task=sst2",
         f"task.template={template}",
         "data.eval_limit=4",
+        "data.test_limit=4",
         "data.eval_batch_size=4",
     )
     model, reader, kind, batch, out, rows = _evaluated(run)
@@ -67,12 +68,22 @@ def test_escaped_braces_stay_in_the_cue():
 def test_only_the_requested_baselines_are_computed(compose_run):
     """task.metrics without calibrated/PMI metrics: no content-free or cue forward, no such outputs."""
     run = compose_run(
-        "model=tiny-llama", "method=zero_shot", "task=sst2", "data.eval_limit=2", "task.metrics=[accuracy]"
+        "model=tiny-llama",
+        "method=zero_shot",
+        "task=sst2",
+        "data.eval_limit=2",
+        "data.test_limit=2",
+        "task.metrics=[accuracy]",
     )
     *_, out, rows = _evaluated(run)
     assert set(out) == {"sum", "mean", "gold"} and "predicted_calibrated" not in rows[0]
     run = compose_run(
-        "model=tiny-llama", "method=zero_shot", "task=sst2", "data.eval_limit=2", "task.metrics=[accuracy,accuracy_pmi]"
+        "model=tiny-llama",
+        "method=zero_shot",
+        "task=sst2",
+        "data.eval_limit=2",
+        "data.test_limit=2",
+        "task.metrics=[accuracy,accuracy_pmi]",
     )
     *_, out, rows = _evaluated(run)
     assert "pmi" in out and "calibrated" not in out and "predicted_pmi" in rows[0]
@@ -101,6 +112,7 @@ def test_a_custom_cue_and_content_free_list_are_used(compose_run):
         "method=zero_shot",
         "task=sst2",
         "data.eval_limit=2",
+        "data.test_limit=2",
         "+task.calibration.cue=Answer:",
         "+task.calibration.content_free=[nothing]",
     )
@@ -117,7 +129,9 @@ def test_a_custom_cue_and_content_free_list_are_used(compose_run):
 
 def test_an_encoder_gets_contextual_calibration_but_no_pmi(compose_run):
     _, module = build_run(
-        compose_run("model=tiny-bert", "method=full_finetune", "task=sst2", "data.k=4", "data.eval_limit=2")
+        compose_run(
+            "model=tiny-bert", "method=full_finetune", "task=sst2", "data.k=4", "data.eval_limit=2", "data.test_limit=2"
+        )
     )
     assert "accuracy_calibrated" in module.metrics["val"].metrics
     assert "accuracy_pmi" not in module.metrics["val"].metrics  # PMI scores answer text: LMs only

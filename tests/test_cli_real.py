@@ -49,6 +49,7 @@ def test_smollm2_zero_shot_sst2_subset_through_the_cli(tmp_path, cli_cache):
         "method=zero_shot",
         "task=sst2",
         "data.eval_limit=64",
+        "data.test_limit=64",
         log_dir=tmp_path / "runs",
         cache=cli_cache,
     )
@@ -93,6 +94,7 @@ def test_minilm_prompt_tuning_raises_sst2_accuracy_above_untrained(tmp_path, cli
         "task=sst2",
         "data.k=256",
         "data.eval_limit=200",
+        "data.test_limit=200",
         "trainer.enable_progress_bar=false",
     ]
     untrained_proc = ptlab_train(*common, "trainer.max_steps=0", log_dir=tmp_path / "runs", cache=cli_cache)

@@ -30,19 +30,33 @@ def _prompts(data, split):
 
 
 def test_second_run_reads_tokenized_splits_from_the_cache(compose_run, shared_cache):
-    overrides = ("model=tiny-bert", "method=full_finetune", "task=rte", "data.k=32", "data.eval_limit=20")
+    overrides = (
+        "model=tiny-bert",
+        "method=full_finetune",
+        "task=rte",
+        "data.k=32",
+        "data.eval_limit=20",
+        "data.test_limit=20",
+    )
     first = _data(compose_run(*overrides), shared_cache)
     second = _data(compose_run(*overrides), shared_cache)
-    assert first.cache_hits == {"train": False, "validation": False}
-    assert second.cache_hits == {"train": True, "validation": True}
+    assert first.cache_hits == {"train": False, "validation": False, "test": False}
+    assert second.cache_hits == {"train": True, "validation": True, "test": True}
     assert list(first.splits["train"]) == list(second.splits["train"])
     other_template = compose_run(*overrides, "task.template=follows")
-    assert _data(other_template, shared_cache).cache_hits == {"train": False, "validation": False}
+    assert _data(other_template, shared_cache).cache_hits == {"train": False, "validation": False, "test": False}
 
 
 def test_few_shot_draws_follow_the_seed_and_eval_subsets_do_not(compose_run, shared_cache):
     runs = [
-        compose_run("model=tiny-bert", "method=full_finetune", f"seed={s}", "data.k_per_class=4", "data.eval_limit=50")
+        compose_run(
+            "model=tiny-bert",
+            "method=full_finetune",
+            f"seed={s}",
+            "data.k_per_class=4",
+            "data.eval_limit=50",
+            "data.test_limit=50",
+        )
         for s in (0, 0, 1)
     ]
     a, b, c = (_data(r, shared_cache) for r in runs)
@@ -62,7 +76,7 @@ def test_generation_eval_groups_references_by_meaning_representation(compose_run
 
 
 def test_cache_key_ignores_the_tokenizers_truncation_state_and_differs_per_tokenizer(compose_run, shared_cache):
-    run = compose_run("model=tiny-llama", "method=prompt_tuning", "data.k=8", "data.eval_limit=8")
+    run = compose_run("model=tiny-llama", "method=prompt_tuning", "data.k=8", "data.eval_limit=8", "data.test_limit=8")
     tokenizer = load_tokenizer(run.model, shared_cache)
     before = TaskDataModule(run, _reader(run, tokenizer))._tokenizer_fingerprint
     tokenizer("an earlier encode leaves truncation set", truncation=True, max_length=3)

@@ -20,6 +20,7 @@ def _run(compose_run, *extra, labels=None):
         "task=sst2",
         "data.k=4",
         "data.eval_limit=4",
+        "data.test_limit=4",
         "data.eval_batch_size=4",
         *extra,
     )

@@ -37,6 +37,7 @@ def _build(compose_run, model, method, task):
         "data.k=8",
         "data.batch_size=8",
         "data.eval_limit=4",
+        "data.test_limit=4",
     )
     return build_run(run)
 
@@ -101,6 +102,7 @@ def test_zero_shot_trains_nothing_and_scores_with_the_shared_scorer(compose_run,
         "method=zero_shot",
         f"task={task}",
         "data.eval_limit=4",
+        "data.test_limit=4",
         f"decode.num_beams={beams}",
         "task.max_target_length=8",
     )

@@ -137,8 +137,8 @@ def test_in_context_cached_demonstrations_equal_recomputing_them(compose_run):
         with torch.no_grad():
             return module.kind.evaluate(module.reader, module.model.eval(), batch, None)[0], module
 
-    cached, module = scores("data.eval_limit=8")
-    recomputed, _ = scores("data.eval_limit=8", "method.reuse_cache=false")
+    cached, module = scores("data.eval_limit=8", "data.test_limit=8")
+    recomputed, _ = scores("data.eval_limit=8", "data.test_limit=8", "method.reuse_cache=false")
     torch.testing.assert_close(cached["sum"], recomputed["sum"], atol=1e-4, rtol=0)
     demo = module.method.demonstrations[0]
     text = module.method.context_text(module.reader, [demo])

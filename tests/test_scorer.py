@@ -30,7 +30,9 @@ CASES = {
 @pytest.fixture(params=CASES.values(), ids=CASES.keys())
 def setup(request, compose_run):
     model_name, labels, method = request.param
-    run = compose_run(f"model={model_name}", f"method={method}", "task=sst2", "data.k=8", "data.eval_limit=4")
+    run = compose_run(
+        f"model={model_name}", f"method={method}", "task=sst2", "data.k=8", "data.eval_limit=4", "data.test_limit=4"
+    )
     values = dict(enumerate(labels))  # SST-2's 0/1 in the order of the replacement labels
     run = dataclasses.replace(
         run, task=dataclasses.replace(run.task, labels=labels, label_values=values, max_target_length=8)

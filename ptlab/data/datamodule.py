@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import random
+import re
 import shutil
 import tempfile
 from collections import defaultdict
@@ -31,6 +32,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from ptlab.config import RunConfig
+from ptlab.data.carve import carve, without
 from ptlab.data.sampling import Indexed, ResumableLoader, ResumableShuffle, ShardBatches, with_index
 from ptlab.data.sources import Example, declared_splits, load_split, resolve_data_dir
 from ptlab.errors import DataError
@@ -57,20 +59,44 @@ class TaskDataModule(L.LightningDataModule):
         self.raw: Dict[str, List[Example]] = {}
         self.splits: Dict[str, datasets.Dataset] = {}
         self.cache_hits: Dict[str, bool] = {}
+        self.origins: Dict[str, str] = {}  # split -> the file (or hub split) it was read from
+        self.dropped: Dict[str, int] = {}  # split -> examples left out because test has their inputs
 
     # --- reading (before any model loads, so bad data fails fast) ---
     def read(self) -> None:
         task, data = self.run.task, self.run.data
         data_dir = resolve_data_dir(self.run.paths.data_dir)
         needed = ["train", "validation"] if self.run.reads_train_split else ["validation"]
-        available = declared_splits(task)
+        carved = task.validation_from_train
+        available = declared_splits(task) + (["validation"] if carved else [])
         for split in needed:
             if split not in available:
                 raise DataError(f"task {task.name} declares no '{split}' split (task.local.files / task.hub.splits)")
-        for split in available:
-            if split in needed or split == "test":
-                examples = load_split(task, split, data.source, data_dir)
-                self.raw[split] = self._select(split, examples)
+        loaded = {
+            split: load_split(task, split, data.source, data_dir)
+            for split in declared_splits(task)
+            if split in needed or split == "test" or (carved and split == "train")
+        }
+        self.origins = {split: _origin(examples[0].where) for split, examples in loaded.items()}
+        self._hold_out(loaded)
+        for split in ("train", "validation", "test"):
+            if split in loaded:
+                self.raw[split] = self._select(split, loaded[split])
+
+    def _hold_out(self, loaded: Dict[str, List[Example]]) -> None:
+        """Keep what is reported out of training and selection: drop train/validation examples
+        whose inputs the test split has, then carve the validation split (if the task asks)."""
+        if "test" in loaded:
+            for split in ("train", "validation"):
+                if split in loaded:
+                    loaded[split], self.dropped[split] = without(loaded[split], loaded["test"])
+        carved = self.run.task.validation_from_train
+        if carved:  # the selection split: the same carve for every run, whatever it trains on
+            train = self.origins["train"]
+            loaded["validation"], loaded["train"] = carve(loaded["train"], carved.size, carved.seed, train)
+            self.origins["validation"] = f"{train}: {carved.describe()}"
+            if not self.run.reads_train_split:
+                del loaded["train"], self.origins["train"], self.dropped["train"]
 
     def _select(self, split: str, examples: List[Example]) -> List[Example]:
         data = self.run.data
@@ -222,6 +248,11 @@ class TaskDataModule(L.LightningDataModule):
     @property
     def has_test(self) -> bool:
         return "test" in self.raw
+
+
+def _origin(where: str) -> str:
+    """An example's file or hub split, without its line or row ("dir/train.tsv:12" -> "dir/train.tsv")."""
+    return re.sub(r"(:\d+|\[\d+\])$", "", where)
 
 
 def _lengths(column) -> List[int]:
