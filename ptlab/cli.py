@@ -13,14 +13,14 @@ import os
 import sys
 import traceback
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Union
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from ptlab import redaction, resolvers
+from ptlab import redaction, resolvers, tuning
 from ptlab.config import ROOT
 from ptlab.errors import ConfigError, NotApplicable, PtlabError
 from ptlab.hydra_callbacks import SweepReport
@@ -41,7 +41,16 @@ DEBUG = os.environ.get("PTLAB_DEBUG", "0") not in ("", "0") or (
 
 
 @hydra.main(version_base="1.3", config_path=str(ROOT / "conf"), config_name="train")
-def _hydra_main(cfg: DictConfig) -> Optional[Dict[str, Any]]:
+def _hydra_main(cfg: DictConfig) -> Union[Dict[str, Any], float, None]:
+    record = _job(cfg)
+    # The Optuna sweeper (hparams_search=optuna) takes a number: the selection split's score.
+    sweeper = HydraConfig.get().sweeper
+    if str(sweeper.get("_target_", "")).endswith("OptunaSweeper"):
+        return tuning.objective(record, sweeper.direction)
+    return record
+
+
+def _job(cfg: DictConfig) -> Optional[Dict[str, Any]]:
     multirun = HydraConfig.get().mode == RunMode.MULTIRUN
     out = Path(HydraConfig.get().runtime.output_dir)
     try:

@@ -3,6 +3,7 @@
 conf/train.yaml finds the named experiments (experiments/experiment/) through ptlab_root;
 conf/hydra/default.yaml names run dirs with ptlab_run_tag (the overrides, secrets redacted);
 conf/callbacks/default.yaml reads the main metric's direction through ptlab_metric_mode;
+conf/hparams_search/ reads each method's learning-rate range through ptlab_lr_range/grid;
 conf/logger/wandb.yaml derives a stable W&B run id and the offline default through the others.
 """
 
@@ -15,6 +16,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
+from ptlab import tuning
 from ptlab.config import ROOT
 from ptlab.redaction import redact_override
 
@@ -25,6 +27,8 @@ def register() -> None:
     OmegaConf.register_new_resolver("ptlab_run_tag", run_tag, replace=True)
     OmegaConf.register_new_resolver("ptlab_wandb_offline", offline_by_default, replace=True)
     OmegaConf.register_new_resolver("ptlab_metric_mode", metric_mode, replace=True)
+    OmegaConf.register_new_resolver("ptlab_lr_range", tuning.lr_range, replace=True)
+    OmegaConf.register_new_resolver("ptlab_lr_grid", tuning.lr_grid, replace=True)
 
 
 def metric_mode(kind: str, metric: str) -> str:
