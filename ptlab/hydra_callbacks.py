@@ -40,12 +40,15 @@ class SweepReport(Callback):
 
     def on_multirun_end(self, config, **kwargs) -> None:
         from ptlab.errors import PtlabError
-        from ptlab.report import report
+        from ptlab.report import NoTestSplit, report
         from ptlab.report_gather import BadRecord, find_results, read_record
 
         sweep_dir = Path(config.hydra.sweep.dir)
         try:
-            text, written = report([sweep_dir], sweep_dir, None, "val")
+            try:
+                text, written = report([sweep_dir], sweep_dir, None, "test")
+            except NoTestSplit:  # tasks without a test split: their validation scores, marked so
+                text, written = report([sweep_dir], sweep_dir, None, "val")
         except PtlabError as err:
             print(f"ptlab-report: skipped: {err}")
         else:

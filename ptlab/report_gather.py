@@ -19,6 +19,7 @@ import pandas as pd
 from ptlab.errors import PtlabError
 from ptlab.methods import registry, report_order
 from ptlab.run_dir import RESULTS, RunDir
+from ptlab.report_stats import t_interval
 from ptlab.report_table import cell_text, mixes
 from ptlab.report_templates import OVERRIDE, split_template
 
@@ -113,12 +114,19 @@ def load_run(path: Path, split: str, metric: Optional[str]) -> Dict[str, Any]:
         **row,
         "metric": name,
         "value": math.nan if value is None else float(value),
+        "select": _selection_score(record, name),
         "available": tuple(scores),
         "trainable_fraction": _number(record, "params.trainable_fraction", path),
         "peak_memory_bytes": _number(record, "memory.peak_memory_bytes", path),
         "memory_kind": record["memory"].get("memory_kind"),
         "train_seconds": _number(record, "time.train_seconds", path),
     }
+
+
+def _selection_score(record: Dict[str, Any], name: str) -> float:
+    """metrics.val_best[name]: what the tuned table chooses a configuration by, whatever --split reports."""
+    value = (record["metrics"].get("val_best") or {}).get(name)
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan
 
 
 def _field(record: Dict[str, Any], dotted: str, path: Path) -> Any:
@@ -171,17 +179,19 @@ def gather(inputs: Sequence[Path], split: str, metric: Optional[str]) -> Tuple[p
             f"{unreadable[0].path}: {unreadable[0].reason}{more}"
         )
     runs = _split_templates(pd.DataFrame(rows))
-    for column in ("trainable_fraction", "peak_memory_bytes", "memory_kind", "train_seconds"):
+    for column in ("select", "trainable_fraction", "peak_memory_bytes", "memory_kind", "train_seconds"):
         if column not in runs:
             runs[column] = math.nan  # no completed run at all
     # A column per method, plus the sweep's other overrides and (when experiments are mixed) the
     # experiment name, so runs with different settings are never averaged together.
     # `setting` is the same without the template: what the prompt-sensitivity section compares across.
+    runs["base"] = runs["method"]  # the tuned table's column: one pick among the variants
     runs["column"] = runs["method"] + runs["variant"].map(lambda v: f" [{v}]" if v else "")
     runs["setting"] = runs["method"] + runs["variant"].map(lambda v: f" [{o}]" if (o := split_template(v)[0]) else "")
     if runs["name"].nunique() > 1:
         runs["column"] = runs["name"] + ": " + runs["column"]
         runs["setting"] = runs["name"] + ": " + runs["setting"]
+        runs["base"] = runs["name"] + ": " + runs["base"]
     order = report_order()  # the registry's: fewest trained parameters first; unknown methods last
     method_rank = runs["method"].map(lambda m: order.get(m, max(order.values()) + 1))
     ordered = runs.assign(r=method_rank).sort_values(["r", "method", "name", "variant"])["column"].unique()
@@ -254,6 +264,7 @@ def summarize(runs: pd.DataFrame, split: str) -> pd.DataFrame:
                     "method": column,
                     "mean": values.mean(),
                     "std": values.std(ddof=1),
+                    **dict(zip(("ci_low", "ci_high"), t_interval(values))),
                     "n": len(values),
                     "n_failed": int((cell["state"] == "failed").sum()),
                     "n_incomplete": int((cell["state"] == "incomplete").sum()),

@@ -12,6 +12,8 @@ from typing import Any, List, Sequence, Tuple
 
 import pandas as pd
 
+from ptlab.report_stats import Bootstrap
+
 MARK = "†"  # a cell whose runs differ in their config or data fingerprint
 FINGERPRINTS = (("config", "configs"), ("data", "data sets"))
 LATEX_ESCAPES = {
@@ -52,12 +54,15 @@ def mixes(cell: pd.DataFrame) -> str:
 
 
 def cell_text(row: Any, split: str) -> str:
-    """`mean ± std (n=K, F failed)` x100; no ± for one seed; `failed (n=F)`; `missing`; MARK if mixed."""
+    """`mean ± std [95 % CI] (n=K, F failed)` x100; no ± nor CI for one seed; `failed (n=F)`;
+    `missing`; MARK if mixed."""
     counts = [(row.n_failed, "failed"), (row.n_incomplete, "incomplete"), (row.n_without_metric, f"no {split} metric")]
     if isinstance(getattr(row, "not_applicable", None), str):
         return f"n/a ({row.not_applicable})"
     if row.n:
         value = f"{100 * row.mean:.1f}" + (f" ± {100 * row.std:.1f}" if row.n > 1 else "")
+        low, high = getattr(row, "ci_low", math.nan), getattr(row, "ci_high", math.nan)
+        value += "" if math.isnan(low) else f" [{100 * low:.1f}, {100 * high:.1f}]"
         text = f"{value} ({', '.join([f'n={row.n}'] + [f'{k} {what}' for k, what in counts if k])})"
     else:
         text = ", ".join(f"{what} (n={k})" for k, what in counts if k) or "missing"
@@ -122,7 +127,11 @@ def markdown(header: List[str], rows: List[List[str]]) -> str:
 
 def latex(header: List[str], rows: List[List[str]], comments: Sequence[str]) -> str:
     def tex(text: str) -> str:
-        return re.sub(r"[\\&%$#_{}~^†]", lambda m: LATEX_ESCAPES[m.group()], str(text)).replace("±", r"$\pm$")
+        return (
+            re.sub(r"[\\&%$#_{}~^†]", lambda m: LATEX_ESCAPES[m.group()], str(text))
+            .replace("±", r"$\pm$")
+            .replace("≈", r"$\approx$")
+        )
 
     lines = [f"% {line}" for line in comments]
     lines += [
@@ -134,3 +143,71 @@ def latex(header: List[str], rows: List[List[str]], comments: Sequence[str]) -> 
     ]
     lines += [" & ".join(map(tex, row)) + r" \\" for row in rows]
     return "\n".join(lines + ["\\bottomrule", "\\end{tabular}", ""])
+
+
+def _delta(result: Any) -> Tuple[str, str]:
+    """A Bootstrap as `Δ [low, high]` x100 and its p; `n/a` for an untested pair; `–` for none."""
+    if isinstance(result, str):
+        return "n/a", "n/a"
+    if not isinstance(result, Bootstrap):  # None (pandas may read it as NaN): nothing to compare
+        return "–", "–"
+    p = "<0.001" if result.p < 0.001 else f"{result.p:.3f}"
+    return f"{100 * result.delta:+.1f} [{100 * result.low:+.1f}, {100 * result.high:+.1f}]", p
+
+
+def significance_table(sig: pd.DataFrame, table: pd.DataFrame) -> Tuple[List[str], List[List[str]]]:
+    cells = table.set_index(["model", "task", "method"])["cell"]
+    rows = [
+        [r.model, r.task, r.method, cells[(r.model, r.task, r.method)], *_delta(r.vs_best), *_delta(r.vs_zero_shot)]
+        for r in sig.itertuples()
+    ]
+    return [
+        "model",
+        "task",
+        "method",
+        "cell",
+        "Δ vs best [95% CI]",
+        "p vs best",
+        "Δ vs zero-shot [95% CI]",
+        "p vs zero-shot",
+    ], rows
+
+
+def significance_notes(sig: pd.DataFrame) -> List[str]:
+    """Which columns each model x task compares with, and every n/a pair grouped by its reason."""
+    lines = []
+    for (model, task), group in sig.groupby(["model", "task"], sort=False):
+        tested = [b for b in [*group["vs_best"], *group["vs_zero_shot"]] if isinstance(b, Bootstrap)]
+        examples = f", {tested[0].n} examples" if tested else ""
+        zero = group["zero_shot"].iloc[0] if isinstance(group["zero_shot"].iloc[0], str) else "none ran"
+        lines.append(f"- {model}/{task}: best = {group['best'].iloc[0]}, zero-shot = {zero}{examples}")
+    reasons: dict = {}
+    for r in sig.itertuples():
+        for what, result in (("best", r.vs_best), ("zero-shot", r.vs_zero_shot)):
+            if isinstance(result, str):
+                reasons.setdefault(result, []).append(f"{r.model}/{r.task}/{r.method} vs {what}")
+    lines += [f"- n/a ({', '.join(pairs)}): {reason}" for reason, pairs in reasons.items()]
+    return lines
+
+
+def tuned_table(picks: pd.DataFrame, picked: pd.DataFrame, sig: pd.DataFrame) -> Tuple[List[str], List[List[str]]]:
+    """A row per pick: its variant, the validation mean it was chosen by, its reported cell, Δ vs the best pick."""
+    cells = picked.set_index(["model", "task", "method"])
+    tests = sig.set_index(["model", "task", "method"])["vs_best"] if len(sig) else pd.Series(dtype=object)
+    rows = []
+    for r in picks.itertuples():
+        row = cells.loc[(r.model, r.task, r.column)]
+        rows.append(
+            [
+                r.model,
+                f"{r.task} ({row['metric']})",
+                r.base,
+                r.variant or "(default)",
+                str(r.variants),
+                f"{100 * r.select:.1f}",
+                row["cell"],
+                *_delta(tests.get((r.model, r.task, r.column))),
+            ]
+        )
+    header = ["model", "task (metric)", "method", "chosen variant", "variants", "val_best (selection)", "reported"]
+    return header + ["Δ vs best pick [95% CI]", "p vs best pick"], rows

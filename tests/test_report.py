@@ -11,6 +11,7 @@ import csv
 import json
 import math
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -54,16 +55,9 @@ def score(model: str, task: str, method: str, seed: int) -> float:
     )
 
 
-def record(
-    model: str,
-    task: str,
-    method: str,
-    seed: int,
-    status: str = "completed",
-    finished_at: str = "2026-11-22T15:00:01+00:00",
-) -> Dict:
-    """A results.json as ptlab-train writes it (a failed or running run has only its identity)."""
-    run = {
+def identity(model: str, task: str, method: str, seed: int, status: str) -> Dict:
+    """The fields every results.json starts with."""
+    return {
         "schema_version": 1,
         "status": status,
         "error": None,
@@ -74,6 +68,20 @@ def record(
         "seed": seed,
         "family": "causal",
         "overrides": [f"method={method}", f"task={task}", f"seed={seed}"],
+    }
+
+
+def record(
+    model: str,
+    task: str,
+    method: str,
+    seed: int,
+    status: str = "completed",
+    finished_at: str = "2026-11-22T15:00:01+00:00",
+) -> Dict:
+    """A results.json as ptlab-train writes it (a failed or running run has only its identity)."""
+    run = {
+        **identity(model, task, method, seed, status),
         "run_dir": "/elsewhere/run",
         "versions": {"python": "3.11.7", "torch": "2.13.0+cpu"},
         "git": {"commit": "1d26f09", "dirty": False},
@@ -175,7 +183,17 @@ def runs(tmp_path_factory) -> Path:
     return root
 
 
+def interval(values) -> str:
+    """A cell's ` [low, high]`: the 95 % Student-t interval of the mean over seeds."""
+    from scipy.stats import t
+
+    half = t.ppf(0.975, len(values) - 1) * statistics.stdev(values) / math.sqrt(len(values))
+    return f" [{statistics.mean(values) - half:.1f}, {statistics.mean(values) + half:.1f}]"
+
+
 def report(*args: str) -> subprocess.CompletedProcess:
+    """The CLI; these fixtures have no test labels (metrics.test is null), so --split val unless given."""
+    args = args if "--split" in args else (*args, "--split", "val")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     return subprocess.run(
         [sys.executable, "-m", "ptlab.report", *args], capture_output=True, text=True, env=env, timeout=PROCESS_TIMEOUT
@@ -207,7 +225,7 @@ def expected_cell(model: str, task: str, method: str) -> Optional[str]:
             ", 1 incomplete" if (model, task, method, 1) == RUNNING else "",
         ]
     )
-    return f"{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f} (n={len(values)}{extra})"
+    return f"{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f}{interval(values)} (n={len(values)}{extra})"
 
 
 @pytest.fixture(scope="module")
@@ -313,9 +331,17 @@ def test_single_seed_failed_only_test_split_and_default_out(tmp_path):
     assert (tmp_path / "sst2_metric_vs_params.png").read_bytes()[:8] == PNG_MAGIC
 
     result = report(str(tmp_path), "--split", "test", "--out", str(tmp_path / "test"))
+    assert result.returncode == 2 and len(result.stderr.splitlines()) == 1  # no run has test labels
+    assert "no run has test metrics" in result.stderr and "--split val" in result.stderr
+    labelled = write_run(tmp_path, "gpt2", "sst2", "zero_shot", 0)  # another run that has them
+    saved = json.loads((labelled / "results.json").read_text())
+    saved["metrics"]["test"] = saved["metrics"]["val_best"]
+    (labelled / "results.json").write_text(json.dumps(saved))
+    result = report(str(tmp_path), "--split", "test", "--out", str(tmp_path / "test"))
     assert result.returncode == 0, result.stderr
     row = table_of(result.stdout)[("smollm2-135m", "sst2 (accuracy)")]
-    assert row["zero_shot"] == "no test metric (n=1)"  # GLUE test labels are hidden: metrics.test is null
+    assert row["zero_shot"] == "no test metric (n=1)"  # a task whose test labels are hidden: metrics.test is null
+    shutil.rmtree(labelled.parents[2])  # gpt2 again has no run
 
     result = report(str(tmp_path), "--metric", "macro_f1", "--out", str(tmp_path / "f1"))
     assert result.returncode == 0, result.stderr
@@ -333,7 +359,7 @@ def test_a_run_copied_twice_counts_once_and_completed_wins(tmp_path):
     result = report(str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "out"))
     assert result.returncode == 0, result.stderr
     values = [100 * score("gpt2", "sst2", "prompt_tuning", s) for s in (0, 1)]
-    cell = f"{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f} (n=2)"
+    cell = f"{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f}{interval(values)} (n=2)"
     assert table_of(result.stdout)[("gpt2", "sst2 (accuracy)")] == {"prompt_tuning": cell}
     assert "ptlab-report: warning:" in result.stderr and str(tmp_path / "b") in result.stderr
 
@@ -424,7 +450,7 @@ def set_fingerprint(run_dir: Path, config: Optional[str], data: Optional[str]) -
 
 def mean_std(model: str, task: str, method: str, seeds) -> str:
     values = [100 * score(model, task, method, s) for s in seeds]
-    return f"{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f}"
+    return f"{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f}{interval(values)}"
 
 
 CORRUPT = {  # what a results.json can hold instead of a record -> the reason the report gives
@@ -587,7 +613,8 @@ def write_templated(
 
 
 def mean_std_of(values) -> str:
-    return f"{100 * statistics.mean(values):.1f} ± {100 * statistics.stdev(values):.1f}"
+    scaled = [100 * v for v in values]
+    return f"{statistics.mean(scaled):.1f} ± {statistics.stdev(scaled):.1f}{interval(scaled)}"
 
 
 def rows_of(markdown: str, header: str) -> List[Dict[str, str]]:

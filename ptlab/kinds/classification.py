@@ -40,9 +40,27 @@ def _macro_f1(task):
     return MulticlassF1Score(len(task.labels), average="macro")
 
 
+def example_scores(rows: List[Dict[str, Any]], out: Dict[str, Any], per_example: Dict[str, str], metrics) -> list:
+    """Give each prediction row `example_scores`: 1.0/0.0 per declared mean-over-examples metric
+    (whether the class its scores rank first is the gold one), for ptlab-report's paired bootstrap."""
+    hits = {
+        metric: (out[key].argmax(-1) == out["gold"]).tolist()
+        for metric, key in per_example.items()
+        if metric in metrics and key in out
+    }
+    for i, row in enumerate(rows):
+        row["example_scores"] = {metric: float(hit[i]) for metric, hit in hits.items()}
+    return rows
+
+
 def _reading(score: str):
     """Feed a metric the class with the highest `score` (sum or mean log-probability)."""
     return lambda metric, out: metric.update(out[score].argmax(-1), out["gold"])
+
+
+# The metrics that are a mean over examples, and the scores each reads: a prediction row carries
+# each one's per-example value, so ptlab-report can bootstrap it (macro F1 is not such a mean).
+PER_EXAMPLE = {"accuracy": "sum", "accuracy_norm": "mean", "accuracy_calibrated": "calibrated", "accuracy_pmi": "pmi"}
 
 
 class Classification(TaskKind):
@@ -213,4 +231,4 @@ class Classification(TaskKind):
             if key in out:
                 for row, choice in zip(rows, out[key].argmax(-1).tolist()):
                     row[name] = labels[choice]
-        return out, rows
+        return out, example_scores(rows, out, PER_EXAMPLE, self.task.metrics)

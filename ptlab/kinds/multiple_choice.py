@@ -25,6 +25,7 @@ from ptlab.config import Family
 from ptlab.task_config import TaskConfig
 from ptlab.errors import ConfigError, DataError
 from ptlab.kinds import Head, MetricSpec, TaskKind, is_integer, text, value_key
+from ptlab.kinds.classification import example_scores
 
 
 @dataclass
@@ -43,6 +44,10 @@ def _accuracy(task):
 def _reading(score: str):
     """Feed a metric whether the choice with the highest `score` is the gold one."""
     return lambda metric, out: metric.update((out[score].argmax(-1) == out["gold"]).float())
+
+
+# Every metric here is a mean over examples: a prediction row carries each one's per-example value.
+PER_EXAMPLE = {"accuracy": "sum", "accuracy_norm": "mean", "accuracy_char_norm": "char"}
 
 
 class MultipleChoice(TaskKind):
@@ -227,4 +232,4 @@ class MultipleChoice(TaskKind):
                     "predicted": scores.index(max(scores)),
                 }
             )
-        return out, rows
+        return out, example_scores(rows, out, PER_EXAMPLE, self.task.metrics)
