@@ -1,7 +1,7 @@
 """ptlab-report's plots, per task: the metric against the trainable-parameter fraction, the
-validation curves from each run's metrics.csv, and (runs of several prompt templates) the metric
-per template per method. Drawn on Agg figures of their own, so a report made
-inside another program (a sweep's end) leaves its matplotlib state alone.
+validation curves from each run's metrics.csv, the Pareto view (report_pareto), and (runs of
+several prompt templates) the metric per template per method. Drawn on Agg figures of their own,
+so a report made inside another program (a sweep's end) leaves its matplotlib state alone.
 """
 
 from __future__ import annotations
@@ -15,13 +15,14 @@ from typing import Dict, List, Optional, Sequence
 import pandas as pd
 
 from ptlab.report_gather import columns_of
+from ptlab.report_pareto import plot_pareto
 from ptlab.run_dir import RunDir
 
 ZERO_FLOOR = 1e-7  # where a method with no trainable parameters sits on a log x axis
 
 
 def write_plots(runs: pd.DataFrame, table: pd.DataFrame, split: str, out: Path) -> List[Path]:
-    """Both plots for every task with a completed run, one color per method column throughout;
+    """The plots for every task with a completed run, one color per method column throughout;
     the paths written (a task whose runs logged no validation curve has no curves plot)."""
     colors = _colors(columns_of(runs))
     written = []
@@ -30,6 +31,8 @@ def write_plots(runs: pd.DataFrame, table: pd.DataFrame, split: str, out: Path) 
         if (table[table["task"] == task]["n"] > 0).any():
             plot_metric_vs_params(table, task, split, colors, out / f"{stem}_metric_vs_params.png")
             written.append(out / f"{stem}_metric_vs_params.png")
+            if plot_pareto(runs, task, split, colors, out / f"{stem}_pareto.png"):
+                written.append(out / f"{stem}_pareto.png")
             task_metric = table[table["task"] == task]["metric"].iloc[0]
             if plot_val_curves(runs, task, task_metric, colors, out / f"{stem}_val_curves.png"):
                 written.append(out / f"{stem}_val_curves.png")
