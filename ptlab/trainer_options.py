@@ -148,6 +148,12 @@ def check(options: Dict[str, Any]) -> None:
         rule = RULES.get(key)
         if rule is not None and not rule(value):
             raise ConfigError(f"trainer.{key}={value!r} is not valid: it must be {rule.rule}")
+        if key == "val_check_interval" and isinstance(value, float) and options.get("check_val_every_n_epoch") is None:
+            raise ConfigError(
+                f"trainer.val_check_interval={value!r} is a fraction of an epoch, which Lightning takes only with "
+                f"trainer.check_val_every_n_epoch set (ptlab counts steps across epochs: null); give a "
+                f"number of steps, or also set trainer.check_val_every_n_epoch=1"
+            )
         if key in ("limit_val_batches", "limit_test_batches") and not _all_or_none(value):
             raise ConfigError(
                 f"trainer.{key}={value!r} would score only the longest prompts (evaluation batches are "

@@ -141,6 +141,10 @@ CONFIG_ERRORS = {
         ["model=tiny-bert", "method=full_finetune", "trainer.max_steps=-5"],
         ["trainer.max_steps=-5", "an integer >= -1"],
     ),
+    "trainer-val-fraction-without-epochs": (
+        ["model=tiny-bert", "method=full_finetune", "trainer.val_check_interval=1.0"],
+        ["trainer.val_check_interval=1.0", "trainer.check_val_every_n_epoch"],
+    ),
     "trainer-accumulate-0": (
         ["model=tiny-bert", "method=full_finetune", "trainer.accumulate_grad_batches=0"],
         ["trainer.accumulate_grad_batches=0", "an integer >= 1"],
