@@ -192,17 +192,28 @@ def marks(sig: pd.DataFrame) -> Dict[Tuple[str, str, str], str]:
 
 def tuned(runs: pd.DataFrame) -> pd.DataFrame:
     """Per model x task x method (its `base` column), the variant with the highest mean validation
-    score (`select`, i.e. metrics.val_best, whatever --split reports) over its completed seeds;
-    ties keep the first in table order. Empty when no method ran more than one variant."""
+    score (`select`, i.e. metrics.val_best, whatever --split reports) over the seeds every variant
+    of it completed (all its seeds where they share none): tuning on seed 0 and then running the
+    pick with more seeds must not let the pick's other seeds decide. Ties keep the first in table
+    order. Empty when no method ran more than one variant."""
     done = runs[(runs["state"] == "completed") & runs["select"].notna()]
     if not (runs.groupby(["model", "task", "base"])["column"].nunique() > 1).any():
         return pd.DataFrame(columns=["model", "task", "base", "column", "variant", "select", "variants"])
+    group = ["model", "task", "base"]
+    shared = done.groupby(group)[["column", "seed"]].apply(_shared_seeds).rename("shared").reset_index()
+    done = done.merge(shared, on=group)
+    done = done[[seed in seeds or not seeds for seed, seeds in zip(done["seed"], done["shared"])]]
     means = done.groupby(["model", "task", "base", "column", "variant"], sort=False)["select"].mean()
     means = means.reset_index().merge(runs[["column", "rank"]].drop_duplicates("column"), on="column")
     means = means.sort_values(["model", "task", "rank"], kind="stable")
     counts = runs.groupby(["model", "task", "base"])["column"].nunique().rename("variants").reset_index()
     picked = means.loc[means.groupby(["model", "task", "base"], sort=False)["select"].idxmax()]
     return picked.merge(counts, on=["model", "task", "base"]).sort_values(["model", "task", "rank"])
+
+
+def _shared_seeds(runs: pd.DataFrame) -> frozenset:
+    """The seeds that every variant (column) of one method completed."""
+    return frozenset.intersection(*(frozenset(seeds) for _, seeds in runs.groupby("column")["seed"]))
 
 
 def unpicked(runs: pd.DataFrame, picks: pd.DataFrame) -> List[str]:

@@ -219,6 +219,16 @@ def test_tuned_table_picks_on_validation_never_on_the_reported_split(built):
     assert any(line.startswith("gpt2,sst2,full_finetune,method.lr=0.001,2,") for line in csv)
 
 
+def test_tuning_on_seed_0_then_running_the_pick_with_more_seeds_compares_variants_on_seed_0(tmp_path):
+    # lr=0.1 wins on seed 0 (85 vs 80); lr=0.01's extra seeds (99) must not decide the pick
+    write_run(tmp_path, "lora", "method.lr=0.1", 0, 0.85, 16, examples=20)
+    for seed, val in ((0, 0.80), (1, 0.99), (2, 0.99)):
+        write_run(tmp_path, "lora", "method.lr=0.01", seed, val, 16, examples=20)
+    text, _ = report([tmp_path], tmp_path / "out", None, "test")
+    (pick,) = rows_of(text, "| model | task (metric) | method | chosen variant |")
+    assert pick["chosen variant"] == "method.lr=0.1" and pick["val_best (selection)"] == "85.0"
+
+
 def test_default_split_is_test_and_without_test_metrics_is_one_error_line(tmp_path, capsys):
     run_dir = write_run(tmp_path, "lora", "", 0, 0.8, 16, examples=20)
     main([str(tmp_path), "--out", str(tmp_path / "out")])
