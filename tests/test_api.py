@@ -237,8 +237,9 @@ def test_a_cli_run_is_served_from_the_cache_the_second_time(served, server, tmp_
     first = cli(*overrides, log_dir=log_dir, cache=cache)
     assert first.returncode == 0, first.stderr[-3000:]
     asked = len(server.requests)
-    # every example x label, and the calibration baselines: 3 content-free inputs and the cue, x label
-    assert asked == N * 2 + 4 * 2 == len({json.dumps(r, sort_keys=True) for r in server.requests})
+    # every example x label on validation and test, and the calibration baselines once (3
+    # content-free inputs and the cue, x label; the test pass gets them from the cache)
+    assert asked == 2 * N * 2 + 4 * 2 == len({json.dumps(r, sort_keys=True) for r in server.requests})
     assert set(server.authorization) == {f"Bearer {SECRET}"}
     second = cli(*overrides, "if_exists=rerun", log_dir=log_dir, cache=cache)
     assert second.returncode == 0, second.stderr[-3000:]
