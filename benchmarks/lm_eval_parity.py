@@ -8,8 +8,9 @@ lm-eval (its `hf` model, a `multiple_choice` task written here) scores each choi
 prompt from a forward with logits at every position; ptlab's rank scorer reads them at the
 prompt's last position. The per-example log-likelihoods and the accuracy must agree, so ptlab's
 figures can stand beside lm-eval's. Times: each whole process, and each tool's own evaluation
-(lm-eval: its log-likelihood pass; ptlab: `time.eval_seconds`, its validation pass), medians over
-`--rounds` with the tools alternating which goes first. Both start with cold data caches.
+(lm-eval: its log-likelihood pass; ptlab: `time.eval_seconds`, its test pass over dev.tsv and one
+validation example), medians over `--rounds` with the tools alternating which goes first. Both
+start with cold data caches.
 """
 
 from __future__ import annotations
@@ -45,12 +46,14 @@ def smollm2_dir(cache: str) -> Path:
 
 
 def sst2_dev(data_dir: Path, limit: Optional[int], work: Path) -> Path:
-    """The data dir both tools read: the real one, or one with the first `limit` dev rows."""
+    """The data dir both tools read: the real one, or one with the first `limit` dev rows (and the
+    real train.tsv, from which ptlab carves its validation split)."""
     if limit is None:
         return data_dir
     lines = (data_dir / "sst2/dev.tsv").read_text(encoding="utf-8").splitlines(keepends=True)
     (work / "data/sst2").mkdir(parents=True, exist_ok=True)
     (work / "data/sst2/dev.tsv").write_text("".join(lines[: limit + 1]), encoding="utf-8")
+    (work / "data/sst2/train.tsv").symlink_to((data_dir / "sst2/train.tsv").resolve())
     return work / "data"
 
 
@@ -138,15 +141,16 @@ def run_ptlab(model_dir: Path, data_dir: Path, work: Path, batch: int, model: st
     model_args = [f"model={model}", f"model.pretrained={model_dir}", "model.package=null", "model.gguf_file=null"]
     if "random_config" in yaml.safe_load((REPO / f"conf/model/{model}.yaml").read_text()):
         model_args.append("model.random_config=null")  # the folder's weights, not random ones
-    model_args += ["method=zero_shot", "task=sst2"]
+    # sst2's dev set is ptlab's test split; one validation example keeps its (unused) selection pass cheap
+    model_args += ["method=zero_shot", "task=sst2", "data.eval_limit=1"]
     wall = _run("ptlab-train", [sys.executable, "-m", "ptlab.train", *model_args, f"data.eval_batch_size={batch}"], env)
     run_dir = next(RunDir.under(Path(logs)))
     record = json.loads(run_dir.results.read_text())
-    rows = [json.loads(line) for line in run_dir.predictions("val").read_text().splitlines()]
+    rows = [json.loads(line) for line in run_dir.predictions("test").read_text().splitlines()]
     return {
         "wall_seconds": wall,
         "eval_seconds": record["time"]["eval_seconds"],
-        "accuracy": record["metrics"]["val_final"]["accuracy"],
+        "accuracy": record["metrics"]["test"]["accuracy"],
         "prompts": [r["prompt"] for r in rows],
         "logliks": [list(r["scores"].values()) for r in rows],
         "gold": [list(r["scores"]).index(r["gold"]) for r in rows],
