@@ -219,7 +219,7 @@ def test_edited_task_yaml_or_other_data_is_not_the_completed_run(tmp_path, cli_c
     first = ptlab(*args, log_dir=log_dir, cache=cli_cache, data_dir=REAL_DATA)
     run_dir = run_dir_of(first)
     completed = record(run_dir)
-    assert completed["fingerprint"]["data_files"]["validation"]["file"] == "sst2/dev.tsv"
+    assert completed["fingerprint"]["data_files"]["test"]["file"] == "sst2/dev.tsv"  # reported: the dev set
 
     same = ptlab(*args, log_dir=log_dir, cache=cli_cache, data_dir=REAL_DATA)
     assert same.returncode == 0 and "holds a completed run; leaving it as it is" in same.stdout
@@ -238,7 +238,7 @@ def test_edited_task_yaml_or_other_data_is_not_the_completed_run(tmp_path, cli_c
     dev = (REAL_DATA / "sst2" / "dev.tsv").read_text().splitlines(keepends=True)
     (other / "sst2" / "dev.tsv").write_text("".join(dev[:-1]))  # one example fewer
     line = error_line(ptlab(*args, log_dir=log_dir, cache=cli_cache, data_dir=other))
-    assert "different data (validation (sst2/dev.tsv) changed)" in line, line
+    assert "different data (test (sst2/dev.tsv) changed)" in line, line
     line = error_line(ptlab(*args, log_dir=log_dir, cache=cli_cache, data_dir=tmp_path / "nowhere"))
     assert "missing now" in line, line
     assert record(run_dir) == completed
