@@ -15,6 +15,7 @@ from typing import Dict, List, Optional, Sequence
 import pandas as pd
 
 from ptlab.report_gather import columns_of
+from ptlab.report_lr import plot_lr
 from ptlab.report_pareto import plot_pareto
 from ptlab.run_dir import RunDir
 
@@ -34,6 +35,8 @@ def write_plots(runs: pd.DataFrame, table: pd.DataFrame, split: str, out: Path) 
             if plot_pareto(runs, task, split, colors, out / f"{stem}_pareto.png"):
                 written.append(out / f"{stem}_pareto.png")
             task_metric = table[table["task"] == task]["metric"].iloc[0]
+            if plot_lr(runs, task, task_metric, split, colors, out / f"{stem}_lr_sensitivity.png"):
+                written.append(out / f"{stem}_lr_sensitivity.png")
             if plot_val_curves(runs, task, task_metric, colors, out / f"{stem}_val_curves.png"):
                 written.append(out / f"{stem}_val_curves.png")
     return written
