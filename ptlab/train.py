@@ -28,6 +28,7 @@ from ptlab.fingerprint import fingerprint
 from ptlab.launch import global_rank, launch_token, rank_zero_decision, record_decision
 from ptlab.run_dir import RunDir
 from ptlab.selection import best_of_run, logged_metrics, rule, validate_now
+from ptlab.trainer_options import cut_short
 from ptlab.preemption import Preempted, requeue, signum, watching
 from ptlab.record import (
     SCHEMA_VERSION,
@@ -158,6 +159,13 @@ def _execute(
         "world_size": trainer.world_size,
     }
 
+    short = (
+        cut_short(run.trainer, len(data.splits["train"]), run.data.batch_size, trainer.world_size)
+        if run.trains
+        else None
+    )
+    if short and trainer.global_rank == 0:
+        print(f"ptlab: note: {short}", file=sys.stderr)
     fit_started = time.perf_counter()
     if run.trains:
         trainer.fit(module, datamodule=data, ckpt_path=str(resume_from) if resume_from else None, weights_only=True)

@@ -91,3 +91,12 @@ def test_verbose_shows_library_lines_once(tmp_path, cli_cache):
     check_run(header, lines)
     assert proc.stderr.count("GPU available") == 1, shown  # one handler, not Hydra's and Lightning's
     assert "GPU available" not in proc.stdout, shown
+
+
+def test_a_max_steps_that_cuts_the_asked_epochs_short_is_said_once(tmp_path, cli_cache):
+    # debug=smoke: k=16, batch 4 (4 steps an epoch) and max_steps=4, so 2 epochs would need 8
+    proc = ptlab_ok(*RUN, "trainer.max_epochs=2", log_dir=tmp_path / "runs", cache=cli_cache)
+    note = "ptlab: note: trainer.max_steps=4 stops training after 4 of the 8 steps trainer.max_epochs=2 asks for"
+    assert proc.stderr.count(note) == 1, proc.stderr
+    whole = ptlab_ok(*RUN, "trainer.max_epochs=1", log_dir=tmp_path / "runs", cache=cli_cache)
+    assert "ptlab: note:" not in whole.stderr
