@@ -48,7 +48,21 @@ def run_tag(exclude) -> str:
     from hydra.core.hydra_config import HydraConfig
 
     overrides = HydraConfig.get().overrides.task
-    return ",".join(sorted(redact_override(o) for o in overrides if o.partition("=")[0].lstrip("+~") not in exclude))
+    tag = ",".join(sorted(redact_override(o) for o in overrides if o.partition("=")[0].lstrip("+~") not in exclude))
+    return fitted(tag)
+
+
+MAX_TAG_BYTES = 200  # file systems refuse names over 255 bytes
+
+
+def fitted(tag: str) -> str:
+    """`tag` as a directory name: one that would pass MAX_TAG_BYTES keeps its start and ends in a
+    hash of the whole, so distinct settings stay distinct and the name stays readable."""
+    if len(tag.encode()) <= MAX_TAG_BYTES:
+        return tag
+    digest = hashlib.sha1(tag.encode()).hexdigest()[:12]
+    start = tag.encode()[: MAX_TAG_BYTES - len(digest) - 3].decode(errors="ignore")
+    return f"{start}...{digest}"
 
 
 def run_id(*identity: Any) -> str:

@@ -97,3 +97,19 @@ def test_rerun_and_a_fresh_start_archive_by_the_layout(tmp_path):
     assert record.check_run_dir(run, "resume", {}, {}).action == "start"
     assert RunDir(run.attempt(2)).results.exists() and RunDir(run.attempt(2)).log.exists()
     assert sorted(run.attempt_numbers()) == [1, 2]
+
+
+def test_a_sweep_point_with_very_long_overrides_gets_a_short_distinct_run_dir(tmp_path, cli_cache):
+    from cli import ptlab_ok, run_dirs
+
+    long_text = "{text} " + "and then some more words " * 10
+    log_dir = tmp_path / "runs"
+    for end in ("one", "two"):
+        ptlab_ok(
+            "model=tiny-bert", "method=full_finetune", "debug=smoke", "trainer.max_steps=1",
+            f"+task.templates.long.text='{long_text}{end}'", "task.template=long",
+            log_dir=log_dir, cache=cli_cache,
+        )  # fmt: skip
+    first, second = run_dirs(log_dir)
+    assert first != second and all(len(d.name.encode()) <= 200 for d in (first, second))
+    assert first.name.startswith("+task.templates.long.text=") and first.name[-15:-12] == "..."
