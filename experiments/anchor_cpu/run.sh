@@ -23,7 +23,7 @@ case "$what" in
       trainer.val_check_interval=250 seed=$seeds
     # C: B as the plain loop trains: no template, plain shuffle, no gradient clipping, 64 tokens
     ptlab-train -m name=anchor-gap "${check[@]}" data.k=8000 trainer.max_epochs=1 trainer.max_steps=-1 \
-      trainer.val_check_interval=250 '+task.templates.bare.text="{text}"' task.template=bare \
+      trainer.val_check_interval=250 '+task.templates.bare.text="{text}"' task.template=bare 'task.metrics=[accuracy]' \
       data.group_by_length=false trainer.gradient_clip_val=0 task.max_source_length=64 seed=$seeds
     # D: the plain PyTorch loop itself
     for seed in ${seeds//,/ }; do python experiments/anchor_cpu/plain_loop.py --seed "$seed"; done | tee "$logs/plain_loop.jsonl"
