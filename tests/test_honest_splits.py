@@ -91,3 +91,8 @@ def test_a_run_records_which_split_selected_and_which_was_reported(tmp_path, cli
     assert "277 examples carved from train" in record["splits"]["from"]["validation"]
     assert record["data"] == {"train": 16, "validation": 16, "test": 8}
     assert set(record["metrics"]["test"]) >= {"accuracy"}
+
+
+def test_a_carved_task_without_a_test_split_reads_for_a_method_that_trains_nothing(compose_run):
+    data = _read(compose_run, "model=tiny-llama", "method=zero_shot", "~task.local.files.test", "~task.hub.splits.test")
+    assert set(data.raw) == {"validation"} and len(data.raw["validation"]) == 872 and data.dropped == {}

@@ -96,7 +96,8 @@ class TaskDataModule(L.LightningDataModule):
             loaded["validation"], loaded["train"] = carve(loaded["train"], carved.size, carved.seed, train)
             self.origins["validation"] = f"{train}: {carved.describe()}"
             if not self.run.reads_train_split:
-                del loaded["train"], self.origins["train"], self.dropped["train"]
+                del loaded["train"], self.origins["train"]
+                self.dropped.pop("train", None)  # set only when a test split was read
 
     def _select(self, split: str, examples: List[Example]) -> List[Example]:
         data = self.run.data
