@@ -74,6 +74,19 @@ def test_quickstart_experiment_composes_the_main_job(compose_run):
     assert run.trainer["max_steps"] == 40 and run.data.k == 256
 
 
+EXPERIMENTS = sorted(p.stem for p in (CONF.parent / "experiments" / "experiment").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+@pytest.mark.parametrize("method,task", [("lora", "sst2"), ("full_finetune", "copa"), ("prefix_tuning", "rte")])
+def test_every_named_experiment_validates_with_a_trained_method(compose_run, experiment, method, task):
+    """A misspelt key or an invalid value in an experiment YAML (e.g. a fractional
+    val_check_interval) must fail here, not an hour into a sweep."""
+    run = compose_run(f"experiment={experiment}", f"method={method}", f"task={task}")
+    expected = OmegaConf.load(CONF.parent / "experiments" / "experiment" / f"{experiment}.yaml").name
+    assert (run.name, run.method.name, run.task.name) == (expected, method, task)
+
+
 @pytest.mark.parametrize(
     "launcher,target", [("local", "BasicLauncher"), ("local_parallel", "LocalLauncher"), ("slurm", "SlurmLauncher")]
 )
