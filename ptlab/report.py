@@ -114,7 +114,7 @@ def report(inputs: Sequence[Path], out: Path, metric: Optional[str], split: str)
             csv = csv.merge(significance_columns(sig), on=["model", "task", "method"], how="left")
         csv.to_csv(written[1], index=False)
         written[2].write_text(latex(header, rows, [note, *mixed_notes(table)]))
-        written += write_plots(runs, table, split, out)
+        written += write_plots(runs, table, split, out, picks)
         if sensitivity:
             written += [out / "prompt_sensitivity.csv", out / "prompt_sensitivity.tex"]
             stats.to_csv(written[-2], index=False)

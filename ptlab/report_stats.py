@@ -211,6 +211,20 @@ def tuned(runs: pd.DataFrame) -> pd.DataFrame:
     return picked.merge(counts, on=["model", "task", "base"]).sort_values(["model", "task", "rank"])
 
 
+def only_picks(runs: pd.DataFrame, picks: pd.DataFrame) -> pd.DataFrame:
+    """The runs of each method's chosen configuration (every run of a method with no pick): one
+    point per method, as a comparison at tuned settings shows it, not one per rate tried."""
+    if picks.empty:
+        return runs
+    chosen = set(zip(picks["model"], picks["task"], picks["column"]))
+    tuned_methods = set(zip(picks["model"], picks["task"], picks["base"]))
+    keep = [
+        (model, task, base) not in tuned_methods or (model, task, column) in chosen
+        for model, task, base, column in zip(runs["model"], runs["task"], runs["base"], runs["column"])
+    ]
+    return runs[keep]
+
+
 def _shared_seeds(runs: pd.DataFrame) -> frozenset:
     """The seeds that every variant (column) of one method completed."""
     return frozenset.intersection(*(frozenset(seeds) for _, seeds in runs.groupby("column")["seed"]))

@@ -18,7 +18,9 @@ import pytest
 import torch
 
 from ptlab.report import main, report
-from ptlab.report_stats import paired_bootstrap, t_interval
+from ptlab.report_gather import gather
+from ptlab.report_pareto import pareto_points
+from ptlab.report_stats import only_picks, paired_bootstrap, t_interval, tuned
 from test_report import rows_of
 
 N = 1000  # test examples
@@ -217,6 +219,23 @@ def test_tuned_table_picks_on_validation_never_on_the_reported_split(built):
     csv = (root / "out" / "tuned.csv").read_text().splitlines()
     assert root / "out" / "tuned.csv" in written and len(csv) == 1 + 5  # a pick per method
     assert any(line.startswith("gpt2,sst2,full_finetune,method.lr=0.001,2,") for line in csv)
+
+
+def test_the_pareto_view_shows_each_tuned_method_at_its_pick_only(built):
+    """One point per method: full_finetune's pick (lr=0.001, chosen on validation) and not the
+    rate it was also tried at; methods with one configuration keep theirs."""
+    root, _, _ = built
+    runs, _, _ = gather([root], "test", None)
+    points = pareto_points(only_picks(runs, tuned(runs)), "sst2")
+    assert sorted(points["column"]) == [
+        "full_finetune [method.lr=0.001]",
+        "in_context",
+        "lora",
+        "prompt_tuning",
+        "zero_shot",
+    ]
+    assert len(pareto_points(runs, "sst2")) == 6  # without the picks, every configuration tried
+    assert only_picks(runs, tuned(runs.iloc[:0])).equals(runs)  # nothing tuned: nothing left out
 
 
 def test_tuning_on_seed_0_then_running_the_pick_with_more_seeds_compares_variants_on_seed_0(tmp_path):
