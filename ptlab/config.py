@@ -53,6 +53,15 @@ class IfExists(str, Enum):
     rerun = "rerun"  # start over; the earlier attempt (record, checkpoints, predictions) is archived
 
 
+class ApiCache(str, Enum):
+    """How an API run uses its response cache (<paths.cache_dir>/api/): only usable completions are
+    ever written, and an entry that is not one is asked again."""
+
+    use = "use"  # answer from the cache where it holds the request; ask the server for the rest
+    refresh = "refresh"  # ask the server every request again; its answers replace the entries
+    off = "off"  # neither read nor write the cache
+
+
 @dataclass
 class ApiConfig:
     """An OpenAI-compatible `/v1/completions` endpoint (family api; ptlab/models/api.py).
@@ -68,6 +77,7 @@ class ApiConfig:
     timeout_s: float = 60.0  # per request (one attempt)
     max_retries: int = 5  # further attempts after a 429, a 5xx, a timeout or a dropped connection
     backoff_s: float = 1.0  # wait before retry n: backoff_s * 2**(n-1), or the server's Retry-After
+    cache: ApiCache = ApiCache.use
 
     def check(self) -> None:
         if not self.base_url.startswith(("http://", "https://")):

@@ -35,6 +35,7 @@ IGNORED = (
     "model.api.timeout_s",
     "model.api.max_retries",
     "model.api.backoff_s",
+    "model.api.cache",
     "data.source",
     "data.num_workers",
     "trainer.accelerator",
