@@ -3,7 +3,8 @@ and those summarized into one row per table cell (model x task x method column).
 
 Runs may come from several machines copied together or from a sweep that is still partial, so a
 file that is not a readable run record becomes a BadRecord for the report to list, never an
-exception that hides the other runs; the same run found twice counts once.
+exception that hides the other runs; the same run found twice counts once. A record of a
+schema_version newer than this ptlab's is such a file too: its fields may mean something else.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pandas as pd
 
 from ptlab.errors import PtlabError
 from ptlab.methods import registry, report_order
+from ptlab.record import SCHEMA_VERSION
 from ptlab.run_dir import RESULTS, RunDir
 from ptlab.report_stats import t_interval
 from ptlab.report_table import cell_text, mixes
@@ -28,7 +30,7 @@ from ptlab.report_templates import OVERRIDE, split_template
 # `val_final` is the last step's, with no selection.
 SOURCES = {"val": "val_best", "val_final": "val_final", "test": "test"}
 STATES = {"completed": "completed", "failed": "failed", "running": "incomplete", "preempted": "incomplete"}
-REQUIRED = ("model", "task", "method", "seed", "status")
+REQUIRED = ("model", "task", "method", "seed", "status", "schema_version")
 
 
 def find_results(inputs: Sequence[Path]) -> List[Path]:
@@ -72,6 +74,15 @@ def read_record(path: Path) -> Dict[str, Any]:
     missing = [key for key in REQUIRED if key not in record]
     if missing:
         raise BadRecord(path, f"not a ptlab run record: no {', '.join(missing)}")
+    version = record["schema_version"]
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise BadRecord(path, f"schema_version {version!r} is not a record version (1 to {SCHEMA_VERSION})")
+    if version > SCHEMA_VERSION:
+        raise BadRecord(
+            path,
+            f"schema_version {version} is newer than this ptlab reads (1 to {SCHEMA_VERSION}): "
+            f"report it with the ptlab that wrote it",
+        )
     if record["status"] not in STATES:
         raise BadRecord(path, f"unknown status {record['status']!r}")
     return record
