@@ -4,7 +4,8 @@ It serves a local transformers model the way vLLM does: `echo` + `logprobs` retu
 tokens, their log-probabilities (the first None) and character offsets; `max_tokens` > 0 decodes
 greedily, cut at the first `stop` string. Standard library HTTP only, so the client under test
 speaks real HTTP to it. Faults for the retry tests are queued server-side (`faults`, one per
-request, or `always`): "500", "429" (with Retry-After), "sleep" (past the client's timeout);
+request, or `always`): "500", "429" (with Retry-After), "sleep" (past the client's timeout),
+"junk" (a 200 whose JSON is not a completion, as a proxy in front of a loading model may send);
 `leak_token` answers echo + max_tokens=0 with one generated token too, as some vLLM versions do.
 """
 
@@ -113,6 +114,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(500, {"error": {"message": "injected server error"}})
         if fault == "429":
             return self._send(429, {"error": {"message": "rate limited"}}, {"Retry-After": server.retry_after})
+        if fault == "junk":
+            return self._send(200, {"object": "error", "message": "model is loading"})
         if fault == "sleep":
             time.sleep(server.sleep_s)  # the client has given up by now: no answer
             return

@@ -10,14 +10,18 @@ that stops at the first newline: a ptlab prediction is one line.
 The client is a parameter-free `nn.Module`, so the shared LightningModule and Lightning's
 validate/test loops run it unchanged; nothing trains (validation refuses training methods).
 Requests go `concurrency` at a time and retry 429s, 5xx, timeouts and dropped connections with
-exponential backoff (or the server's Retry-After). Every response is cached on disk by (URL,
-model, request), so an interrupted or repeated run never pays twice. The key is read from the
-environment for each request and kept in no attribute, config, cache entry, log or error.
+exponential backoff (or the server's Retry-After). Every answer the scorer can read is cached on
+disk by (URL, model, request), so an interrupted or repeated run never pays twice; an answer it
+cannot read (a 200 that is JSON but not a completion) is an error and never cached, and a cached
+entry that is not usable (an older ptlab cached such answers) is asked again (`model.api.cache`
+says whether the cache is used, refreshed or off). The key is read from the environment for each
+request and kept in no attribute, config, cache entry, log or error.
 """
 
 from __future__ import annotations
 
 import email.utils
+import functools
 import hashlib
 import http.client
 import json
@@ -30,15 +34,16 @@ import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Optional
 
 import torch
 from torch import nn
 
-from ptlab.config import ApiConfig, Family
+from ptlab.config import ApiCache, ApiConfig, Family
 from ptlab.task_config import TaskConfig
 from ptlab.errors import ApiError
 from ptlab.kinds import Head
+from ptlab.models.api_answers import Unusable, completion, continuation, generated
 from ptlab.models.families import READERS, FamilyReader
 from ptlab.models.tensors import flatten_choices, spread
 
@@ -71,14 +76,16 @@ class ApiClient(nn.Module):
     def extra_repr(self) -> str:
         return f"url={self.url!r}, model={self.cfg.model!r}"
 
-    def complete(self, bodies: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
-        """The responses to completion requests (`model` is added), in order, `concurrency` at a time."""
+    def complete(self, bodies: List[Dict[str, Any]], reads: Optional[List[Callable]] = None) -> list:
+        """What `reads[i]` takes from the answer to `bodies[i]` (default: the answer, if it is a
+        completion), in order, `concurrency` requests at a time; `model` is added to each body."""
         bodies = [{"model": self.cfg.model, **body} for body in bodies]
+        reads = reads or [completion] * len(bodies)
         workers = min(self.cfg.concurrency, len(bodies))
         if workers <= 1:
-            return [self._cached(body) for body in bodies]
+            return [self._cached(body, read) for body, read in zip(bodies, reads)]
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ptlab-api") as pool:
-            futures = [pool.submit(self._cached, body) for body in bodies]
+            futures = [pool.submit(self._cached, body, read) for body, read in zip(bodies, reads)]
             try:
                 return [f.result() for f in futures]
             except BaseException:  # a request failed for good: start no more (those in flight finish)
@@ -90,17 +97,38 @@ class ApiClient(nn.Module):
         key = json.dumps([self.cfg.base_url.rstrip("/"), self.cfg.model, body], sort_keys=True)
         return self.cache_dir / f"{hashlib.sha256(key.encode()).hexdigest()}.json"
 
-    def _cached(self, body: Dict[str, Any]) -> Dict[str, Any]:
+    def _cached(self, body: Dict[str, Any], read: Callable) -> Any:
+        """`read` of the cached answer, else of the server's; only an answer `read` accepts is cached."""
         path = self.cache_path(body)
+        if self.cfg.cache == ApiCache.use and path.exists():
+            try:
+                value = _from_cache(path, body, read)
+            except Unusable as err:
+                self._note(
+                    f"api: the cached answer {path} is not usable ({err}); asking the server again "
+                    f"(model.api.cache=refresh asks every request again)"
+                )
+            else:
+                with self._count:
+                    self.cache_hits += 1
+                return value
+        response = self._post(json.dumps(body).encode())
         try:
-            response = json.loads(path.read_text())["response"]
-        except (OSError, ValueError, KeyError):  # absent (or unreadable: asked again, rewritten)
-            response = self._post(json.dumps(body).encode())
-            _write_atomically(path, {"request": body, "response": response})
-        else:
-            with self._count:
-                self.cache_hits += 1
-        return response
+            value = read(response)
+        except Unusable as err:
+            raise ApiError(
+                f"{self.url} (model.api.model={self.cfg.model!r}) answered with JSON that is not a usable "
+                f"completion: {err}; nothing was cached"
+            ) from None
+        if self.cfg.cache != ApiCache.off:
+            try:
+                _write_atomically(path, {"request": body, "response": response})
+            except OSError as err:
+                raise ApiError(
+                    f"cannot write the API cache entry {path} ({err.strerror or err}); free the space or "
+                    f"fix the rights of paths.cache_dir, or pass model.api.cache=off"
+                ) from None
+        return value
 
     def _post(self, data: bytes) -> Dict[str, Any]:
         """One request, retried; a final failure is one ApiError line naming the URL and status."""
@@ -184,6 +212,18 @@ def _retry_after(value, default: float) -> float:
             return default
 
 
+def _from_cache(path: Path, body: Dict[str, Any], read: Callable) -> Any:
+    """`read` of the answer cached at `path`; Unusable, saying why, if the entry is not one for `body`."""
+    try:
+        entry = json.loads(path.read_text())
+        request, response = entry["request"], entry["response"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise Unusable(f"not a cache entry: {type(err).__name__}: {err}") from None
+    if request != body:
+        raise Unusable("it answers another request")
+    return read(response)
+
+
 def _write_atomically(path: Path, content: Dict[str, Any]) -> None:
     """Temp file + rename: an interrupted run never leaves half a cache entry."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -195,29 +235,6 @@ def _write_atomically(path: Path, content: Dict[str, Any]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def continuation(response: Dict[str, Any], start: int, end: int, url: str) -> Tuple[float, int]:
-    """(sum, count) of the echoed log-probabilities of the tokens starting in text[start:end]; a
-    token a server generates despite max_tokens=0 (vLLM may) starts at `end` or later: left out."""
-    try:
-        logprobs = response["choices"][0]["logprobs"]
-        picked = [lp for at, lp in zip(logprobs["text_offset"], logprobs["token_logprobs"]) if start <= at < end]
-    except (KeyError, IndexError, TypeError):
-        raise ApiError(
-            f"{url} answered without echoed log-probabilities (choices[0].logprobs.text_offset and "
-            f"token_logprobs); rank scoring needs an endpoint that supports echo=true with logprobs"
-        ) from None
-    if not picked or any(lp is None for lp in picked):
-        raise ApiError(f"{url} echoed no scored token for the answer text at characters {start}..{end}")
-    return float(sum(picked)), len(picked)
-
-
-def _text(response: Dict[str, Any], url: str) -> str:
-    try:
-        return response["choices"][0]["text"]
-    except (KeyError, IndexError, TypeError):
-        raise ApiError(f"{url} answered a completion request without choices[0].text") from None
 
 
 class ApiReader(FamilyReader):
@@ -250,9 +267,8 @@ class ApiReader(FamilyReader):
         flat, owner, valid = flatten_choices(choices, len(prompts))
         pairs = [(model.context + prompts[p], c) for p, c in zip(owner.tolist(), flat)]
         bodies = [{"prompt": p + c, "echo": True, "max_tokens": 0, "logprobs": 1, "temperature": 0} for p, c in pairs]
-        found = [
-            continuation(r, len(p), len(p) + len(c), model.url) for (p, c), r in zip(pairs, model.complete(bodies))
-        ]
+        reads = [functools.partial(continuation, start=len(p), end=len(p) + len(c)) for p, c in pairs]
+        found = model.complete(bodies, reads)
         device = model.anchor.device
         sums = torch.tensor([s for s, _ in found], device=device)
         counts = torch.tensor([n for _, n in found], device=device)
@@ -264,7 +280,7 @@ class ApiReader(FamilyReader):
             {"prompt": model.context + p, "max_tokens": max_new_tokens, "temperature": 0, "stop": ["\n"]}
             for p in prompts
         ]
-        return [_text(r, model.url).strip().split("\n")[0].strip() for r in model.complete(bodies)]
+        return model.complete(bodies, [generated] * len(bodies))
 
 
 # Registered from here, not imported by families.py's READERS: this module subclasses FamilyReader,
