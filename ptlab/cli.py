@@ -27,6 +27,7 @@ from ptlab.hydra_callbacks import SweepReport
 from ptlab.record import SCHEMA_VERSION, write_json
 from ptlab.run_dir import RunDir
 from ptlab.train import command_line, now, redacted_overrides, train
+from ptlab.typos import refused_override
 
 resolvers.register()  # before Hydra composes (here, and in a submitit job that unpickles this module)
 
@@ -141,7 +142,9 @@ def main() -> None:
         if DEBUG:
             raise
         plain = not isinstance(err, PtlabError) and not getattr(err, "filename", None)
-        detail = " ".join(str(err).split("Config search path")[0].split()) if plain else _one_line(err)
+        detail = refused_override(err) or (
+            " ".join(str(err).split("Config search path")[0].split()) if plain else _one_line(err)
+        )
         print(f"ptlab: error: {_scrubbed(detail)}", file=sys.stderr)
         sys.exit(1)
     failed = _failures or SweepReport.unfinished

@@ -136,6 +136,32 @@ CONFIG_ERRORS = {
         ["model=tiny-bert", "method=full_finetune", "+trainer.max_stpes=3"],
         ["unknown key trainer.max_stpes", "did you mean trainer.max_steps?"],
     ),
+    # The same typos without `+`: the same line (Hydra's advice to append the typo with `+` would
+    # only move the error); a key ptlab knows but the config does not set gets that advice.
+    "unknown-top-level-key-without-plus": (
+        ["model=tiny-bert", "method=full_finetune", "sed=3"],
+        ["unknown key sed", "did you mean seed?"],
+    ),
+    "unknown-group-without-plus": (
+        ["model=tiny-bert", "method=full_finetune", "trainr.max_steps=3"],
+        ["unknown key trainr", "did you mean trainer?"],
+    ),
+    "unknown-method-key-without-plus": (
+        ["model=tiny-bert", "method=full_finetune", "method.lrr=1"],
+        ["unknown key method.lrr", "did you mean method.lr?"],
+    ),
+    "unknown-nested-key-without-plus": (
+        ["model=tiny-bert", "method=full_finetune", "task.local.formt=csv"],
+        ["unknown key task.local.formt", "did you mean task.local.format?"],
+    ),
+    "unknown-trainer-key-without-plus": (
+        ["model=tiny-bert", "method=full_finetune", "trainer.max_stpes=3"],
+        ["unknown key trainer.max_stpes", "did you mean trainer.max_steps?"],
+    ),
+    "known-key-without-plus": (
+        ["model=tiny-bert", "method=full_finetune", "model.dtype=bfloat16"],
+        ["model.dtype is not in the composed config", "+model.dtype=bfloat16"],
+    ),
     # Lightning's own checks come only after the model has loaded: ptlab checks these first.
     "trainer-max_steps-neg": (
         ["model=tiny-bert", "method=full_finetune", "trainer.max_steps=-5"],
@@ -222,6 +248,7 @@ def test_config_error_is_one_line_and_writes_nothing(overrides, needles, tmp_pat
     line = error_line(proc)
     for needle in needles:
         assert needle in line, line
+    assert "append" not in line, line  # Hydra's advice to append a key with `+`, given for typos too
     # Fails at validation, before the run dir is checked or written and before any load; the
     # run dir Hydra made is removed again (no empty directories left behind).
     assert not log_dir.exists() or list(log_dir.rglob("*")) == [], list(log_dir.rglob("*"))
