@@ -9,8 +9,11 @@ system. The objective is the selection split's score; the reported split is neve
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Dict, List, Optional
+
+from omegaconf.errors import InterpolationResolutionError
 
 from ptlab.errors import ConfigError
 
@@ -23,18 +26,60 @@ def journal_storage(path: str):
     return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
 
 
-def lr_range(method: str, bounds: Optional[List[float]]) -> str:
-    """`low, high` for the Optuna sweeper's `interval(...)`; a method without a range is refused."""
+class SweepError(ConfigError, InterpolationResolutionError):
+    """A search setting that cannot work, found by the resolver that reads it. Hydra resolves the
+    sweeper's config before it builds the sampler (deprecation warnings) and the study (its
+    journal file), so the sweep stops before either; OmegaConf passes this type on unwrapped."""
+
+
+def lr_range(method: str, bounds: Any, n_trials: Any, n_jobs: Any) -> str:
+    """`low, high` for the Optuna sweeper's log-scale `interval(...)`, with the study's budget
+    checked too (hparams_search=optuna passes it): one bad value is one line naming its key."""
     if not bounds:
-        raise ConfigError(_nothing_to_tune(method, "method.lr_range=[low,high]"))
-    return f"{float(bounds[0])!r}, {float(bounds[1])!r}"
+        raise SweepError(_nothing_to_tune(method, "method.lr_range=[low,high]"))
+    for key, value in (("hydra.sweeper.n_trials", n_trials), ("hydra.sweeper.n_jobs", n_jobs)):
+        if not _whole(value) or value < 1:
+            raise SweepError(f"{key} must be a whole number >= 1, got {value!r}")
+    shown = f"method.lr_range={_listed(bounds)}"
+    numbers = _numbers(bounds)
+    if numbers is None or len(numbers) != 2:
+        raise SweepError(f"{shown} is not [low, high], two learning rates (method {method})")
+    low, high = numbers
+    if low <= 0:
+        raise SweepError(f"{shown}: the learning rate is searched on a log scale, so low must be > 0")
+    if low >= high:
+        raise SweepError(f"{shown}: low must be below high")
+    return f"{low!r}, {high!r}"
 
 
-def lr_grid(method: str, grid: Optional[List[float]]) -> str:
+def lr_grid(method: str, grid: Any) -> str:
     """`a,b,c`: the basic sweeper's choice of the method's learning rates."""
     if not grid:
-        raise ConfigError(_nothing_to_tune(method, "method.lr_grid=[...]"))
-    return ",".join(repr(float(lr)) for lr in grid)
+        raise SweepError(_nothing_to_tune(method, "method.lr_grid=[...]"))
+    numbers = _numbers(grid)
+    if numbers is None or min(numbers) <= 0:
+        raise SweepError(f"method.lr_grid={_listed(grid)} is not a list of learning rates > 0 (method {method})")
+    return ",".join(repr(lr) for lr in numbers)
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _numbers(values: Any) -> Optional[List[float]]:
+    """The finite numbers of a list, or None when it is not a list of numbers (strings, bools, NaN)."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+        return None
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values):
+        return None
+    return [float(v) for v in values]
+
+
+def _listed(values: Any) -> str:
+    """A value as the override that set it reads: `[0.01, 1e-05]`, not `ListConfig([...])`."""
+    if isinstance(values, Sequence) and not isinstance(values, (str, bytes)):
+        return f"[{', '.join(map(str, values))}]"
+    return str(values)
 
 
 def _nothing_to_tune(method: str, setting: str) -> str:

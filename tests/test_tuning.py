@@ -95,3 +95,42 @@ def test_a_method_with_nothing_to_tune_is_one_clear_error(tmp_path, cli_cache, s
     assert "method zero_shot has no learning rate to tune" in proc.stderr, proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert not (tmp_path / "runs").exists()
+
+
+SEARCH_ERRORS = {  # an override of an Optuna study -> what its one error line says
+    "inverted range": ("method.lr_range=[1e-2,1e-4]", "method.lr_range=[0.01, 0.0001]: low must be below high"),
+    "log range from 0": (
+        "method.lr_range=[0,1e-2]",
+        "method.lr_range=[0, 0.01]: the learning rate is searched on a log",
+    ),
+    "non-numeric range": ("method.lr_range=[a,b]", "method.lr_range=[a, b] is not [low, high], two learning rates"),
+    "one bound": ("method.lr_range=[1e-3]", "method.lr_range=[0.001] is not [low, high]"),
+    "no trials": ("hydra.sweeper.n_trials=0", "hydra.sweeper.n_trials must be a whole number >= 1, got 0"),
+    "no jobs": ("hydra.sweeper.n_jobs=0", "hydra.sweeper.n_jobs must be a whole number >= 1, got 0"),
+}
+
+
+@pytest.mark.parametrize("case", list(SEARCH_ERRORS))
+def test_a_bad_search_setting_is_one_line_before_the_study_exists(tmp_path, cli_cache, case):
+    """Checked as Hydra resolves the sweep, before it builds the sampler (whose deprecation
+    warnings would come first) and the study (an empty journal would be left behind)."""
+    override, message = SEARCH_ERRORS[case]
+    proc = subprocess.run(
+        ptlab_cmd("-m", "hparams_search=optuna", "method=full_finetune", *BUDGET, override),
+        env=ptlab_env(tmp_path / "runs", cli_cache), cwd=tmp_path, capture_output=True, text=True,
+        timeout=PROCESS_TIMEOUT,
+    )  # fmt: skip
+    assert proc.returncode == 1 and proc.stderr.startswith(f"ptlab: error: {message}"), proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr  # no FutureWarning, no traceback
+    assert not (tmp_path / "runs").exists()  # no journal, no run dir
+
+
+def test_a_grid_of_non_rates_is_one_clear_error(tmp_path, cli_cache):
+    proc = subprocess.run(
+        ptlab_cmd("-m", "hparams_search=grid", "method=lora", *BUDGET, "method.lr_grid=[1e-3,0]"),
+        env=ptlab_env(tmp_path / "runs", cli_cache), cwd=tmp_path, capture_output=True, text=True,
+        timeout=PROCESS_TIMEOUT,
+    )  # fmt: skip
+    assert proc.returncode == 1 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert proc.stderr.startswith("ptlab: error: method.lr_grid=[0.001, 0] is not a list of learning rates > 0")
+    assert not (tmp_path / "runs").exists()
