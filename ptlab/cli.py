@@ -141,6 +141,7 @@ def main() -> None:
     except Exception as err:  # noqa: BLE001 - the job's own errors were handled in _hydra_main
         if DEBUG:
             raise
+        err = _own(err)
         plain = not isinstance(err, PtlabError) and not getattr(err, "filename", None)
         detail = refused_override(err) or (
             " ".join(str(err).split("Config search path")[0].split()) if plain else _one_line(err)
@@ -151,6 +152,14 @@ def main() -> None:
     if failed:
         print(f"ptlab: {len(failed)} run(s) of the sweep did not complete:", *failed, sep="\n  ", file=sys.stderr)
         sys.exit(1)
+
+
+def _own(err: Exception) -> Exception:
+    """The ptlab error inside `err` when OmegaConf wrapped one (a resolver naming the run dir raised it)."""
+    cause = err
+    while cause is not None and not isinstance(cause, PtlabError):
+        cause = cause.__cause__ or cause.__context__
+    return cause or err
 
 
 def _scrubbed(text: str) -> str:

@@ -7,12 +7,14 @@ before any model is loaded.
 from __future__ import annotations
 
 import signal as signal_module
+import urllib.parse
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 
+from ptlab import redaction
 from ptlab.errors import ConfigError, positive
 from ptlab.task_config import TaskConfig
 
@@ -67,7 +69,9 @@ class ApiConfig:
     """An OpenAI-compatible `/v1/completions` endpoint (family api; ptlab/models/api.py).
 
     The key is never a config value (config values are written to the run dir): it is read from
-    the environment variable named by `key_env` at request time, and sent as a Bearer token.
+    the environment variable named by `key_env` at request time, and sent as a Bearer token. So a
+    base_url with `user:password@` and a key_env that is no variable name (a key, by mistake) are
+    refused without being shown (ptlab/redaction.py).
     """
 
     base_url: str = "http://127.0.0.1:8000/v1"  # `/completions` is appended
@@ -81,11 +85,23 @@ class ApiConfig:
 
     def check(self) -> None:
         if not self.base_url.startswith(("http://", "https://")):
-            raise ConfigError(f"model.api.base_url must start with http:// or https://, got {self.base_url!r}")
+            shown = redaction.scrub(self.base_url)
+            raise ConfigError(f"model.api.base_url must start with http:// or https://, got {shown!r}")
+        url = urllib.parse.urlsplit(self.base_url)
+        if "@" in url.netloc:  # user:password@host
+            redaction.remember(url.password)
+            raise ConfigError(
+                f"model.api.base_url holds credentials ({redaction.scrub(self.base_url)}), which ptlab neither "
+                f"sends nor writes: put the key in an environment variable and name it with model.api.key_env"
+            )
         if not self.model:
             raise ConfigError("model.api.model is empty: set it to the model name the server serves")
-        if not self.key_env.isidentifier():
-            raise ConfigError(f"model.api.key_env names an environment variable; {self.key_env!r} is not a name")
+        if not self.key_env.isidentifier() or redaction.looks_secret(self.key_env):
+            redaction.remember(self.key_env)
+            raise ConfigError(
+                "model.api.key_env must name the environment variable that holds the key (e.g. OPENAI_API_KEY), "
+                "not hold the key: the value given is no variable name (not shown, in case it is a key)"
+            )
         positive("model.api.concurrency", self.concurrency)
         positive("model.api.timeout_s", self.timeout_s)
         if self.max_retries < 0:

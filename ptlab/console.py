@@ -22,6 +22,7 @@ from lightning.pytorch.trainer.states import TrainerFn
 
 from ptlab.config import RunConfig
 from ptlab.launch import global_rank
+from ptlab.redaction import Scrubbing
 from ptlab.run_dir import RunDir
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -40,6 +41,7 @@ def routed(run: RunConfig, out: Union[Path, RunDir], action: str) -> Iterator[No
     out.root.mkdir(parents=True, exist_ok=True)
     file = _QuietFileHandler(out.log_of_rank(rank), encoding="utf-8")
     file.setFormatter(logging.Formatter(LOG_FORMAT))
+    file.addFilter(Scrubbing())  # no secret in the log (ptlab/redaction.py)
     file.handle(_record(logging.INFO, f"{action} {_identity(run)} in {out}"))
     with _library_logs(file, run.verbose), warnings.catch_warnings():
         warnings.showwarning = _log_warning
@@ -68,6 +70,7 @@ def _library_logs(file: logging.Handler, verbose: bool) -> Iterator[None]:
         shown = logging.StreamHandler(sys.stderr)
         shown.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
         shown.addFilter(lambda record: not record.name.startswith("ptlab"))  # hydra job_logging shows those
+        shown.addFilter(Scrubbing())
         added.append(shown)
     root = logging.getLogger()
     detached = _detach_console_handlers()

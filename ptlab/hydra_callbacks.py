@@ -7,25 +7,37 @@ from hydra.experimental.callback import Callback
 
 
 class RedactSweepConfig(Callback):
-    """Hydra writes <sweep dir>/multirun.yaml, the sweep's overrides and config, before any job
-    runs; the first job to start rewrites it with secret-looking values redacted."""
+    """Hydra writes what it was given before any job runs: <sweep dir>/multirun.yaml, and with
+    hydra.output_subdir set <run dir>/<output_subdir>/config.yaml, hydra.yaml and overrides.yaml.
+    Each job rewrites them with every secret redacted (ptlab/redaction.py) before its own work."""
 
     def on_job_start(self, config, **kwargs) -> None:
-        from omegaconf import OmegaConf
+        written = [Path(str(config.hydra.sweep.dir)) / "multirun.yaml"]
+        if config.hydra.output_subdir is not None:
+            written += (Path(str(config.hydra.runtime.output_dir)) / str(config.hydra.output_subdir)).glob("*.yaml")
+        for path in written:
+            if path.is_file():
+                _redact_file(path)
 
-        from ptlab import redaction
-        from ptlab.record import write_text
 
-        path = Path(str(config.hydra.sweep.dir)) / "multirun.yaml"
-        if not path.is_file() or redaction.REDACTED in path.read_text():
-            return
-        saved = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
-        hydra_node = saved.get("hydra", {})
-        overrides = hydra_node.get("overrides", {})
+def _redact_file(path: Path) -> None:
+    from omegaconf import OmegaConf
+
+    from ptlab import redaction
+    from ptlab.record import write_text
+
+    saved = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
+    if isinstance(saved, list):  # overrides.yaml
+        redacted = [redaction.redact_override(o) for o in saved]
+    else:
+        overrides = saved.get("hydra", {}).get("overrides", {})
+        redacted = redaction.redact(saved)
         for key in ("task", "hydra"):
-            overrides[key] = [redaction.redact_override(o) for o in overrides.get(key, [])]
-        redacted = {**redaction.redact({k: v for k, v in saved.items() if k != "hydra"}), "hydra": hydra_node}
-        write_text(path, OmegaConf.to_yaml(OmegaConf.create(redacted)))
+            if key in overrides:
+                redacted["hydra"]["overrides"][key] = [redaction.redact_override(o) for o in overrides[key]]
+    text = OmegaConf.to_yaml(OmegaConf.create(redacted))
+    if text != OmegaConf.to_yaml(OmegaConf.create(saved)):
+        write_text(path, text)
 
 
 class SweepReport(Callback):

@@ -20,6 +20,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Union
 
+from ptlab import redaction
 from ptlab.errors import RunDirError
 from ptlab.run_dir import CHECKPOINTS, METRICS_CSV, RESULTS, RUN_FILES, START_FILES, RunDir
 from ptlab.run_dir import RESUMABLE  # noqa: F401 - re-exported, with RESULTS, for older imports
@@ -29,7 +30,10 @@ SCHEMA_VERSION = 3  # 3: template; 2: fingerprint, resume_from, traceback
 
 def write_text(path: Path, text: str) -> None:
     """Write via a temp file beside the target, fsync, then rename: a reader (or a crash, or a
-    full disk) never leaves half a file, and a failed write leaves no temp file behind."""
+    full disk) never leaves half a file, and a failed write leaves no temp file behind. Every
+    secret this process knows is scrubbed first (ptlab/redaction.py): records hold error
+    messages and tracebacks, which may echo one."""
+    text = redaction.scrub(text)
     atomic_write(Path(path), lambda tmp: Path(tmp).write_text(text))
 
 
@@ -61,7 +65,7 @@ def _fsync(path) -> None:
 
 
 def write_json(path: Path, payload: Any) -> None:
-    write_text(path, json.dumps(payload, indent=2, default=str) + "\n")
+    write_text(path, json.dumps(redaction.redact(payload), indent=2, default=str) + "\n")
 
 
 def read_results(run_dir: Union[Path, RunDir]) -> Optional[Dict[str, Any]]:

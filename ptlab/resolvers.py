@@ -1,7 +1,9 @@
 """ptlab's OmegaConf resolvers, which the shipped configs use; `register()` before composing.
 
 conf/train.yaml finds the named experiments (experiments/experiment/) through ptlab_root;
-conf/hydra/default.yaml names run dirs with ptlab_run_tag (the overrides, secrets redacted);
+conf/hydra/default.yaml names run dirs with ptlab_run_dir, ptlab_dir_name and ptlab_run_tag (each part
+escaped to one directory name, the whole checked to stay under paths.log_dir, no secret in it);
+`oc.env` is replaced by one that records what it reads as secrets (ptlab/redaction.py);
 conf/callbacks/default.yaml reads the main metric's direction through ptlab_metric_mode;
 conf/hparams_search/ reads each method's learning-rate range through ptlab_lr_range/grid;
 conf/logger/wandb.yaml derives a stable W&B run id and the offline default through the others.
@@ -16,14 +18,18 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from ptlab import tuning
+from ptlab import redaction, tuning
 from ptlab.config import ROOT
-from ptlab.redaction import redact_override
+from ptlab.errors import ConfigError
+from ptlab.run_dir import dir_name, inside
 
 
 def register() -> None:
+    OmegaConf.register_new_resolver("oc.env", redaction.env, replace=True)
     OmegaConf.register_new_resolver("ptlab_root", lambda: str(ROOT), replace=True)
     OmegaConf.register_new_resolver("ptlab_run_id", run_id, replace=True)
+    OmegaConf.register_new_resolver("ptlab_run_dir", inside, replace=True)
+    OmegaConf.register_new_resolver("ptlab_dir_name", config_dir_name, replace=True)
     OmegaConf.register_new_resolver("ptlab_run_tag", run_tag, replace=True)
     OmegaConf.register_new_resolver("ptlab_wandb_offline", offline_by_default, replace=True)
     OmegaConf.register_new_resolver("ptlab_metric_mode", metric_mode, replace=True)
@@ -39,30 +45,34 @@ def metric_mode(kind: str, metric: str) -> str:
     return kind_class(kind).metrics[metric].mode
 
 
-def run_tag(exclude) -> str:
-    """The run's other overrides as `key=value,...` (Hydra's override_dirname), secrets redacted.
+def config_dir_name(key: str, _root_) -> str:
+    """The value at `key` as one directory name of the run's path (run_dir.dir_name). A value read
+    from the environment, or holding a credential, is refused: a path is printed and shared."""
+    value, names = redaction.reading_env(lambda: OmegaConf.select(_root_, key))
+    if names or redaction.looks_secret(str(value)):
+        source = f"the environment ({', '.join(names)})" if names else "a credential (not shown)"
+        raise ConfigError(
+            f"{key} takes its value from {source}, which ptlab treats as a secret, and {key} names the run "
+            f"directory: give it in plain text"
+        )
+    return dir_name(str(value))
 
-    Names the run's directory and W&B id; a secret given on the command line must not end up
-    in a path.
+
+def run_tag(exclude) -> str:
+    """The run's other overrides as `key=value,...` (Hydra's override_dirname) as one directory name.
+
+    A key given twice counts once, as Hydra applies it (the last one wins), so `seed=1 seed=1`
+    finds the run of `seed=1`; secrets are redacted, as a secret must not end up in a path.
     """
     from hydra.core.hydra_config import HydraConfig
 
-    overrides = HydraConfig.get().overrides.task
-    tag = ",".join(sorted(redact_override(o) for o in overrides if o.partition("=")[0].lstrip("+~") not in exclude))
-    return fitted(tag)
-
-
-MAX_TAG_BYTES = 200  # file systems refuse names over 255 bytes
-
-
-def fitted(tag: str) -> str:
-    """`tag` as a directory name: one that would pass MAX_TAG_BYTES keeps its start and ends in a
-    hash of the whole, so distinct settings stay distinct and the name stays readable."""
-    if len(tag.encode()) <= MAX_TAG_BYTES:
-        return tag
-    digest = hashlib.sha1(tag.encode()).hexdigest()[:12]
-    start = tag.encode()[: MAX_TAG_BYTES - len(digest) - 3].decode(errors="ignore")
-    return f"{start}...{digest}"
+    last = {}
+    for override in HydraConfig.get().overrides.task:
+        key = override.partition("=")[0].lstrip("+~")
+        if key not in exclude:
+            last[key] = override
+    tag = ",".join(sorted(redaction.redact_override(o) for o in last.values()))
+    return dir_name(tag) if tag else ""
 
 
 def run_id(*identity: Any) -> str:

@@ -16,10 +16,14 @@ conf/logger/csv.yaml (metrics.csv and hparams.yaml written straight into the run
 
 from __future__ import annotations
 
+import hashlib
 import os
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, List, Tuple, Union
+
+from ptlab.errors import ConfigError
 
 # Names inside a run dir (relative to its root).
 RESULTS = "results.json"  # the run's record (ptlab/record.py): the contract with every reader
@@ -35,6 +39,49 @@ ATTEMPTS = "attempts"  # earlier attempts, moved aside as attempts/<n>/ (n = 1, 
 LOCK = ".lock"  # held by the process that owns the run dir (ptlab/run_lock.py)
 DECISION = ".decision"  # rank 0's decision for the other ranks of a launch (ptlab/launch.py)
 SPLITS = ("val", "test")  # the splits a run writes predictions for
+
+
+# --- directory names built from user text (the experiment name, config names, overrides)
+# The config keys whose values name a run's directory (conf/hydra/default.yaml, with the overrides).
+RUN_DIR_KEYS = ("name", "model.name", "task.name", "method.name", "seed")
+MAX_NAME_BYTES = 200  # file systems refuse names over 255 bytes
+ESCAPED = "/\\%"  # separators, and the escape character itself
+
+
+def dir_name(text: str) -> str:
+    """`text` as ONE directory name that stays where it is put: separators, control and format
+    characters, `%` and a leading dot are escaped as `%XX` (UTF-8 bytes), so `..`, `a/b` or
+    `.hidden` can neither leave the parent nor hide, and two different texts never give one name
+    (the escape is reversible). Ordinary names (`default`, `method.lr=0.001`) are left as they are."""
+    if not text:
+        raise ConfigError("an empty name cannot name a directory")
+    name = "".join(c if _plain(c) else "".join(f"%{byte:02X}" for byte in c.encode()) for c in text)
+    return fitted("%2E" + name[1:] if name.startswith(".") else name)
+
+
+def _plain(char: str) -> bool:
+    """Not a separator, nor `%`, nor a control, format or non-space separator character."""
+    return char not in ESCAPED and (char == " " or unicodedata.category(char)[0] not in "CZ")
+
+
+def fitted(name: str) -> str:
+    """`name` within MAX_NAME_BYTES: a longer one keeps its start and ends in a hash of the whole,
+    so distinct settings stay distinct and the name stays readable."""
+    if len(name.encode()) <= MAX_NAME_BYTES:
+        return name
+    digest = hashlib.sha1(name.encode()).hexdigest()[:12]
+    start = name.encode()[: MAX_NAME_BYTES - len(digest) - 3].decode(errors="ignore")
+    return f"{start}...{digest}"
+
+
+def inside(root: Union[Path, str], relative: str) -> str:
+    """`root/relative`, checked to stay under `root` once `..` and `.` are normalized away (the
+    last guard: every part ptlab builds from user text went through dir_name already)."""
+    top = os.path.normpath(os.path.abspath(root))
+    path = os.path.normpath(os.path.join(top, relative))
+    if os.path.isabs(relative) or os.path.commonpath([top, path]) != top or path == top:
+        raise ConfigError(f"the run directory {relative!r} would not be inside paths.log_dir={str(root)!r}")
+    return os.path.join(str(root), relative)
 
 
 def predictions_name(split: str) -> str:

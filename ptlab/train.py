@@ -50,7 +50,7 @@ def train(cfg: DictConfig) -> Dict[str, Any]:
     _check_launch(run)
     out = RunDir(run.paths.output_dir)
     rank, token = global_rank(), launch_token()
-    resolved = redaction.redact(OmegaConf.to_container(cfg, resolve=True))
+    resolved = redaction.recordable(cfg)  # secrets redacted (and refused where they would count)
     prints = fingerprint(run, resolved)  # reads only: a failure here leaves nothing behind
     with run_lock.owning(out) if rank == 0 else contextlib.nullcontext():
         decision = _decide(out, run, prints, resolved, token) if rank == 0 else rank_zero_decision(out, token)
