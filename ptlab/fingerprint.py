@@ -100,7 +100,7 @@ def data_files(run: RunConfig) -> Dict[str, Any]:
                 continue
             folder = data_dir / task.local.dir
             paths = format_of(task.local).paths(folder, task.local.files[split], task.local)  # a parallel pair: 2
-            parts = [_file_identity(path) for path in paths]
+            parts = [file_identity(path) for path in paths]
             found[split] = parts[0] if len(parts) == 1 else {"parts": parts}
             found[split]["file"] = " + ".join(f"{task.local.dir}/{path.name}" for path in paths)
         elif task.hub is not None:
@@ -110,7 +110,8 @@ def data_files(run: RunConfig) -> Dict[str, Any]:
     return found
 
 
-def _file_identity(path: Path) -> Dict[str, Any]:
+def file_identity(path: Path) -> Dict[str, Any]:
+    """A file's size and sha256, or `{"missing": True}` (data files here, cache entries' files too)."""
     if not path.is_file():
         return {"missing": True}
     digest = hashlib.sha256()

@@ -3,7 +3,8 @@
 Reading, subset selection, tokenization and batching are the same for every method on a task, so
 a comparison sees the same examples in the same form; what differs between kinds of task, the
 DataModule asks the task's kind (ptlab/kinds/). Tokenized splits are cached on disk, keyed by the
-examples' content, the tokenizer, the task config and the kind's and family's encoding versions.
+examples' content, the tokenizer, the task config and the kind's and family's encoding versions;
+the cache (token_cache.py) checks an entry holds exactly that before serving it.
 """
 
 from __future__ import annotations
@@ -16,13 +17,11 @@ import logging
 import os
 import random
 import re
-import shutil
-import tempfile
 from collections import defaultdict
 from functools import cached_property
 from importlib.metadata import version
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 import datasets
 import lightning as L
@@ -35,13 +34,16 @@ from ptlab.config import RunConfig
 from ptlab.data.carve import carve, without
 from ptlab.data.sampling import Indexed, ResumableLoader, ResumableShuffle, ShardBatches, with_index
 from ptlab.data.sources import Example, declared_splits, load_split, resolve_data_dir
+from ptlab.data.token_cache import TokenCache
 from ptlab.errors import DataError
+from ptlab.fingerprint import data_files
 from ptlab.kinds import TaskKind, kind_of
 from ptlab.models.families import FamilyReader
 
 log = logging.getLogger(__name__)
 datasets.disable_progress_bars()  # ptlab's console shows the run's progress, not a bar per cached split
-CACHE_FORMAT = 2  # bump when the cache's own layout changes (a kind's or family's encoding has its version)
+# Bump when the cache's own layout changes (a kind's or family's encoding has its version). 3: manifests.
+CACHE_FORMAT = 3
 # Task fields that do not shape the encoded rows: where the data comes from and how it is scored.
 NOT_ENCODING = ("name", "hub", "local", "metrics", "main_metric")
 
@@ -55,7 +57,7 @@ class TaskDataModule(L.LightningDataModule):
         # How many batches the model has trained on (a resumed run's loader skips them); the
         # LightningModule that counts them is set here by build_run, not looked up on the trainer.
         self.batches_trained: Callable[[], Optional[int]] = lambda: None
-        self.cache_dir = Path(os.path.expanduser(run.paths.cache_dir)) / "tokenized"
+        self.cache = TokenCache(Path(os.path.expanduser(run.paths.cache_dir)) / "tokenized")
         self.raw: Dict[str, List[Example]] = {}
         self.splits: Dict[str, datasets.Dataset] = {}
         self.cache_hits: Dict[str, bool] = {}
@@ -147,19 +149,11 @@ class TaskDataModule(L.LightningDataModule):
         return {**self.kind.encode(self.reader, ex, train=split == "train"), "prompt": self.reader.prompt_text(ex)}
 
     def _encoded(self, split: str, examples: List[Example]) -> datasets.Dataset:
-        path = self.cache_dir / self._cache_key(split, examples)
-        self.cache_hits[split] = path.exists()
-        if path.exists():
-            return datasets.load_from_disk(str(path))
-        dataset = datasets.Dataset.from_list([self._encode_row(split, ex) for ex in examples])
-        self.cache_dir.mkdir(parents=True, exist_ok=True)
-        tmp = tempfile.mkdtemp(dir=self.cache_dir, prefix=".tmp-")
-        dataset.save_to_disk(tmp)
-        try:
-            os.replace(tmp, path)  # atomic: a crash never leaves half a cache entry
-        except OSError:  # another run wrote the same entry first
-            shutil.rmtree(tmp, ignore_errors=True)
-        return datasets.load_from_disk(str(path))
+        rows, self.cache_hits[split] = self.cache.get(
+            self._identity(split, examples),
+            lambda: datasets.Dataset.from_list([self._encode_row(split, ex) for ex in examples]),
+        )
+        return rows
 
     @cached_property
     def _tokenizer_fingerprint(self) -> str:
@@ -170,39 +164,50 @@ class TaskDataModule(L.LightningDataModule):
             return "text"
         backend = getattr(tok, "backend_tokenizer", None)
         if backend is None:
-            return json.dumps(sorted(tok.get_vocab().items()))
+            return hashlib.sha256(json.dumps(sorted(tok.get_vocab().items())).encode()).hexdigest()
         # Every encode call sets truncation and padding anew, so clearing them here is safe; hashing
         # the serialized string (not a parsed copy) keeps a 49k-vocab fingerprint at ~25 ms.
         backend.no_truncation()
         backend.no_padding()
         return hashlib.sha256(backend.to_str().encode()).hexdigest()
 
-    def _cache_key(self, split: str, examples: List[Example]) -> str:
-        task, tok = self.run.task, self.reader.tokenizer
+    def _identity(self, split: str, examples: List[Example]) -> Dict[str, Any]:
+        """What the split's cache entry must hold: its examples, the files they were read from
+        (and held out against), and everything that shapes their encoding. The cache names the
+        entry by its digest and serves an entry only if its manifest records exactly this."""
+        task, tok, reader = self.run.task, self.reader.tokenizer, self.reader
         shaping = {k: v for k, v in dataclasses.asdict(task).items() if k not in NOT_ENCODING}
         shaping["templates"] = dataclasses.asdict(task.selected)  # the others shape nothing
-        h = hashlib.sha256()
-        for part in (
-            CACHE_FORMAT,
-            version("transformers"),
-            version("tokenizers"),
-            split == "train",
-            self.kind.name,
-            self.kind.encoding_version,
-            self.reader.family.value,
-            self.reader.head.value,
-            type(self.reader).encoding_version,
-            self.reader.after_context,
-            shaping,
-            type(tok).__name__,
-            getattr(tok, "pad_token_id", None),
-            getattr(tok, "eos_token_id", None),
-            self._tokenizer_fingerprint,
-        ):
-            h.update(json.dumps(part, sort_keys=True, default=str).encode())
+        rows = hashlib.sha256()
         for ex in examples:  # everything an example holds but where it came from
-            h.update(json.dumps({**dataclasses.asdict(ex), "where": None}, sort_keys=True).encode())
-        return f"{task.name}-{split}-{h.hexdigest()[:20]}"
+            rows.update(json.dumps({**dataclasses.asdict(ex), "where": None}, sort_keys=True).encode())
+        read_from = "train" if split == "validation" and task.validation_from_train else split
+        held_out_by = ["test"] if split != "test" and "test" in self.raw else []
+        return {
+            "task": task.name,
+            "split": split,
+            "rows": len(examples),
+            "examples_sha256": rows.hexdigest(),
+            "sources": {name: self._data_files.get(name) for name in [read_from, *held_out_by]},
+            "encoding": {
+                "cache_format": CACHE_FORMAT,
+                **{package: version(package) for package in ("datasets", "transformers", "tokenizers")},
+                "for_training": split == "train",
+                "kind": [self.kind.name, self.kind.encoding_version],
+                "reader": [reader.family.value, reader.head.value, type(reader).encoding_version, reader.after_context],
+                "task": shaping,
+                "tokenizer": [
+                    type(tok).__name__,
+                    getattr(tok, "pad_token_id", None),
+                    getattr(tok, "eos_token_id", None),
+                    self._tokenizer_fingerprint,
+                ],
+            },
+        }
+
+    @cached_property
+    def _data_files(self) -> Dict[str, Any]:
+        return data_files(self.run)
 
     # --- loaders ---
     def _ranks(self):
