@@ -1,0 +1,138 @@
+"""The tokenization cache serves only what it proves to hold, attacked through the real CLI: a
+truncated `.arrow`, an emptied `state.json` and another split's rows under this split's name are
+each rebuilt with one console line and score as a clean run does; a full disk (a real small tmpfs)
+is one error naming the entry and leaves no temp dir; a `kill -9`'d writer's temp dir is removed by
+the next run, a live writer's is not.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from cli import REAL_DATA, ptlab_ok, record, run_dirs
+from mounts import tmpfs
+from test_bad_input import error_line, ptlab
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not (REAL_DATA / "sst2").is_dir(), reason=f"real datasets not found at {REAL_DATA}"),
+]
+# Train 16, validation 16, test 8 rows: validation's rows scored as test's would change the score.
+ARGS = ["model=tiny-bert", "method=full_finetune", "debug=smoke"]
+NOTE = "ptlab: tokenization cache entry "
+
+
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory):
+    """A clean run's cache (train, validation and test entries) and its record."""
+    root = tmp_path_factory.mktemp("clean")
+    ptlab_ok(*ARGS, log_dir=root / "runs", cache=root / "cache")
+    (run_dir,) = run_dirs(root / "runs")
+    return root / "cache", record(run_dir)
+
+
+@pytest.fixture
+def cache(clean, tmp_path) -> Path:
+    """A copy of the clean run's cache, for one test to damage."""
+    return Path(shutil.copytree(clean[0], tmp_path / "cache", symlinks=True))
+
+
+def entry(cache: Path, split: str) -> Path:
+    (found,) = (cache / "tokenized").glob(f"sst2-{split}-*")
+    return found
+
+
+def rerun(cache: Path, tmp_path: Path):
+    """The clean run's command on `cache`: its notes about the cache, and its record."""
+    tmp_path.mkdir(exist_ok=True)
+    proc = ptlab_ok(*ARGS, log_dir=tmp_path / "runs", cache=cache)
+    (run_dir,) = run_dirs(tmp_path / "runs")
+    return [line for line in proc.stderr.splitlines() if line.startswith(NOTE)], record(run_dir)
+
+
+def test_another_splits_rows_under_this_splits_name_are_rebuilt_not_scored(clean, cache, tmp_path):
+    test = entry(cache, "test")
+    shutil.rmtree(test)
+    shutil.copytree(entry(cache, "validation"), test)  # validation's rows, manifest and all
+
+    notes, after = rerun(cache, tmp_path)
+    assert notes == [
+        f"{NOTE}{test} holds other rows than asked for (split: 'validation' here, 'test' asked; "
+        f"rows: 16 here, 8 asked; examples_sha256 differs (+3 more)); rebuilding it"
+    ]
+    assert after["metrics"] == clean[1]["metrics"]  # the test score is test's, not validation's
+    assert after["tokenization_cache_hit"] == {"train": True, "validation": True, "test": False}
+    assert json.loads((test / "manifest.json").read_text())["identity"]["split"] == "test"
+
+
+def test_a_truncated_arrow_file_and_an_emptied_state_json_are_rebuilt(clean, cache, tmp_path):
+    arrow = next(entry(cache, "train").glob("*.arrow"))
+    size = arrow.stat().st_size
+    os.truncate(arrow, size // 2)
+    (entry(cache, "validation") / "state.json").write_text("")
+
+    notes, after = rerun(cache, tmp_path)
+    assert notes == [
+        f"{NOTE}{entry(cache, 'train')} is damaged: {arrow.name} is {size // 2} bytes, not {size}; rebuilding it",
+        f"{NOTE}{entry(cache, 'validation')} is damaged: state.json is 0 bytes, not "
+        f"{(entry(clean[0], 'validation') / 'state.json').stat().st_size}; rebuilding it",
+    ]
+    assert after["metrics"] == clean[1]["metrics"]
+    assert after["tokenization_cache_hit"] == {"train": False, "validation": False, "test": True}
+    assert rerun(cache, tmp_path / "again")[0] == []  # rebuilt for good: the next run says nothing
+
+
+def test_a_full_disk_names_the_entry_and_leaves_no_temp_dir(tmp_path):
+    with tmpfs(tmp_path / "disk", "size=1m") as disk:
+        with (disk / "filler").open("wb", buffering=0) as filler:  # all but two pages: too few for an entry
+            with pytest.raises(OSError):
+                while True:
+                    filler.write(b"\0" * 4096)
+            filler.truncate(filler.tell() - 8192)
+        failed = ptlab(*ARGS, log_dir=tmp_path / "runs", cache=disk, data_dir=REAL_DATA)
+        line = error_line(failed)
+        assert f"could not write tokenization cache entry {disk}/tokenized/sst2-train-" in line, line
+        assert "No space left on device" in line and "PTLAB_CACHE_DIR" in line, line
+        assert not list(disk.rglob(".tmp-*")), list(disk.rglob("*"))
+        assert not [p for p in (disk / "tokenized").iterdir() if not p.name.endswith(".lock")]
+
+
+def writer(tokenized: Path) -> subprocess.Popen:
+    """A process that makes a cache temp dir the way a writer does, then waits (to be killed)."""
+    code = "import sys, time; from pathlib import Path; from ptlab.data.token_cache import temp_path\n"
+    code += "tmp = temp_path(Path(sys.argv[1])); tmp.mkdir(); print(tmp, flush=True); time.sleep(600)"
+    return subprocess.Popen([sys.executable, "-c", code, str(tokenized)], stdout=subprocess.PIPE, text=True)
+
+
+def test_a_killed_writers_temp_dir_is_removed_by_the_next_run_and_a_live_ones_is_kept(clean, cache, tmp_path):
+    tokenized = cache / "tokenized"
+    killed, live = writer(tokenized), writer(tokenized)
+    try:
+        dead_dir, live_dir = Path(killed.stdout.readline().strip()), Path(live.stdout.readline().strip())
+        (dead_dir / "data-00000-of-00001.arrow").write_bytes(b"\0" * 4096)  # half an entry
+        killed.send_signal(signal.SIGKILL)
+        killed.wait()
+        foreign = tokenized / ".tmp-elsewhere-1-abcd"  # another host's: its pid cannot be checked
+        old = tokenized / ".tmp-k3j2x9"  # an older ptlab's, untouched for two days
+        for path in (foreign, old):
+            path.mkdir()
+        two_days_ago = time.time() - 2 * 24 * 3600
+        os.utime(old, (two_days_ago, two_days_ago))
+
+        notes, after = rerun(cache, tmp_path)
+        assert notes == [] and after["tokenization_cache_hit"] == {"train": True, "validation": True, "test": True}
+        assert sorted(p.name for p in tokenized.glob(".tmp-*")) == sorted([live_dir.name, foreign.name])
+    finally:
+        for proc in (killed, live):
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
