@@ -7,6 +7,7 @@ escaped to one directory name, the whole checked to stay under paths.log_dir, no
 conf/callbacks/default.yaml reads the main metric's direction through ptlab_metric_mode;
 conf/hparams_search/ reads each method's learning-rate range through ptlab_lr_range/grid;
 conf/logger/wandb.yaml derives a stable W&B run id and the offline default through the others.
+`register()` also makes every config file refuse two keys that YAML reads as one (ptlab/yaml_keys.py).
 """
 
 from __future__ import annotations
@@ -18,13 +19,14 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from ptlab import redaction, tuning
+from ptlab import redaction, tuning, yaml_keys
 from ptlab.config import ROOT
 from ptlab.errors import ConfigError
 from ptlab.run_dir import dir_name, inside
 
 
 def register() -> None:
+    yaml_keys.install()
     OmegaConf.register_new_resolver("oc.env", redaction.env, replace=True)
     OmegaConf.register_new_resolver("ptlab_root", lambda: str(ROOT), replace=True)
     OmegaConf.register_new_resolver("ptlab_run_id", run_id, replace=True)

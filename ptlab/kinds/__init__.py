@@ -15,7 +15,7 @@ import string
 from dataclasses import dataclass
 from enum import Enum
 from functools import cache
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
 from ptlab.config import Family
 from ptlab.task_config import TaskConfig
@@ -96,6 +96,7 @@ class TaskKind:
         if task.label_values is not None and not self.reads_label_values:
             raise ConfigError(f"task.label_values: a {self.name} task has no labels to map; remove it")
         _check_value_keys("task.label_values", task.label_values or {})
+        _check_one_to_one(task.label_values or {})
         for name, spec in task.derived.items():
             _check_value_keys(f"task.derived.{name}.values", spec.get("values") or {})
         fields = self.template_fields()
@@ -195,36 +196,89 @@ def is_integer(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def value_key(value: Any) -> Any:
-    """A label value as `task.label_values` keys it: digit strings as ints (a tsv's "1" is YAML's 1),
-    "true"/"false" as booleans; anything else as it is."""
-    if isinstance(value, str) and is_integer(value):
-        return int(value)
-    if isinstance(value, str) and value.lower() in ("true", "false"):
-        return value.lower() == "true"
-    return value
+# What a data value is, as `value_key` types it: (one, many), for messages.
+VALUE_TYPES = {
+    "bool": ("a truth value", "truth values (true/false)"),
+    "number": ("a number", "numbers"),
+    "text": ("text", "text"),
+}
+
+
+def value_key(value: Any) -> Optional[Tuple[str, Any]]:
+    """A label value as `task.label_values` keys it, with its type: ("bool", b), ("number", n) or
+    ("text", s); None for a list or null. A tsv's "1" is YAML's 1 and its "true" (any case) YAML's
+    true, but a truth value is never a number: Python's True == 1 would read a JSON true through a
+    {0: ..., 1: ...} map as 1, and every gold label of a boolean column would come out inverted."""
+    if isinstance(value, bool):
+        return ("bool", value)
+    if isinstance(value, (int, float)):
+        return ("number", value)
+    if not isinstance(value, str):
+        return None
+    if is_integer(value):
+        return ("number", int(value))
+    if value.lower() in ("true", "false"):
+        return ("bool", value.lower() == "true")
+    return ("text", value)
+
+
+def type_mismatch(values: Optional[Dict[Any, Any]], value: Any) -> str:
+    """Why `value` missed `task.label_values` where its type is not the keys' (a JSON true against
+    {0: ..., 1: ...}): said in the error, never guessed across types."""
+    key, kinds = value_key(value), {value_key(k)[0] for k in values or {}}
+    if key is None or len(kinds) != 1 or key[0] in kinds:
+        return ""
+    [kind] = kinds
+    quote = "; YAML reads unquoted yes/no/on/off as true/false: quote them" if kind == "bool" else ""
+    return (
+        f"; {value!r} is {VALUE_TYPES[key[0]][0]} and task.label_values is keyed by {VALUE_TYPES[kind][1]}, "
+        f"which it never matches: key it by {VALUE_TYPES[key[0]][1]}{quote}"
+    )
 
 
 def _check_value_keys(key: str, mapping: Dict[Any, Any]) -> None:
-    """Keys of one type that stay distinct as data values read them (YAML's true and 1, or a
-    quoted "1" and 1, would be one key; mixed types cannot be hashed into the cache key)."""
-    read = [value_key(k) for k in mapping]
-    if len({type(k) for k in read}) > 1 or len(set(map(repr, read))) != len(set(read)):
+    """Keys of one type (a column holds one; mixed types cannot be sorted into the cache key) that
+    stay distinct as data values read them: YAML's 1 and a quoted "1", or true and "True", would
+    be one key, one entry silently lost."""
+    seen: Dict[Any, Any] = {}
+    for name in mapping:
+        read = value_key(name)
+        if read is None:
+            raise ConfigError(f"{key}: key {name!r} is not a data value (text, a number or true/false)")
+        if read in seen:
+            raise ConfigError(
+                f"{key}: keys {seen[read]!r} and {name!r} are one data value ({read[1]!r}); keep one of them"
+            )
+        seen[read] = name
+    if len({read[0] for read in seen}) > 1:
         raise ConfigError(
-            f"{key}: keys {list(mapping)} mix types or collide as data values read them (true is 1; "
-            f"YAML reads yes/no as booleans: quote them)"
+            f"{key}: keys {list(mapping)} mix types (text, numbers, true/false), but a column holds one type "
+            f"(YAML reads unquoted yes/no/on/off as true/false: quote them)"
         )
+
+
+def _check_one_to_one(values: Dict[Any, Any]) -> None:
+    """One data value per label (or choice position): two would read one class as another, and the
+    class they stand for would vanish from the data."""
+    meant: Dict[Any, Any] = {}
+    for key, label in values.items():
+        if label in meant:
+            raise ConfigError(
+                f"task.label_values maps both {meant[label]!r} and {key!r} to {label!r}; it must be one-to-one "
+                f"(one data value per label), or one class would read as another"
+            )
+        meant[label] = key
 
 
 def check_label_values(values: Optional[Dict[Any, Any]], allowed: List[Any], what: str) -> None:
     """`task.label_values` maps every data value to one of `allowed` (the kind's label meaning)."""
-    for key, meant in (values or {}).items():
-        if meant not in allowed:
-            raise ConfigError(f"task.label_values.{key}={meant!r} is not {what}; one of {allowed}")
-        shadowed = [a for a in allowed if isinstance(a, str) and value_key(a) == value_key(key) and a != meant]
+    for key, label in (values or {}).items():
+        if label not in allowed:
+            raise ConfigError(f"task.label_values.{key}={label!r} is not {what}; one of {allowed}")
+        shadowed = [a for a in allowed if isinstance(a, str) and value_key(a) == value_key(key) and a != label]
         if shadowed:  # a data value naming a label would silently mean another one
             raise ConfigError(
-                f"task.label_values.{key}={meant!r}: the data value {key!r} also names the label {shadowed[0]!r}; "
+                f"task.label_values.{key}={label!r}: the data value {key!r} also names the label {shadowed[0]!r}; "
                 f"it would mean two things"
             )
 

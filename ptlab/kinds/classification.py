@@ -19,7 +19,7 @@ from ptlab.calibration import Baseline, CalibrationConfig
 from ptlab.config import Family
 from ptlab.task_config import TaskConfig
 from ptlab.errors import ConfigError, DataError
-from ptlab.kinds import Head, MetricSpec, TaskKind, check_label_values, is_integer, value_key
+from ptlab.kinds import Head, MetricSpec, TaskKind, check_label_values, is_integer, type_mismatch, value_key
 
 
 @dataclass
@@ -91,6 +91,12 @@ class Classification(TaskKind):
                     f"task.templates.{name}.labels names {list(template.labels)}; it must name the task's labels "
                     f"{list(self.task.labels)}, in that order"
                 )
+        named: Dict[Any, str] = {}
+        for name in self.task.labels:
+            if named.setdefault(value_key(name), name) != name:
+                raise ConfigError(
+                    f"task.labels: {named[value_key(name)]!r} and {name!r} are one data value; rename one"
+                )
         check_label_values(self.task.label_values, list(self.task.labels), "a label name")
         calibration.check(self.task.calibration, self.task.selected.text, self._template_key("text"), self.task.metrics)
         super().check()
@@ -125,20 +131,20 @@ class Classification(TaskKind):
         return list(self.verbalizers().values())[ex.label]
 
     @cached_property
-    def _label_values(self) -> Dict[Any, str]:
-        """task.label_values keyed as data values read (built once, not per row)."""
-        return {value_key(k): v for k, v in (self.task.label_values or {}).items()}
+    def _label_keys(self) -> Dict[Any, str]:
+        """Data value (as `value_key` types it) -> label name: task.label_values, else the label names
+        themselves (a JSON true names a label "true"; never the label that 1 maps to). Built once."""
+        names = {value_key(name): name for name in self.task.labels}
+        return {**names, **{value_key(k): v for k, v in (self.task.label_values or {}).items()}}
 
     def _label_index(self, value: Any, where: str) -> int:
         """A label value -> its class index: through `task.label_values` where it maps the value, else
-        a label name as it is. An integer (or digit string) that names no label, with no mapping, is
-        refused: 0- or 1-based is a guess a comparison must not rest on."""
-        names, column = list(self.task.labels), self.task.columns["label"]
-        values = self._label_values
-        scalar = isinstance(value, (str, int, float))  # a bool is an int; a list or null is no label
-        name = values.get(value_key(value), value) if scalar else None
-        if name in names:
-            return names.index(name)
+        a label name. An integer that names no label, with no mapping, is refused: 0- or 1-based is a
+        guess a comparison must not rest on."""
+        names, column, values = list(self.task.labels), self.task.columns["label"], self.task.label_values
+        key = value_key(value)
+        if key in self._label_keys:
+            return names.index(self._label_keys[key])
         if is_integer(value) and not values:
             raise DataError(
                 f"{where}: label {value!r} (column {column!r}) is an integer, which could be a 0- or 1-based "
@@ -147,6 +153,7 @@ class Classification(TaskKind):
         mapped = f", task.label_values maps {list(values)}" if values else " (or declare task.label_values)"
         raise DataError(
             f"{where}: label {value!r} (column {column!r}) has no verbalizer; known labels: {names}{mapped}"
+            f"{type_mismatch(values, value)}"
         )
 
     # --- model side ---

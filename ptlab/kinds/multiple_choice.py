@@ -24,7 +24,7 @@ from typing import Any, Dict, List
 from ptlab.config import Family
 from ptlab.task_config import TaskConfig
 from ptlab.errors import ConfigError, DataError
-from ptlab.kinds import Head, MetricSpec, TaskKind, is_integer, text, value_key
+from ptlab.kinds import Head, MetricSpec, TaskKind, is_integer, text, type_mismatch, value_key
 from ptlab.kinds.classification import example_scores
 
 
@@ -129,8 +129,11 @@ class MultipleChoice(TaskKind):
         if self.task.label_values is not None:
             table = {value_key(k): v for k, v in self.task.label_values.items()}
             key = value_key(value)
-            if not isinstance(key, (str, int, float)) or key not in table:
-                raise DataError(f"{said} is not a key of task.label_values {list(self.task.label_values)}")
+            if key not in table:
+                raise DataError(
+                    f"{said} is not a key of task.label_values {list(self.task.label_values)}"
+                    f"{type_mismatch(self.task.label_values, value)}"
+                )
             position = table[key]
         elif isinstance(value, str) and value in names:
             position = names.index(value)
