@@ -9,7 +9,8 @@ from hydra.experimental.callback import Callback
 class RedactSweepConfig(Callback):
     """Hydra writes what it was given before any job runs: <sweep dir>/multirun.yaml, and with
     hydra.output_subdir set <run dir>/<output_subdir>/config.yaml, hydra.yaml and overrides.yaml.
-    Each job rewrites them with every secret redacted (ptlab/redaction.py) before its own work."""
+    Each job rewrites them with every secret redacted (ptlab/redaction.py) before its own work,
+    and again after it, with what its validation found to be secret (ptlab/config.py)."""
 
     def on_job_start(self, config, **kwargs) -> None:
         written = [Path(str(config.hydra.sweep.dir)) / "multirun.yaml"]
@@ -18,6 +19,9 @@ class RedactSweepConfig(Callback):
         for path in written:
             if path.is_file():
                 _redact_file(path)
+
+    def on_job_end(self, config, job_return, **kwargs) -> None:
+        self.on_job_start(config)
 
 
 def _redact_file(path: Path) -> None:

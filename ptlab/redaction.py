@@ -34,6 +34,9 @@ REDACTED = "<redacted>"
 PUBLIC_ENV = frozenset(
     {"PTLAB_LOG_DIR", "PTLAB_DATA_DIR", "PTLAB_CACHE_DIR", "WANDB_PROJECT", "WANDB_ENTITY", "HOME", "USER", "TMPDIR"}
 )
+# A key that names an environment variable (model.api.key_env): a value that is no name is a key
+# passed in the wrong field.
+NAMES_A_VARIABLE = re.compile(r"(^|[_.-])env$", re.IGNORECASE)
 USERINFO = re.compile(r"(?<=://)[^/?#@\s]+@")
 # OpenAI, Hugging Face, GitHub, Slack and AWS access keys: a key in the wrong field is still a key.
 KEY_LIKE = re.compile(
@@ -82,14 +85,22 @@ def scrub(text: str, args: Iterable[str] = ()) -> str:
     return text
 
 
+def secret_under(key: str, value: Any) -> bool:
+    """Whether `value` is a secret by where it stands: under a secret-looking key, or under a key
+    naming an environment variable while being no variable name (a key given in its place)."""
+    key = str(key).lstrip("+~")
+    if SECRET_KEY.search(key):
+        return True
+    return bool(NAMES_A_VARIABLE.search(key)) and isinstance(value, str) and not value.isidentifier()
+
+
 def redact(node: Any) -> Any:
     """The config with every value under a secret-looking key replaced, and secrets scrubbed from
     every other string."""
     if isinstance(node, dict):
-        for key, value in node.items():
-            if SECRET_KEY.search(str(key)) and isinstance(value, (str, int, float)):
-                remember(value)
-        return {k: REDACTED if SECRET_KEY.search(str(k)) else redact(v) for k, v in node.items()}
+        hidden = {k for k, v in node.items() if secret_under(k, v)}
+        remember(*(node[k] for k in hidden if isinstance(node[k], (str, int, float))))
+        return {k: REDACTED if k in hidden else redact(v) for k, v in node.items()}
     if isinstance(node, list):
         return [redact(v) for v in node]
     return scrub(node) if isinstance(node, str) else node
@@ -99,7 +110,7 @@ def redact_override(override: str) -> str:
     """`key=value` from the command line, the value redacted when the key looks like a secret,
     any other secret scrubbed."""
     key, _, value = str(override).partition("=")
-    if SECRET_KEY.search(key.lstrip("+~")):
+    if secret_under(key, value):
         remember(value, *value.split(","))
         return f"{key}={REDACTED}"
     return scrub(override)
@@ -110,7 +121,7 @@ def secret_values(args) -> list:
     found = []
     for arg in args:
         key, sep, value = str(arg).partition("=")
-        if sep and value and SECRET_KEY.search(key.lstrip("+~")):
+        if sep and value and secret_under(key, value):
             found += [value, *value.split(",")]
     return sorted({v for v in found if v}, key=len, reverse=True)
 
