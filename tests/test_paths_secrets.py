@@ -89,6 +89,16 @@ def test_user_text_in_a_run_dir_stays_under_the_log_dir(override, tmp_path):
     assert outside(tmp_path, log_dir) == []
 
 
+def test_an_optuna_journal_stays_under_the_log_dir(tmp_path):
+    log_dir = tmp_path / "a" / "b" / "runs"
+    args = ["-m", "hparams_search=optuna", "hydra.sweeper.n_trials=1", "data.eval_limit=-1", "name=../../x"]
+    proc = ptlab(*args, "model=tiny-llama", "method=prompt_tuning", log_dir=log_dir)
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    [journal] = log_dir.rglob("*.journal")
+    plain_parts(journal.relative_to(log_dir))
+    assert outside(tmp_path, log_dir) == []
+
+
 def test_a_task_yamls_name_stays_under_the_log_dir(tmp_path):
     conf = tmp_path / "my-conf" / "task" / "evil.yaml"
     conf.parent.mkdir(parents=True)
