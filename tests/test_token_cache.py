@@ -106,31 +106,41 @@ def test_a_full_disk_names_the_entry_and_leaves_no_temp_dir(tmp_path):
         assert not [p for p in (disk / "tokenized").iterdir() if not p.name.endswith(".lock")]
 
 
-def writer(tokenized: Path) -> subprocess.Popen:
-    """A process that makes a cache temp dir the way a writer does, then waits (to be killed)."""
-    code = "import sys, time; from pathlib import Path; from ptlab.data.token_cache import temp_path\n"
-    code += "tmp = temp_path(Path(sys.argv[1])); tmp.mkdir(); print(tmp, flush=True); time.sleep(600)"
-    return subprocess.Popen([sys.executable, "-c", code, str(tokenized)], stdout=subprocess.PIPE, text=True)
+def writer(tokenized: Path, split: str) -> subprocess.Popen:
+    """A process writing a cache entry (ptlab's own code) that is still encoding when the test acts."""
+    code = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from ptlab.data.token_cache import TokenCache\n"
+        "def build():\n"
+        "    print('encoding', flush=True)\n"
+        "    time.sleep(600)\n"
+        "TokenCache(Path(sys.argv[1])).get({'task': 'sst2', 'split': sys.argv[2]}, build)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code, str(tokenized), split], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline() == "encoding\n"
+    return proc
 
 
 def test_a_killed_writers_temp_dir_is_removed_by_the_next_run_and_a_live_ones_is_kept(clean, cache, tmp_path):
     tokenized = cache / "tokenized"
-    killed, live = writer(tokenized), writer(tokenized)
+    killed = writer(tokenized, "killed")
+    live = writer(tokenized, "live")
     try:
-        dead_dir, live_dir = Path(killed.stdout.readline().strip()), Path(live.stdout.readline().strip())
-        (dead_dir / "data-00000-of-00001.arrow").write_bytes(b"\0" * 4096)  # half an entry
         killed.send_signal(signal.SIGKILL)
         killed.wait()
-        foreign = tokenized / ".tmp-elsewhere-1-abcd"  # another host's: its pid cannot be checked
-        old = tokenized / ".tmp-k3j2x9"  # an older ptlab's, untouched for two days
-        for path in (foreign, old):
+        (dead_dir,) = tokenized.glob(".tmp-sst2-killed-*")
+        (live_dir,) = tokenized.glob(".tmp-sst2-live-*")
+        (dead_dir / "data-00000-of-00001.arrow").write_bytes(b"\0" * 4096)  # as if killed mid-save
+        old, recent = tokenized / ".tmp-k3j2x9", tokenized / ".tmp-p8q1z4"  # an older ptlab's, no lock file
+        for path in (old, recent):
             path.mkdir()
         two_days_ago = time.time() - 2 * 24 * 3600
         os.utime(old, (two_days_ago, two_days_ago))
 
         notes, after = rerun(cache, tmp_path)
         assert notes == [] and after["tokenization_cache_hit"] == {"train": True, "validation": True, "test": True}
-        assert sorted(p.name for p in tokenized.glob(".tmp-*")) == sorted([live_dir.name, foreign.name])
+        assert sorted(tokenized.glob(".tmp-*")) == sorted([live_dir, recent])
     finally:
         for proc in (killed, live):
             if proc.poll() is None:

@@ -8,16 +8,17 @@ files against the manifest, so a truncated `.arrow`, an emptied `state.json` or 
 rows copied under this name is rebuilt, with one console line naming the entry and why, and is
 never scored as this split nor left to fail with a bare `ArrowInvalid`.
 
-Writing: an entry is built in a temp dir beside it and renamed into place when complete (atomic);
-a failed write removes its temp dir, and any OSError (a full disk) is one error naming the entry.
-Writers of one entry take turns on an `fcntl.flock` of `.<entry>.lock` (DDP ranks, parallel
-sweep jobs): the first builds, the others then find it built; where the filesystem has no locks,
-each builds its own and the first rename wins.
+Writing: an entry's writer holds an `fcntl.flock` on `.<entry>.lock` (kept, empty, beside it)
+from before it makes its temp dir `.tmp-<entry>-<random>` until that dir is renamed into place
+(atomic) or removed: writers of one entry (DDP ranks, parallel sweep jobs) take turns, and the
+later ones find it built. A failed write removes its temp dir; an OSError writing (a full disk) is
+one error naming the entry. Where the filesystem has no locks, each writer builds its own and the
+first rename wins.
 
-Leftovers of a `kill -9`: temp dirs are named `.tmp-<host>-<pid>-<random>`, the pid being in the
-name from the moment the dir exists. The first cache read of a process removes the temp dirs of
-this host whose pid is gone; a live pid's (a concurrent writer, or a reused pid) and another
-host's (its pid cannot be checked from here) stay until untouched for STALE_AFTER_S.
+Leftovers of a `kill -9` (the kernel drops the dead writer's lock): the first cache read of a
+process removes every temp dir whose entry lock it can take at once, since a live writer holds
+it for as long as its temp dir exists. A temp dir it cannot judge that way (no lock file: an
+older ptlab's; a filesystem without locks) is removed once untouched for STALE_AFTER_S.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import sys
 import time
 from pathlib import Path
@@ -44,7 +44,7 @@ from ptlab.record import write_json
 
 MANIFEST = "manifest.json"
 TEMP = ".tmp-"
-STALE_AFTER_S = 24 * 3600  # far beyond any one write: a temp dir only exists while an entry is saved
+STALE_AFTER_S = 24 * 3600  # for temp dirs no lock can vouch for: far beyond any one write
 
 
 class CacheError(PtlabError):
@@ -52,6 +52,8 @@ class CacheError(PtlabError):
 
 
 class TokenCache:
+    """`<paths.cache_dir>/tokenized`, whose entries are checked before they are served."""
+
     def __init__(self, root: Path):
         self.root = root
         self._swept = False
@@ -66,39 +68,44 @@ class TokenCache:
             _sweep(self.root)
         if path.exists() and _problem(path, identity) is None:
             return datasets.load_from_disk(str(path)), True
-        with self._writing(path):
+        with _locked(path):
             problem = _problem(path, identity) if path.exists() else None
             if path.exists() and problem is None:  # written by another process meanwhile
                 return datasets.load_from_disk(str(path)), True
             if problem:
                 print(f"ptlab: tokenization cache entry {path} {problem}; rebuilding it", file=sys.stderr)
-            self._write(path, identity, build())
+            _write(path, identity, build)
         return datasets.load_from_disk(str(path)), False
 
-    @contextlib.contextmanager
-    def _writing(self, path: Path) -> Iterator[None]:
-        """This entry's lock held (where the filesystem has locks); an OSError as a CacheError."""
-        try:
-            self.root.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.root / f".{path.name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as err:
-            raise _unwritable(path, err) from None
-        try:
-            with contextlib.suppress(OSError):  # a filesystem without locks: the first rename wins
-                fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)  # releases the lock
 
-    def _write(self, path: Path, identity: Dict[str, Any], dataset: datasets.Dataset) -> None:
-        tmp = temp_path(self.root)
-        try:
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """The entry's lock held (where the filesystem has locks)."""
+    with _writing(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(_lock_of(path), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        with contextlib.suppress(OSError):  # a filesystem without locks: the first rename wins
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _write(path: Path, identity: Dict[str, Any], build: Callable[[], datasets.Dataset]) -> None:
+    """Build the entry in a temp dir (made first: a writer killed while encoding leaves it to
+    _sweep), then rename it into place, the manifest written last; the temp dir goes if anything fails."""
+    tmp = _temp_path(path)
+    try:
+        with _writing(path):
             tmp.mkdir()
-            dataset.save_to_disk(str(tmp))
+        rows = build()
+        with _writing(path):
+            rows.save_to_disk(str(tmp))
             files = {p.name: file_identity(p) for p in sorted(tmp.iterdir())}
             write_json(tmp / MANIFEST, {"identity": identity, "files": files})  # last: the entry is complete
             if path.exists():  # the damaged entry: aside under a temp name (atomic), then gone
-                aside = tmp.with_name(f"{tmp.name}-old")
+                aside = _temp_path(path)
                 os.rename(path, aside)
                 shutil.rmtree(aside, ignore_errors=True)
             try:
@@ -106,27 +113,40 @@ class TokenCache:
             except OSError as err:  # without locks, another process's rename came first: theirs serves
                 if err.errno not in (errno.ENOTEMPTY, errno.EEXIST):
                     raise
-                shutil.rmtree(tmp)
-        except BaseException as err:
-            shutil.rmtree(tmp, ignore_errors=True)
-            if isinstance(err, OSError):
-                raise _unwritable(path, err) from None
-            raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)  # gone already once renamed into place
 
 
-def temp_path(root: Path) -> Path:
-    """A new temp dir's path in `root`, naming its owner (host, pid) from the moment it exists."""
-    return root / f"{TEMP}{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}"
+@contextlib.contextmanager
+def _writing(path: Path) -> Iterator[None]:
+    """An OSError while writing the entry at `path` as one CacheError naming it."""
+    try:
+        yield
+    except OSError as err:
+        reason = err.strerror or next(iter(str(err).splitlines()), type(err).__name__)
+        raise CacheError(
+            f"could not write tokenization cache entry {path}: {reason} (free space there, or set "
+            f"paths.cache_dir or PTLAB_CACHE_DIR to a writable directory with room)"
+        ) from None
+
+
+def _temp_path(entry: Path) -> Path:
+    """A new temp dir's path for `entry`, beside it; its name says whose lock guards it."""
+    return entry.with_name(f"{TEMP}{entry.name}-{secrets.token_hex(4)}")
+
+
+def _lock_of(entry: Path) -> Path:
+    return entry.with_name(f".{entry.name}.lock")
 
 
 def _problem(path: Path, identity: Dict[str, Any]) -> Optional[str]:
     """Why the entry at `path` must not be served for `identity`, in words; None if it may."""
     try:
         manifest = json.loads((path / MANIFEST).read_text())
-        held, files = manifest["identity"], dict(manifest["files"])
+        held, files = manifest["identity"], {name: dict(file) for name, file in manifest["files"].items()}
     except FileNotFoundError:
         return f"has no {MANIFEST} (an unfinished entry, or one from an older ptlab)"
-    except (OSError, ValueError, TypeError, KeyError) as err:  # JSONDecodeError and UnicodeDecodeError too
+    except (OSError, ValueError, TypeError, KeyError, AttributeError) as err:  # a decode error is a ValueError
         return f"has an unreadable {MANIFEST} ({type(err).__name__}: {err})"
     if held != identity:
         return f"holds other rows than asked for ({_differences(held, identity)})"
@@ -135,8 +155,11 @@ def _problem(path: Path, identity: Dict[str, Any]) -> Optional[str]:
     for name, recorded in files.items():
         found = file_identity(path / name)
         if found != recorded:
-            state = "is missing" if found.get("missing") else f"is {found['bytes']} bytes, not {recorded.get('bytes')}"
-            if found.get("bytes") == recorded.get("bytes"):
+            if found.get("missing"):
+                state = "is missing"
+            elif found["bytes"] != recorded.get("bytes"):
+                state = f"is {found['bytes']} bytes, not {recorded.get('bytes')}"
+            else:
                 state = "has other contents than its manifest records (sha256 differs)"
             return f"is damaged: {name} {state}"
     return None
@@ -158,39 +181,27 @@ def _difference(key: str, here: Any, asked: Any) -> str:
 
 def _sweep(root: Path) -> None:
     """Remove the temp dirs that no live process writes (see the module's docstring)."""
-    host = socket.gethostname()
     for tmp in root.glob(f"{TEMP}*"):
         with contextlib.suppress(OSError):  # gone meanwhile: another process swept it
-            if _dead(host, tmp.name) or time.time() - tmp.stat().st_mtime > STALE_AFTER_S:
+            if _abandoned(tmp):
                 shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _dead(host: str, name: str) -> bool:
-    """Whether the temp dir `name` was made by a process of this host that has ended."""
-    prefix = f"{TEMP}{host}-"
-    pid = name[len(prefix) :].split("-")[0] if name.startswith(prefix) else ""
-    if not pid.isdigit():
-        return False
+def _abandoned(tmp: Path) -> bool:
     try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # alive, another user's
+        fd = os.open(_lock_of(tmp.with_name(tmp.name[len(TEMP) :].rsplit("-", 1)[0])), os.O_RDWR)
+    except FileNotFoundError:  # an older ptlab's temp dir
+        return time.time() - tmp.stat().st_mtime > STALE_AFTER_S
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True  # its writer is gone: a live one holds the lock while its temp dir exists
+    except BlockingIOError:
         return False
-    return False
-
-
-def _unwritable(path: Path, err: OSError) -> CacheError:
-    reason = err.strerror or next(iter(str(err).splitlines()), type(err).__name__)
-    return CacheError(
-        f"could not write tokenization cache entry {path}: {reason} (free space there, or set "
-        f"paths.cache_dir or PTLAB_CACHE_DIR to a writable directory with room)"
-    )
-
-
-def _canonical(payload: Any) -> str:
-    return json.dumps(payload, sort_keys=True, default=str)
+    except OSError:  # a filesystem without locks
+        return time.time() - tmp.stat().st_mtime > STALE_AFTER_S
+    finally:
+        os.close(fd)
 
 
 def _digest(payload: Any) -> str:
-    return hashlib.sha256(_canonical(payload).encode()).hexdigest()
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
