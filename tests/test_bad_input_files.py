@@ -1,8 +1,9 @@
 """Bad model and data files through the real CLI: a GGUF file that is not one, a model dir
-without config.json or missing, a model that ships its own code, an unclosed csv quote, a Hub
-token. Each ends the process non-zero with ONE line `ptlab: error: ...` naming the file or dir
-and the fix (no traceback); the run dir exists by then (made before the data and model are read),
-and its results.json records the failure with the same message.
+without config.json or missing, a model that ships its own code, an unclosed csv quote (at the
+end or mid-file), an empty SQuAD answer, a Hub token. Each ends the process non-zero with ONE
+line `ptlab: error: ...` naming the file or dir and the fix (no traceback); the run dir exists
+by then (made before the data and model are read), and its results.json records the failure
+with the same message.
 
 Each CLI case is ~10 s of CPU (lightning/peft are imported before the data is read); the variants
 that need no process run in-process below.
@@ -152,6 +153,42 @@ def test_csv_quote_left_open_on_the_last_line_names_where_it_opened(tmp_path, cl
     assert "line 24" in line and '""' in line, line
 
 
+def test_csv_quote_left_open_mid_file_names_the_line_it_opened_on(tmp_path, cli_cache):
+    """The parser fails where the open field meets the next quote (here the next row's first
+    character): the line to fix is the one before it."""
+    rows = [f'"name[Pub {i}]","Pub {i} is, in a word, fine."\n' for i in range(20)]
+    rows[8] = '"name[Open]","it never closes\n'  # line 10
+    data_dir = tmp_path / "data"
+    path = data_dir / "e2e_nlg" / "trainset.csv"
+    path.parent.mkdir(parents=True)
+    path.write_text("mr,ref\n" + "".join(rows))
+    (data_dir / "e2e_nlg" / "devset.csv").write_text("mr,ref\n" + "".join(rows[10:]))
+    line = failed_run(
+        tmp_path, cli_cache, "model=tiny-llama", "method=full_finetune", "task=e2e_nlg", data_dir=data_dir
+    )
+    assert f"{path}:10: malformed row: the quoted field opened on this line runs on to line 11" in line, line
+    assert '""' in line, line
+
+
+def test_empty_squad_answer_names_the_question(tmp_path, cli_cache):
+    """An empty answer text sits at every answer_start: it must not pass that check and be scored."""
+    articles = []
+    for a in range(14):  # 10 articles train (2 questions each: debug=smoke draws 16), 2 validate, 2 test
+        qas = [
+            {"id": f"q{a}.{q}", "question": f"Where {q}?", "answers": [{"text": "France", "answer_start": 0}]}
+            for q in range(2)
+        ]
+        articles.append({"title": f"T{a}", "paragraphs": [{"context": f"France is in Europe, {a}.", "qas": qas}]})
+    articles[1]["paragraphs"][0]["qas"][0]["answers"].append({"text": "", "answer_start": 7})
+    data_dir = tmp_path / "data"
+    path = data_dir / "squad_v1.1" / "dev-v1.1.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"data": articles}))
+    line = failed_run(tmp_path, cli_cache, "model=tiny-llama", "method=full_finetune", "task=squad", data_dir=data_dir)
+    assert f"{path}: data[1].paragraphs[0].qas[0].answers[1] (id q1.0): the answer text is ''" in line, line
+    assert "non-empty span of the context" in line, line
+
+
 def test_hub_token_is_used_but_never_shown(tmp_path, cli_cache):
     log_dir = tmp_path / "runs"
     proc = ptlab(
@@ -245,8 +282,37 @@ def test_unclosed_csv_quote_names_the_line_it_opened_on(content, opened, last, t
     assert f"line {last})" in msg, msg
 
 
+@pytest.mark.parametrize(
+    "content, opened, failed",
+    [
+        ('mr,ref\na,b\nc,"d\ne,f\ng,"h"\ni,j\n', 3, 5),  # the open field runs on to the next quote
+        ('mr,ref\n"a\nb","c\nd"x\n', 3, 4),  # a valid multi-line field first; the bad one opens on its last line
+        ('mr,ref\r\na,"b\r\n"c",d\r\n', 2, 3),  # CRLF
+    ],
+    ids=["runs-to-a-later-quote", "after-a-multiline-field", "crlf"],
+)
+def test_csv_quote_open_across_lines_names_the_line_it_opened_on(content, opened, failed, tmp_path):
+    path = tmp_path / "e2e_nlg" / "trainset.csv"
+    path.parent.mkdir()
+    path.write_text(content, newline="")
+    msg = error(task("e2e_nlg"), "train", tmp_path)
+    assert msg.startswith(f"{path}:{opened}: malformed row: the quoted field opened on this line"), msg
+    assert f"runs on to line {failed}, where" in msg, msg
+
+
 def test_csv_text_after_a_closing_quote_is_a_malformed_row_not_merged(tmp_path):
     path = tmp_path / "e2e_nlg" / "trainset.csv"
     path.parent.mkdir()
     path.write_text('mr,ref\na,b\nc,"he said "hi" twice"\n')
     assert f"{path}:3: malformed row" in error(task("e2e_nlg"), "train", tmp_path)
+
+
+def test_an_empty_reference_is_refused_in_any_generation_task(tmp_path):
+    """Not only SQuAD's: an empty reference scores an empty prediction as exact, and trains on nothing."""
+    rows = [{"body": f"mail {i}", "subject": f"re {i}", "annotations": ["a", "b"]} for i in range(3)]
+    rows[2]["annotations"] = ["a", " "]
+    path = tmp_path / "aeslc" / "dev.jsonl"
+    path.parent.mkdir()
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    msg = error(task("aeslc"), "train", tmp_path)
+    assert msg.startswith(f"{path}:3: column 'annotations' holds an empty reference"), msg

@@ -163,9 +163,11 @@ class Generation(TaskKind):
 
 
 def _texts_of(value: Any, column: str, where: str) -> List[str]:
-    """A reference column's texts: one text, or a non-empty list of them."""
-    if isinstance(value, list):
-        if not value:
-            raise DataError(f"{where}: column {column!r} holds an empty list; it needs at least one reference")
-        return [text(v, column, where) for v in value]
-    return [text(value, column, where)]
+    """A reference column's texts: one text, or a non-empty list of them, none empty (an empty
+    reference would score an empty prediction as exact, and train on no answer)."""
+    if isinstance(value, list) and not value:
+        raise DataError(f"{where}: column {column!r} holds an empty list; it needs at least one reference")
+    texts = [text(v, column, where) for v in (value if isinstance(value, list) else [value])]
+    if not all(t.strip() for t in texts):
+        raise DataError(f"{where}: column {column!r} holds an empty reference {texts}; a reference needs text")
+    return texts

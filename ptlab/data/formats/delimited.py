@@ -53,20 +53,31 @@ def _rows(
                 raise DataError(f"{path}:{line}: expected {len(header)} fields {header}, found {len(row)}")
             yield f"{path}:{line}", dict(zip(header, row))
     except csv.Error as err:
+        failed = reader.line_num
+        opened = _quote_opened(text, end + 1, failed, fmt)
         if str(err) == "unexpected end of data":  # the parser reached the end inside quotes
-            opened = _unclosed_quote_line(text, end + 1, reader.line_num, fmt)
             raise DataError(
                 f"{path}:{opened}: a quoted field opened on this line is never closed (it runs to "
-                f'the end of the file, line {reader.line_num}); close it with a " and write a '
-                f'quote inside a field as ""'
+                f'the end of the file, line {failed}); close it with a " and write a quote inside a field as ""'
             ) from None
-        raise DataError(f"{path}:{reader.line_num}: malformed row ({err})") from None
+        if opened < failed:  # the error is where the quote closed, lines after the one to fix
+            raise DataError(
+                f"{path}:{opened}: malformed row: the quoted field opened on this line runs on to line {failed}, "
+                f'where {err}; close it with a " and write a quote inside a field as ""'
+            ) from None
+        raise DataError(f"{path}:{failed}: malformed row ({err})") from None
 
 
-def _unclosed_quote_line(text: str, row_line: int, last_line: int, fmt: Dict[str, Any]) -> int:
-    """The line where the open quote of the row starting at `row_line` opened: its field is the
-    last one of the row and holds everything from that line to the end of the file."""
-    lines = io.StringIO(text, newline="").readlines()
-    rest = io.StringIO("".join(lines[row_line - 1 :]), newline="")
-    row = next(csv.reader(rest, **{**fmt, "strict": False}))
-    return last_line + 1 - (len(io.StringIO(row[-1], newline="").readlines()) or 1)
+def _quote_opened(text: str, row_line: int, failed_line: int, fmt: Dict[str, Any]) -> int:
+    """The line where the field the parser failed in opened: the last field of the row (lines
+    `row_line`..`failed_line`, read leniently) that started before `failed_line` and spans to it,
+    else `failed_line` itself."""
+    lines = io.StringIO(text, newline="").readlines()[row_line - 1 : failed_line]
+    row = next(csv.reader(io.StringIO("".join(lines), newline=""), **{**fmt, "strict": False}), [])
+    opened, start = failed_line, row_line
+    for field in row:
+        end = start + field.count("\n") + field.count("\r") - field.count("\r\n")
+        if start < failed_line <= end:
+            opened = start
+        start = end
+    return opened

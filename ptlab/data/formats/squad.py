@@ -1,9 +1,9 @@
 """squad: the official nested SQuAD json ({"data": [{"title", "paragraphs": [{"context", "qas"}]}]}).
 
 One record per question: title, context, question, id, and `answers`, the list of reference
-answer texts. Each answer's `answer_start` must point at its text in the context: a mismatch is
-a data error named by its JSON path and question id (the file is one line, so a line number
-would say nothing).
+answer texts. Each answer is a non-empty text whose `answer_start` points at it in the context:
+anything else is a data error named by its JSON path and question id (the file is one line, so a
+line number would say nothing).
 """
 
 from __future__ import annotations
@@ -60,6 +60,12 @@ def _get(node: Any, key: str, where: str) -> Any:
 
 def _answer(answer: Any, context: str, where: str) -> str:
     text, start = _get(answer, "text", where), _get(answer, "answer_start", where)
+    if not isinstance(text, str) or not text.strip():
+        # "" sits at every answer_start: it would pass the check below and score an empty prediction as exact
+        raise DataError(
+            f"{where}: the answer text is {text!r}; an extractive-QA answer is a non-empty span of the context "
+            f"(fix its text, or drop the answer)"
+        )
     if not isinstance(start, int) or context[start : start + len(text)] != text:
         found = context[start : start + len(text)] if isinstance(start, int) else start
         raise DataError(f"{where}: answer_start={start} points at {found!r} in the context, not at the answer {text!r}")
