@@ -74,14 +74,19 @@ def fitted(name: str) -> str:
     return f"{start}...{digest}"
 
 
-def inside(root: Union[Path, str], relative: str) -> str:
-    """`root/relative`, checked to stay under `root` once `..` and `.` are normalized away (the
-    last guard: every part ptlab builds from user text went through dir_name already)."""
+def inside(root: Union[Path, str], path: Union[Path, str]) -> str:
+    """`root/path` (`path` relative to root, or absolute), checked to stay under `root` once `..`
+    and `.` are normalized away: the run dir ptlab names (every part of it went through dir_name
+    already) and the one a run is finally given to write in (paths.output_dir)."""
+    full = os.path.join(str(root), str(path))
     top = os.path.normpath(os.path.abspath(root))
-    path = os.path.normpath(os.path.join(top, relative))
-    if os.path.isabs(relative) or os.path.commonpath([top, path]) != top or path == top:
-        raise ConfigError(f"the run directory {relative!r} would not be inside paths.log_dir={str(root)!r}")
-    return os.path.join(str(root), relative)
+    normal = os.path.normpath(os.path.abspath(full))
+    if normal == top or os.path.commonpath([top, normal]) != top:
+        raise ConfigError(
+            f"the run directory {full} is not inside paths.log_dir={root}: ptlab writes runs only there "
+            f"(set paths.log_dir or PTLAB_LOG_DIR, not paths.output_dir or hydra.run.dir)"
+        )
+    return full
 
 
 def predictions_name(split: str) -> str:

@@ -26,7 +26,7 @@ from ptlab.config import RunConfig
 from ptlab.errors import ConfigError, PtlabError
 from ptlab.fingerprint import fingerprint
 from ptlab.launch import global_rank, launch_token, rank_zero_decision, record_decision
-from ptlab.run_dir import RunDir
+from ptlab.run_dir import RunDir, inside
 from ptlab.selection import best_of_run, logged_metrics, rule, validate_now
 from ptlab.trainer_options import cut_short
 from ptlab.preemption import Preempted, requeue, signum, watching
@@ -48,7 +48,7 @@ def train(cfg: DictConfig) -> Dict[str, Any]:
     """Run one job from a composed config; returns the results record."""
     run = validate(cfg)
     _check_launch(run)
-    out = RunDir(run.paths.output_dir)
+    out = RunDir(inside(run.paths.log_dir, run.paths.output_dir))  # never a path outside the log dir
     rank, token = global_rank(), launch_token()
     resolved = redaction.recordable(cfg)  # secrets redacted (and refused where they would count)
     prints = fingerprint(run, resolved)  # reads only: a failure here leaves nothing behind

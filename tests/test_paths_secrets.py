@@ -89,6 +89,14 @@ def test_user_text_in_a_run_dir_stays_under_the_log_dir(override, tmp_path):
     assert outside(tmp_path, log_dir) == []
 
 
+@pytest.mark.parametrize("key", ["paths.output_dir", "hydra.run.dir"])
+def test_a_run_dir_set_by_hand_outside_the_log_dir_is_refused(key, tmp_path):
+    log_dir = tmp_path / "a" / "runs"
+    proc = ptlab(*QUICK_RUN, f"{key}={tmp_path}/elsewhere", log_dir=log_dir)
+    assert "is not inside paths.log_dir" in one_error(proc)
+    assert [p for p in tmp_path.rglob("*") if p.is_file() and log_dir.parent / "cache" not in p.parents] == []
+
+
 def test_an_optuna_journal_stays_under_the_log_dir(tmp_path):
     log_dir = tmp_path / "a" / "b" / "runs"
     args = ["-m", "hparams_search=optuna", "hydra.sweeper.n_trials=1", "data.eval_limit=-1", "name=../../x"]
