@@ -92,12 +92,23 @@ class CarvedValidation:
 
     size: int
     seed: int = 1234
+    # Draw only whole examples, none of whose texts is a part of another training text, so the
+    # selection split looks like a test of whole items (SST-2's train holds every phrase of its
+    # sentences, its dev set only sentences). Any carve is content-disjoint: ptlab/data/carve.py.
+    whole_only: bool = False
+    # Template fields that are categories, not text (COPA's question: cause/effect), left out of
+    # the overlap check, where every example's "cause" would contain every other's.
+    ignore: List[str] = field(default_factory=list)
 
-    def check(self) -> None:
+    def check(self, columns: Dict[str, str]) -> None:
         positive("task.validation_from_train.size", self.size)
+        for name in self.ignore:
+            if name not in columns:
+                raise ConfigError(f"task.validation_from_train.ignore: {name!r} is not a key of task.columns")
 
     def describe(self) -> str:
-        return f"{self.size} examples carved from train (seed {self.seed}; stratified by label where there is one)"
+        drawn = "whole examples" if self.whole_only else "examples"
+        return f"{self.size} {drawn} carved from train (seed {self.seed}; stratified by label where there is one)"
 
 
 @dataclass
@@ -162,7 +173,7 @@ class TaskConfig:
             raise ConfigError(f"task.main_metric={self.main_metric!r} is not among task.metrics={self.metrics}")
         splits = list(self.local.files if self.local else {}) + list(self.hub.splits if self.hub else {})
         if self.validation_from_train is not None:
-            self.validation_from_train.check()
+            self.validation_from_train.check(self.columns)
             if "validation" in splits:
                 raise ConfigError(
                     f"task {self.name}: task.validation_from_train carves the validation split from train, "

@@ -153,6 +153,7 @@ def _execute(
             "reported": "test" if data.has_test else "validation",
             "from": data.origins,
             "dropped_as_in_test": data.dropped,  # examples whose inputs the reported split also has
+            "selection_data": data.selection,  # validation's overlap with the training pool; words (carve.py)
         },
         "tokenization_cache_hit": data.cache_hits,
         "metric_notes": data.kind.metric_notes(),  # e.g. sacreBLEU's signatures

@@ -31,7 +31,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from ptlab.config import RunConfig
-from ptlab.data.carve import carve, without
+from ptlab.data.carve import carve, overlap_stats, texts_of, without, words
 from ptlab.data.sampling import Indexed, ResumableLoader, ResumableShuffle, ShardBatches, with_index
 from ptlab.data.sources import Example, declared_splits, load_split, resolve_data_dir
 from ptlab.data.token_cache import TokenCache
@@ -58,11 +58,13 @@ class TaskDataModule(L.LightningDataModule):
         # LightningModule that counts them is set here by build_run, not looked up on the trainer.
         self.batches_trained: Callable[[], Optional[int]] = lambda: None
         self.cache = TokenCache(Path(os.path.expanduser(run.paths.cache_dir)) / "tokenized")
+        self._carves = Path(os.path.expanduser(run.paths.cache_dir)) / "carve"  # carves, overlap counts (carve.py)
         self.raw: Dict[str, List[Example]] = {}
         self.splits: Dict[str, datasets.Dataset] = {}
         self.cache_hits: Dict[str, bool] = {}
         self.origins: Dict[str, str] = {}  # split -> the file (or hub split) it was read from
         self.dropped: Dict[str, int] = {}  # split -> examples left out because test has their inputs
+        self.selection: dict = {}  # the selection split's overlap with the pool, lengths (carve.py)
 
     # --- reading (before any model loads, so bad data fails fast) ---
     def read(self) -> None:
@@ -84,6 +86,7 @@ class TaskDataModule(L.LightningDataModule):
         for split in ("train", "validation", "test"):
             if split in loaded:
                 self.raw[split] = self._select(split, loaded[split])
+        self.selection["words"] = words(self.raw, texts_of(task))
 
     def _hold_out(self, loaded: Dict[str, List[Example]]) -> None:
         """Keep what is reported out of training and selection: drop train/validation examples
@@ -92,14 +95,17 @@ class TaskDataModule(L.LightningDataModule):
             for split in ("train", "validation"):
                 if split in loaded:
                     loaded[split], self.dropped[split] = without(loaded[split], loaded["test"])
-        carved = self.run.task.validation_from_train
+        carved, texts = self.run.task.validation_from_train, texts_of(self.run.task)
+        cut = None
         if carved:  # the selection split: the same carve for every run, whatever it trains on
             train = self.origins["train"]
-            loaded["validation"], loaded["train"] = carve(loaded["train"], carved.size, carved.seed, train)
+            cut = carve(loaded["train"], carved, train, texts, self._carves)
+            loaded["validation"], loaded["train"] = cut.validation, cut.pool
             self.origins["validation"] = f"{train}: {carved.describe()}"
-            if not self.run.reads_train_split:
-                del loaded["train"], self.origins["train"]
-                self.dropped.pop("train", None)  # set only when a test split was read
+        self.selection = overlap_stats(loaded, texts, cut.stats if cut else None, self._carves)
+        if carved and not self.run.reads_train_split:
+            del loaded["train"], self.origins["train"]
+            self.dropped.pop("train", None)  # set only when a test split was read
 
     def _select(self, split: str, examples: List[Example]) -> List[Example]:
         data = self.run.data
