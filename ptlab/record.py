@@ -65,7 +65,7 @@ def _fsync(path) -> None:
 
 
 def write_json(path: Path, payload: Any) -> None:
-    write_text(path, json.dumps(redaction.redact(payload), indent=2, default=str) + "\n")
+    write_text(path, json.dumps(redaction.scrubbed(payload), indent=2, default=str) + "\n")
 
 
 def read_results(run_dir: Union[Path, RunDir]) -> Optional[Dict[str, Any]]:

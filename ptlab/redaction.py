@@ -106,6 +106,16 @@ def redact(node: Any) -> Any:
     return scrub(node) if isinstance(node, str) else node
 
 
+def scrubbed(node: Any) -> Any:
+    """`node` (JSON-like) with secrets scrubbed from every string in it, keys too; unlike `redact`,
+    nothing is replaced for its key's name (a record's or a cache's fields are not config keys)."""
+    if isinstance(node, dict):
+        return {scrubbed(k): scrubbed(v) for k, v in node.items()}
+    if isinstance(node, (list, tuple)):
+        return [scrubbed(v) for v in node]
+    return scrub(node) if isinstance(node, str) else node
+
+
 def redact_override(override: str) -> str:
     """`key=value` from the command line, the value redacted when the key looks like a secret,
     any other secret scrubbed."""
@@ -197,7 +207,11 @@ class Scrubbing(logging.Filter):
     """A log handler's filter: every record's message and traceback with secrets scrubbed."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg, record.args = scrub(record.getMessage()), None
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):  # a library's bad format arguments: its handler reports them
+            return True
+        record.msg, record.args = scrub(message), None
         if record.exc_info:
             record.exc_text = scrub(logging.Formatter().formatException(record.exc_info))
             record.exc_info = None
