@@ -13,12 +13,13 @@ Each task is a user's own YAML in a `--config-dir`, as the README's "Adding a ta
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from cli import record, run_dirs
-from test_bad_input import CONFIG_TIMEOUT, error_line, ptlab, written
+from test_bad_input import error_line, ptlab, written
 from test_bad_input_files import failed_run
 from test_task_yaml import labels_of, make_task, write
 
@@ -55,6 +56,11 @@ def rte_like(tmp_path: Path, fmt: str, label_values: str, labels=GOLD) -> tuple:
             rows = "premise\thypothesis\tlabel\n" + "".join(f"{split} {i}\th{i}\t{g}\n" for i, g in enumerate(labels))
         write(tmp_path / "data" / name / f"{split}.{fmt}", rows)
     return f"--config-dir={tmp_path / 'conf'}", tmp_path / "data"
+
+
+def zero_shot(*overrides: str, **where) -> subprocess.CompletedProcess:
+    """tiny-llama x zero_shot on the task the overrides name (a config error returns in ~1 s)."""
+    return ptlab(*overrides, "model=tiny-llama", "method=zero_shot", **where)
 
 
 def copa_with_booleans(tmp_path: Path) -> Path:
@@ -98,15 +104,7 @@ def test_copa_style_boolean_labels_through_choice_positions_are_an_error(tmp_pat
 def test_truth_value_keys_read_a_boolean_column_by_its_truth(tmp_path, cli_cache):
     config_dir, data_dir = rte_like(tmp_path, "jsonl", "{true: entailment, false: not_entailment}")
     log_dir = tmp_path / "runs"
-    proc = ptlab(
-        config_dir,
-        "task=bt_jsonl",
-        "model=tiny-llama",
-        "method=zero_shot",
-        log_dir=log_dir,
-        cache=cli_cache,
-        data_dir=data_dir,
-    )
+    proc = zero_shot(config_dir, "task=bt_jsonl", log_dir=log_dir, cache=cli_cache, data_dir=data_dir)
     assert proc.returncode == 0, proc.stderr[-3000:]
     [run_dir] = run_dirs(log_dir)
     assert record(run_dir)["status"] == "completed"
@@ -171,16 +169,7 @@ LABEL_VALUE_ERRORS = {
 def test_label_values_that_lose_a_class_are_a_config_error(label_values, labels, needles, tmp_path):
     config_dir, data_dir = rte_like(tmp_path, "jsonl", label_values, labels)
     log_dir = tmp_path / "runs"
-    proc = ptlab(
-        config_dir,
-        "task=bt_jsonl",
-        "model=tiny-llama",
-        "method=zero_shot",
-        log_dir=log_dir,
-        cache=tmp_path / "cache",
-        data_dir=data_dir,
-        timeout=CONFIG_TIMEOUT,
-    )
+    proc = zero_shot(config_dir, "task=bt_jsonl", log_dir=log_dir, cache=tmp_path / "cache", data_dir=data_dir)
     line = error_line(proc)
     for needle in needles:
         assert needle in line, line
@@ -189,15 +178,9 @@ def test_label_values_that_lose_a_class_are_a_config_error(label_values, labels,
 
 def test_choice_positions_that_are_not_one_to_one_are_a_config_error(tmp_path):
     log_dir = tmp_path / "runs"
-    proc = ptlab(
-        "task=copa",
-        "model=tiny-llama",
-        "method=zero_shot",
-        "task.label_values={0:0,1:0}",
-        log_dir=log_dir,
-        cache=tmp_path / "cache",
-        data_dir=copa_with_booleans(tmp_path),
-        timeout=CONFIG_TIMEOUT,
+    data_dir = copa_with_booleans(tmp_path)
+    proc = zero_shot(
+        "task=copa", "task.label_values={0:0,1:0}", log_dir=log_dir, cache=tmp_path / "cache", data_dir=data_dir
     )
     assert "task.label_values maps both 0 and 1 to 0" in error_line(proc)
     assert written(log_dir) == []

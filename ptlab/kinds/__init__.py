@@ -18,6 +18,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
 from ptlab.config import Family
+from ptlab.config_origin import origin
 from ptlab.task_config import TaskConfig
 from ptlab.errors import ConfigError, DataError
 from ptlab.plugins import discover, lookup
@@ -99,16 +100,10 @@ class TaskKind:
         _check_one_to_one(task.label_values or {})
         for name, spec in task.derived.items():
             _check_value_keys(f"task.derived.{name}.values", spec.get("values") or {})
-        fields = self.template_fields()
         for name, template in task.templates.items() or [(None, task.selected)]:
-            where = f"task.templates.{name}.text" if name else "task.template"
-            try:
-                used = {f for _, f, _, _ in string.Formatter().parse(template.text) if f is not None}
-            except ValueError as err:
-                raise ConfigError(f"{where} is not a format string ({err}); write a literal brace as {{{{ or }}}}")
-            unknown = sorted(used - set(fields))
-            if unknown:
-                raise ConfigError(f"{where} uses {{{unknown[0]}}}, which is not a template field; fields: {fields}")
+            check_format(
+                template.text, self.template_fields(), f"task.templates.{name}.text" if name else "task.template"
+            )
 
     def _check_derived(self) -> None:
         """Each `task.derived` field reads a column field (not an answer) by a lookup table or an rstrip."""
@@ -178,6 +173,23 @@ class TaskKind:
     def evaluate(self, reader, model, batch: Dict[str, Any], decode) -> tuple:
         """(scorer outputs for the metrics' `update`, one prediction row per example)."""
         raise NotImplementedError
+
+
+def check_format(template: str, fields: List[str], key: str) -> set:
+    """The fields `template` uses, where it is a str.format template over `fields` only and formats
+    as a run will format it (an unmatched brace, a bad conversion or format spec fails here, not
+    mid-run); else a ConfigError naming `key` and the file or command line that set it."""
+    try:
+        used = {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}
+        unknown = sorted(used - set(fields))
+        if not unknown:
+            template.format(**{f: "" for f in fields})
+    except ValueError as err:
+        brace = "; write a literal brace as {{ or }}" if "{" in str(err) or "}" in str(err) else ""
+        raise ConfigError(f"{key}{origin(key)} is not a format string ({err}){brace}") from None
+    if unknown:
+        raise ConfigError(f"{key}{origin(key)} uses {{{unknown[0]}}}, which is not a template field; fields: {fields}")
+    return used
 
 
 def text(value: Any, column: str, where: str) -> str:

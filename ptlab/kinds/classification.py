@@ -98,8 +98,8 @@ class Classification(TaskKind):
                     f"task.labels: {named[value_key(name)]!r} and {name!r} are one data value; rename one"
                 )
         check_label_values(self.task.label_values, list(self.task.labels), "a label name")
+        super().check()  # the templates are format strings before calibration reads them
         calibration.check(self.task.calibration, self.task.selected.text, self._template_key("text"), self.task.metrics)
-        super().check()
 
     def _template_key(self, part: str) -> str:
         """The config key that holds the selected template's `part` (text or labels)."""

@@ -17,14 +17,13 @@ two are the head's log-softmax over the choices.
 
 from __future__ import annotations
 
-import string
 from dataclasses import dataclass, field
 from typing import Any, Dict, List
 
 from ptlab.config import Family
 from ptlab.task_config import TaskConfig
 from ptlab.errors import ConfigError, DataError
-from ptlab.kinds import Head, MetricSpec, TaskKind, is_integer, text, type_mismatch, value_key
+from ptlab.kinds import Head, MetricSpec, TaskKind, check_format, is_integer, text, type_mismatch, value_key
 from ptlab.kinds.classification import example_scores
 
 
@@ -75,12 +74,8 @@ class MultipleChoice(TaskKind):
                 raise ConfigError(
                     f"task.choices names {name!r}, which is not a field of task.columns: {list(task.columns)}"
                 )
-        try:
-            used = {f for _, f, _, _ in string.Formatter().parse(task.choice_template) if f is not None}
-        except ValueError:  # not a format string (a lone brace)
-            used = set()
-        if used != {"choice"}:
-            raise ConfigError(f"task.choice_template={task.choice_template!r} must use {{choice}} and no other field")
+        if "choice" not in check_format(task.choice_template, ["choice"], "task.choice_template"):
+            raise ConfigError(f"task.choice_template={task.choice_template!r} must use {{choice}}")
         for key, position in (task.label_values or {}).items():
             if not isinstance(position, int) or isinstance(position, bool) or position < 0:
                 raise ConfigError(
