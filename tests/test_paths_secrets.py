@@ -107,16 +107,36 @@ def test_an_optuna_journal_stays_under_the_log_dir(tmp_path):
     assert outside(tmp_path, log_dir) == []
 
 
-def test_a_task_yamls_name_stays_under_the_log_dir(tmp_path):
+def evil_task(tmp_path: Path) -> Path:
+    """A user's task YAML (sst2 under another name) whose name climbs out of any directory."""
     conf = tmp_path / "my-conf" / "task" / "evil.yaml"
     conf.parent.mkdir(parents=True)
     conf.write_text("defaults:\n  - sst2\n  - _self_\nname: ../../../evil\n")
+    return conf
+
+
+def test_a_task_yamls_name_stays_under_the_log_dir(tmp_path):
+    conf = evil_task(tmp_path)
     log_dir = tmp_path / "a" / "b" / "runs"
     proc = ptlab("--config-dir", str(tmp_path / "my-conf"), "-m", *FAILS_VALIDATION, "task=evil", log_dir=log_dir)
     assert proc.returncode == 1, proc.stderr[-3000:]
     [found] = run_dirs(log_dir)
     assert record(found)["task"] == "../../../evil"
     plain_parts(found.relative_to(log_dir))
+    assert outside(tmp_path, log_dir) == [str(tmp_path / "my-conf"), str(conf.parent), str(conf)]
+
+
+@pytest.mark.slow
+def test_a_task_yamls_name_names_no_path_outside_the_log_and_cache_dirs(tmp_path):
+    """A whole run: the run dir and the tokenization cache's entries are named from task.name."""
+    conf = evil_task(tmp_path)
+    log_dir = tmp_path / "a" / "b" / "runs"
+    proc = ptlab("--config-dir", str(tmp_path / "my-conf"), *QUICK_RUN, "task=evil", log_dir=log_dir)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    [run] = run_dirs(log_dir)
+    assert record(run)["status"] == "completed" and record(run)["task"] == "../../../evil"
+    entries = sorted(p.name for p in (log_dir.parent / "cache" / "tokenized").iterdir())
+    assert entries and all(name.lstrip(".").startswith("%2E.%2F..%2F..%2Fevil-") for name in entries), entries
     assert outside(tmp_path, log_dir) == [str(tmp_path / "my-conf"), str(conf.parent), str(conf)]
 
 

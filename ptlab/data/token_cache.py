@@ -41,6 +41,7 @@ import datasets
 from ptlab.errors import PtlabError
 from ptlab.fingerprint import file_identity, flatten
 from ptlab.record import write_json
+from ptlab.run_dir import dir_name
 
 MANIFEST = "manifest.json"
 TEMP = ".tmp-"
@@ -62,7 +63,7 @@ class TokenCache:
         """The entry holding `identity` and whether it was on disk already; built by `build()`
         and written first where it is missing, or damaged, or holds something else."""
         identity = json.loads(json.dumps(identity, default=str))  # as its manifest reads back: lists, str keys
-        path = self.root / f"{identity['task']}-{identity['split']}-{_digest(identity)[:20]}"
+        path = self.root / dir_name(f"{identity['task']}-{identity['split']}-{_digest(identity)[:20]}")  # stays in root
         if not self._swept:
             self._swept = True
             _sweep(self.root)
