@@ -11,7 +11,7 @@ Hydra's multirun.yaml and .hydra files, W&B).
 A secret is replaced, never hashed (a hash of a short password can be reversed by guessing), so two
 values that differ only in a secret would look alike: a key whose value changes the result or
 names the run dir may therefore not hold one at all (`recordable` refuses it), and only keys that
-change neither (paths, hub_token, logger, ...) read secrets from the environment.
+change neither (hub_token, logger, trainer.accelerator, ...) read secrets from the environment.
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ from ptlab.errors import ConfigError
 # hf_token, access_token, wandb_api_key, client_secret, password; not num_virtual_tokens.
 SECRET_KEY = re.compile(r"(^|[_.-])(api[_-]?key|token|secret|password|passwd)$", re.IGNORECASE)
 REDACTED = "<redacted>"
-# Variables that say where things go or who runs, read by the shipped configs: not secrets.
+# Variables that say where things go or who runs, read by the shipped configs: not secrets. (Any
+# other variable read into paths.* is: set such a path in plain text, or through these.)
 PUBLIC_ENV = frozenset(
     {"PTLAB_LOG_DIR", "PTLAB_DATA_DIR", "PTLAB_CACHE_DIR", "WANDB_PROJECT", "WANDB_ENTITY", "HOME", "USER", "TMPDIR"}
 )

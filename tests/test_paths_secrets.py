@@ -246,16 +246,15 @@ def test_environment_secrets_in_settings_reach_no_file_of_a_run(tmp_path):
 
 @pytest.mark.slow
 def test_a_secret_echoed_by_a_failing_run_reaches_no_file(tmp_path):
-    """Any error may echo a secret (here a data dir read from the environment, in a missing
-    file's path): the console line, the record's error and traceback and ptlab.log are scrubbed."""
+    """Any error may echo a secret (here Lightning's, naming a trainer setting read from the
+    environment): the console line, the record's error and traceback and ptlab.log are scrubbed."""
     secret = "zq" + uuid.uuid4().hex
-    data_dir = tmp_path / f"data-{secret}"
-    (data_dir / "sst2").mkdir(parents=True)
     log_dir = tmp_path / "runs"
-    args = [*QUICK_RUN, "paths.data_dir=${oc.env:DATA_SECRET}", "data.source=local"]
-    proc = ptlab(*args, log_dir=log_dir, env={"DATA_SECRET": str(data_dir)})
-    assert "<redacted>/sst2" in one_error(proc)
+    proc = ptlab(
+        *QUICK_RUN, "trainer.accelerator=${oc.env:DEVICE_SECRET}", log_dir=log_dir, env={"DEVICE_SECRET": secret}
+    )
+    assert "accelerator='<redacted>'" in one_error(proc)
     [run] = run_dirs(log_dir)
-    assert record(run)["status"] == "failed" and "<redacted>/sst2" in record(run)["error"]
-    assert "<redacted>/sst2" in (run / "ptlab.log").read_text()
-    assert_nowhere(secret, log_dir, proc)
+    assert record(run)["status"] == "failed" and "'<redacted>'" in record(run)["traceback"]
+    assert "accelerator='<redacted>'" in (run / "ptlab.log").read_text()
+    assert_nowhere(secret, tmp_path, proc)
