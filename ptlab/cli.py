@@ -56,8 +56,11 @@ def _job(cfg: DictConfig) -> Optional[Dict[str, Any]]:
     out = Path(HydraConfig.get().runtime.output_dir)
     try:
         return train(cfg)
+    except KeyboardInterrupt:  # Ctrl-C stops a sweep too; a run that wrote nothing leaves no dir
+        _remove_empty_dirs(out, _log_dir(cfg))
+        raise
     except Exception as err:  # noqa: BLE001 - one failed sweep point must not stop the others
-        _remove_empty_dirs(out, Path(str(OmegaConf.select(cfg, "paths.log_dir", default="outputs"))))
+        _remove_empty_dirs(out, _log_dir(cfg))
         if multirun and isinstance(err, NotApplicable):  # e.g. zero-shot x encoder: the report says n/a
             print(f"ptlab: skipped, not applicable: {err}", file=sys.stderr)
             return None
@@ -88,6 +91,10 @@ def _one_line(err: Exception, out: Optional[Path] = None) -> str:
     results = RunDir(out).results if out else None
     where = f"the traceback is in {results}; " if results and results.exists() else ""
     return f"{type(err).__name__}: {first} ({where}PTLAB_DEBUG=1 prints it)"
+
+
+def _log_dir(cfg: DictConfig) -> Path:
+    return Path(str(OmegaConf.select(cfg, "paths.log_dir", default="outputs", throw_on_resolution_failure=False)))
 
 
 def _remove_empty_dirs(out: Path, log_dir: Path) -> None:
@@ -135,8 +142,8 @@ def main() -> None:
         os.environ.update({"HYDRA_FULL_ERROR": "1", OWN_FULL_ERROR: "1"})
     try:
         _hydra_main()
-    except KeyboardInterrupt:
-        print("ptlab: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as err:  # Ctrl-C: one line (a run's says how to resume), exit 130 as a shell does
+        print(f"ptlab: {str(err) or 'interrupted'}", file=sys.stderr)
         sys.exit(130)
     except Exception as err:  # noqa: BLE001 - the job's own errors were handled in _hydra_main
         if DEBUG:

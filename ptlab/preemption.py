@@ -8,7 +8,8 @@ jobs on its own, and a cancelled job should stay cancelled. Lightning's own SLUR
 and submitit's are switched off, so exactly one component acts.
 
 Signal handlers only set a flag; the checkpoint is written from the training loop, where the
-model, optimizer and data position are consistent (ptlab/checkpointing.py).
+model, optimizer and data position are consistent (ptlab/checkpointing.py). Ctrl-C is not a
+preemption: it stops the run at once, keeping the checkpoints already written.
 """
 
 from __future__ import annotations
@@ -33,6 +34,21 @@ class Preempted(Exception):
         )
         super().__init__(f"preempted by SIG{signame} {saved}")
         self.signame, self.step, self.checkpoint = signame, step, checkpoint
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C (SIGINT) stopped a run, which is recorded as interrupted; the CLI prints this line
+    (saying how to resume when a checkpoint is left) and exits 130, as a shell does."""
+
+
+def interruption(err: BaseException) -> bool:
+    """Whether `err` is Ctrl-C, also as Lightning reports it: its trainer catches the
+    KeyboardInterrupt, runs the callbacks' `on_exception` and calls `sys.exit(1)` in its handler
+    (lightning.pytorch.trainer.call._call_and_handle_interrupt, checked on Lightning 2.6.6), so
+    the SystemExit's context is the KeyboardInterrupt."""
+    return isinstance(err, KeyboardInterrupt) or (
+        isinstance(err, SystemExit) and isinstance(err.__context__, KeyboardInterrupt)
+    )
 
 
 def signum(name: str) -> int:

@@ -29,7 +29,13 @@ from ptlab.report_templates import OVERRIDE, split_template
 # chosen on that same validation set (optimistic for trained methods when there is no test split);
 # `val_final` is the last step's, with no selection.
 SOURCES = {"val": "val_best", "val_final": "val_final", "test": "test"}
-STATES = {"completed": "completed", "failed": "failed", "running": "incomplete", "preempted": "incomplete"}
+STATES = {
+    "completed": "completed",
+    "failed": "failed",
+    "running": "incomplete",
+    "preempted": "incomplete",
+    "interrupted": "incomplete",  # Ctrl-C
+}
 REQUIRED = ("model", "task", "method", "seed", "status", "schema_version")
 
 

@@ -29,7 +29,7 @@ from ptlab.launch import global_rank, launch_token, rank_zero_decision, record_d
 from ptlab.run_dir import RunDir, inside
 from ptlab.selection import best_of_run, logged_metrics, rule, validate_now
 from ptlab.trainer_options import cut_short
-from ptlab.preemption import Preempted, requeue, signum, watching
+from ptlab.preemption import Interrupted, Preempted, interruption, requeue, signum, watching
 from ptlab.record import (
     SCHEMA_VERSION,
     Decision,
@@ -83,7 +83,8 @@ def _run(
     rank: int,
     token: str,
 ) -> Dict[str, Any]:
-    """The run's life in its (owned) dir: a `running` record, the work, the final record."""
+    """The run's life in its (owned) dir: a `running` record, the work, the final record; Ctrl-C
+    anywhere in it is recorded as `interrupted` and ends in one line (exit 130, ptlab/cli.py)."""
     if rank == 0 and not out.config.exists():  # a resumed run keeps its first config
         write_text(out.config, OmegaConf.to_yaml(OmegaConf.create(resolved)))
     record = {
@@ -95,6 +96,32 @@ def _run(
     }
     if rank == 0:
         write_json(out.results, record)  # status "running": a killed run is visible as unfinished
+    try:
+        return _live(run, cfg, out, resolved, decision, record, rank)
+    except BaseException as err:
+        if not interruption(err):
+            raise
+        if rank == 0 and record["status"] == "running":  # Ctrl-C before _live's handler (importing lightning)
+            write_json(out.results, {**record, "status": "interrupted", "error": INTERRUPTED, "finished_at": now()})
+        left = next((path for path in out.resumable if path.exists()), None)
+        raise Interrupted(
+            f"interrupted; run the same command to resume from {left}" if left else "interrupted"
+        ) from None
+
+
+INTERRUPTED = "interrupted by Ctrl-C (SIGINT)"
+
+
+def _live(
+    run: RunConfig,
+    cfg: DictConfig,
+    out: RunDir,
+    resolved: Dict[str, Any],
+    decision: Decision,
+    record: Dict[str, Any],
+    rank: int,
+) -> Dict[str, Any]:
+    """The work, its log routed to ptlab.log, and the final record, whatever ends it."""
     started = time.perf_counter()
     live: Dict[str, Any] = {}  # the trainer and module, for closing the W&B run at the end
     preempted: Optional[Preempted] = None
@@ -108,6 +135,9 @@ def _run(
             if isinstance(err, Preempted) or flag.received:  # also Lightning's own SIGTERM stop mid-eval
                 preempted = err if isinstance(err, Preempted) else Preempted(flag.received, None, None)
                 record["status"], record["error"] = "preempted", str(preempted)
+            elif interruption(err):
+                record["status"], record["error"] = "interrupted", INTERRUPTED
+                raise
             else:
                 record["status"], record["error"] = "failed", f"{type(err).__name__}: {err}"
                 record["traceback"] = traceback.format_exc()
