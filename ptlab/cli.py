@@ -20,7 +20,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from ptlab import redaction, resolvers, tuning
+from ptlab import library_output, redaction, resolvers, tuning
 from ptlab.config import ROOT
 from ptlab.errors import ConfigError, NotApplicable, PtlabError
 from ptlab.hydra_callbacks import SweepReport
@@ -140,6 +140,8 @@ def main() -> None:
     # run dir it cannot create) instead of printing its traceback; ptlab prints one line.
     if "HYDRA_FULL_ERROR" not in os.environ or OWN_FULL_ERROR in os.environ:
         os.environ.update({"HYDRA_FULL_ERROR": "1", OWN_FULL_ERROR: "1"})
+    if not DEBUG:
+        library_output.hold()  # a sweeper's warnings go to the next run's ptlab.log
     try:
         _hydra_main()
     except KeyboardInterrupt as err:  # Ctrl-C: one line (a run's says how to resume), exit 130 as a shell does

@@ -13,15 +13,17 @@ import os
 import sys
 import time
 import warnings
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stderr
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 
 from lightning.pytorch.callbacks.progress.progress_bar import ProgressBar
 from lightning.pytorch.trainer.states import TrainerFn
 
+from ptlab import library_output
 from ptlab.config import RunConfig
 from ptlab.launch import global_rank
+from ptlab.library_output import StderrToLog
 from ptlab.redaction import Scrubbing
 from ptlab.run_dir import RunDir
 
@@ -43,7 +45,10 @@ def routed(run: RunConfig, out: Union[Path, RunDir], action: str) -> Iterator[No
     file.setFormatter(logging.Formatter(LOG_FORMAT))
     file.addFilter(Scrubbing())  # no secret in the log (ptlab/redaction.py)
     file.handle(_record(logging.INFO, f"{action} {_identity(run)} in {out}"))
-    with _library_logs(file, run.verbose), warnings.catch_warnings():
+    for held in library_output.released():  # warned before this run began (a sweeper's)
+        file.handle(_record(logging.WARNING, held, name="py.warnings"))
+    stderr = sys.stderr if run.verbose else StderrToLog(sys.stderr, lambda line: _log_line(file, line))
+    with _library_logs(file, run.verbose), warnings.catch_warnings(), redirect_stderr(stderr):
         warnings.showwarning = _log_warning
         warnings.filterwarnings("ignore", message=CSV_FALSE_ALARM)
         if rank == 0:
@@ -54,6 +59,8 @@ def routed(run: RunConfig, out: Union[Path, RunDir], action: str) -> Iterator[No
             file.handle(_record(logging.ERROR, "the run stopped", sys.exc_info()))
             raise
         finally:
+            if isinstance(stderr, StderrToLog):
+                stderr.finish()
             file.close()
 
 
@@ -109,11 +116,15 @@ class _QuietFileHandler(logging.FileHandler):
         pass
 
 
-def _record(level: int, message: str, exc_info=None) -> logging.LogRecord:
-    """A record of ptlab's for the log file alone (ptlab's loggers also print to the console)."""
+def _log_line(file: logging.Handler, line: str) -> None:
+    file.handle(_record(logging.INFO, line, name="stderr"))  # a library's own print, e.g. a tqdm bar
+
+
+def _record(level: int, message: str, exc_info=None, name: str = "ptlab") -> logging.LogRecord:
+    """A record for the log file alone (ptlab's loggers also print to the console)."""
     return logging.makeLogRecord(
         {
-            "name": "ptlab",
+            "name": name,
             "levelno": level,
             "levelname": logging.getLevelName(level),
             "msg": message,
