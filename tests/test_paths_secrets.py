@@ -26,12 +26,12 @@ FAILS_VALIDATION = ["model=tiny-llama", "method=prompt_tuning", "method.lr=-1"] 
 QUICK_RUN = ["model=tiny-llama", "method=zero_shot", "task=sst2", "data.eval_limit=4", "data.test_limit=4"]
 
 
-def ptlab(*args: str, log_dir: Path, env: Optional[Dict[str, str]] = None, cwd: Optional[Path] = None):
+def ptlab(*args: str, log_dir: Path, env: Optional[Dict[str, str]] = None):
     log_dir.parent.mkdir(parents=True, exist_ok=True)
     return subprocess.run(
         ptlab_cmd(*args),
         env={**ptlab_env(log_dir, log_dir.parent / "cache"), **(env or {})},
-        cwd=cwd or log_dir.parent,
+        cwd=log_dir.parent,
         capture_output=True,
         text=True,
         timeout=PROCESS_TIMEOUT,
@@ -46,9 +46,9 @@ def one_error(proc) -> str:
     return lines[0]
 
 
-def failed_run_dir(log_dir: Path, *overrides: str, **kw) -> Path:
+def failed_run_dir(log_dir: Path, *overrides: str) -> Path:
     """The run dir of a one-point sweep that fails validation, relative to the log dir."""
-    proc = ptlab("-m", *FAILS_VALIDATION, *overrides, log_dir=log_dir, **kw)
+    proc = ptlab("-m", *FAILS_VALIDATION, *overrides, log_dir=log_dir)
     assert proc.returncode == 1, proc.stderr[-3000:]
     [found] = run_dirs(log_dir)
     assert record(found)["status"] == "failed"
@@ -65,7 +65,7 @@ def outside(top: Path, log_dir: Path) -> List[str]:
 def assert_nowhere(secret: str, top: Path, *procs) -> None:
     for proc in procs:
         assert secret not in proc.stdout + proc.stderr, proc.stdout + proc.stderr
-    for path in (p for p in top.rglob("*")):
+    for path in top.rglob("*"):
         assert secret not in str(path), path
         if path.is_file():
             assert secret.encode() not in path.read_bytes(), path
