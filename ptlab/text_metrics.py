@@ -44,8 +44,12 @@ class SacreCorpusScore(Metric):
         self.stats += torch.tensor(stats, dtype=torch.float64).sum(0)
 
     def compute(self) -> torch.Tensor:
-        sums = [int(round(v)) for v in self.stats.tolist()]
-        return torch.tensor(self.scorer._compute_score_from_stats(sums).score / 100)
+        return torch.tensor(self.from_sums(self.stats.tolist()))
+
+    def from_sums(self, sums: Sequence[float]) -> float:
+        """sacreBLEU's corpus score from summed segment statistics, in [0, 1] (also ptlab-report's,
+        on each bootstrap resample of the segments)."""
+        return self.scorer._compute_score_from_stats([int(round(v)) for v in sums]).score / 100
 
 
 def sacre_signature(make: Callable[[], object], references: Sequence[Sequence[str]]) -> str:

@@ -25,6 +25,7 @@ from ptlab.plugins import discover, lookup
 
 if TYPE_CHECKING:
     from ptlab.data.sources import Example
+    from ptlab.example_stats import Statistics
 
 
 class Head(str, Enum):
@@ -166,6 +167,16 @@ class TaskKind:
     def metric_notes(self) -> Dict[str, str]:
         """What a metric's number needs said beside it (e.g. sacreBLEU's signature), for results.json."""
         return {}
+
+    @classmethod
+    def example_statistics(cls, metric: str, rows: List[Dict[str, Any]]) -> Optional["Statistics"]:
+        """`metric` from the prediction rows (`evaluate`'s) as per-row statistics whose sums give it,
+        for ptlab-report to recompute it on resamples of the examples; None: the rows cannot give it.
+        Here a mean over examples, from each row's `example_scores`; a kind overrides it for the rest."""
+        from ptlab.example_stats import mean_of
+
+        scores = [(row.get("example_scores") or {}).get(metric) for row in rows]
+        return mean_of(scores) if rows and all(isinstance(s, (int, float)) for s in scores) else None
 
     def begin_evaluation(self) -> None:
         """Called before each evaluation pass (e.g. to recompute per-pass baselines)."""

@@ -120,6 +120,18 @@ class Classification(TaskKind):
     def label_words(self) -> List[str]:
         return [v.strip() for v in self.verbalizers().values()]
 
+    @classmethod
+    def example_statistics(cls, metric: str, rows: List[Dict[str, Any]]):
+        """Macro F1 from each row's gold and predicted label (raw or calibrated); the accuracies are means."""
+        predicted = {"macro_f1": "predicted", "macro_f1_calibrated": "predicted_calibrated"}.get(metric)
+        if predicted is None:
+            return super().example_statistics(metric, rows)
+        if not rows or any(predicted not in row for row in rows):
+            return None
+        from ptlab.example_stats import macro_f1
+
+        return macro_f1([row["gold"] for row in rows], [row[predicted] for row in rows])
+
     # --- data ---
     def example(self, record: Dict[str, Any], where: str):
         from ptlab.data.sources import Example

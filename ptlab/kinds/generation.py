@@ -72,6 +72,10 @@ def _squad(score: str):
     return update
 
 
+ROUGE = {"rouge1": "rouge1", "rouge2": "rouge2", "rouge_l": "rougeL"}  # metric -> rouge-score's key
+SQUAD = {"exact_match": "exact_match", "f1": "token_f1"}  # metric -> its per-answer score in text_metrics
+
+
 class Generation(TaskKind):
     name = "generation"
     action = "generate text"
@@ -80,11 +84,8 @@ class Generation(TaskKind):
     metrics = {
         "bleu": MetricSpec("bleu", _corpus("bleu"), _texts),
         "chrf": MetricSpec("chrf", _corpus("chrf"), _texts),
-        "rouge1": MetricSpec("rouge1", _mean, _rouge("rouge1")),
-        "rouge2": MetricSpec("rouge2", _mean, _rouge("rouge2")),
-        "rouge_l": MetricSpec("rouge_l", _mean, _rouge("rougeL")),
-        "exact_match": MetricSpec("exact_match", _mean, _squad("exact_match")),
-        "f1": MetricSpec("f1", _mean, _squad("token_f1")),
+        **{name: MetricSpec(name, _mean, _rouge(key)) for name, key in ROUGE.items()},
+        **{name: MetricSpec(name, _mean, _squad(score)) for name, score in SQUAD.items()},
     }
 
     def __init__(self, task: TaskConfig):
@@ -133,6 +134,24 @@ class Generation(TaskKind):
 
         counts = [[""] * n for n in self._reference_counts]  # only their number shows in a signature
         return {m: sacre_signature(_sacre(m), counts) for m in ("bleu", "chrf") if m in self.task.metrics and counts}
+
+    @classmethod
+    def example_statistics(cls, metric: str, rows: List[Dict[str, Any]]):
+        """Every metric from the rows' predicted text and references: sacreBLEU's sufficient
+        statistics per segment for BLEU and chrF, each example's score for the means."""
+        if metric not in cls.metrics or not rows or any("predicted" not in r or "references" not in r for r in rows):
+            return None
+        from ptlab import example_stats, text_metrics
+
+        predicted, references = [row["predicted"] for row in rows], [row["references"] for row in rows]
+        if metric in ("bleu", "chrf"):
+            corpus = text_metrics.SacreCorpusScore(_sacre(metric))
+            return example_stats.per_sum(corpus._stats(predicted, references), corpus.from_sums)
+        if metric in ROUGE:
+            scores = text_metrics.rouge_scores(ROUGE[metric], predicted, references)
+        else:
+            scores = text_metrics.best_over_references(getattr(text_metrics, SQUAD[metric]), predicted, references)
+        return example_stats.mean_of(scores.tolist())
 
     # --- model side ---
     def encode(self, reader, ex, train: bool) -> Dict[str, Any]:

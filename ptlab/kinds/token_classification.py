@@ -115,15 +115,16 @@ def _tags_of(metric, out) -> None:
     metric.update(out["gold"], out["predicted"], out["lengths"])
 
 
+ENTITY_PARTS = {"entity_f1": 2, "entity_precision": 0, "entity_recall": 1}  # seqeval's micro (p, r, f)
+
+
 class TokenClassification(TaskKind):
     name = "token_classification"
     config = TokenClassificationTaskConfig
     action = "label each token"
     answer_columns = ("tags",)
     metrics = {
-        "entity_f1": MetricSpec("entity_f1", _tag_metric(_micro(2)), _tags_of),
-        "entity_precision": MetricSpec("entity_precision", _tag_metric(_micro(0)), _tags_of),
-        "entity_recall": MetricSpec("entity_recall", _tag_metric(_micro(1)), _tags_of),
+        **{name: MetricSpec(name, _tag_metric(_micro(part)), _tags_of) for name, part in ENTITY_PARTS.items()},
         BY_TYPE: MetricSpec(BY_TYPE, _tag_metric(_f1_by_type), _tags_of, value=dict),
         "token_accuracy": MetricSpec("token_accuracy", _tag_metric(_token_accuracy), _tags_of),
     }
@@ -150,6 +151,27 @@ class TokenClassification(TaskKind):
 
     def head(self, family: Family) -> Optional[Head]:
         return Head.token_classification if family == Family.encoder else None
+
+    @classmethod
+    def example_statistics(cls, metric: str, rows: List[Dict[str, Any]]):
+        """Per sentence, seqeval's strict IOB2 entities (hits, predicted, gold) for the entity
+        metrics, (correct, words) for token accuracy; an F1 per type is not one number (None)."""
+        if not rows or any("gold" not in row or "predicted" not in row for row in rows):
+            return None
+        from ptlab import example_stats
+
+        gold, predicted = [row["gold"] for row in rows], [row["predicted"] for row in rows]
+        if metric == "token_accuracy":
+            return example_stats.ratio(
+                [sum(map(str.__eq__, g, p)) for g, p in zip(gold, predicted)], list(map(len, gold))
+            )
+        if metric not in ENTITY_PARTS:
+            return None
+        from seqeval.scheme import IOB2, Entities
+
+        true, found = (Entities(sentences, IOB2).entities for sentences in (gold, predicted))
+        counts = [(len(set(t) & set(f)), len(f), len(t)) for t, f in zip(true, found)]
+        return example_stats.precision_recall_f1(counts, ENTITY_PARTS[metric])
 
     def num_labels(self) -> int:
         return len(self.task.tags)
