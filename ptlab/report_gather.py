@@ -261,16 +261,18 @@ def columns_of(runs: pd.DataFrame) -> List[str]:
     return list(runs.sort_values("rank")["column"].unique())
 
 
-def summarize(runs: pd.DataFrame, split: str) -> pd.DataFrame:
-    """One row per model x task x method column, including `missing` ones, with its table cell."""
+def summarize(runs: pd.DataFrame, split: str, leave_out: Optional[pd.Series] = None) -> pd.DataFrame:
+    """One row per model x task x method column, including `missing` ones, with its table cell;
+    the runs where `leave_out` is true are in no cell (a tuned pick's tuning seeds)."""
     columns = columns_of(runs)
     metrics = runs.dropna(subset=["metric"]).groupby("task")["metric"].first()
     method_of = dict(zip(runs["column"], runs["method"]))
-    templates_of = runs.dropna(subset=["template"]).groupby("column")["template"].agg(set).to_dict()
+    variant_of = dict(zip(runs["column"], runs["variant"]))
     rows = []
+    kept = runs if leave_out is None else runs[~leave_out]
     for (model, task), runs_mt in runs.groupby(["model", "task"], sort=True):
         for column in columns:
-            cell = runs_mt[runs_mt["column"] == column]
+            cell = kept[(kept["model"] == model) & (kept["task"] == task) & (kept["column"] == column)]
             done = cell[cell["state"] == "completed"]
             values = done["value"].dropna()
             rows.append(
@@ -293,19 +295,23 @@ def summarize(runs: pd.DataFrame, split: str) -> pd.DataFrame:
                     "mixes": mixes(done),  # what the mean averages
                 }
             )
-            if cell.empty:
-                rows[-1]["not_applicable"] = _not_applicable(runs_mt, method_of[column], templates_of.get(column))
+            if not (runs_mt["column"] == column).any():  # never ran here (tuning seeds left out are still runs)
+                rows[-1]["not_applicable"] = _not_applicable(runs_mt, method_of[column], variant_of[column])
     table = pd.DataFrame(rows)
     table["cell"] = [cell_text(row, split) for row in table.itertuples()]
     return table
 
 
-def _not_applicable(runs_mt: pd.DataFrame, method: str, templates: Optional[set]) -> Optional[str]:
-    """Why a model x task has no run in a column by design, not by omission (None: missing)."""
+def _not_applicable(runs_mt: pd.DataFrame, method: str, variant: str) -> Optional[str]:
+    """Why a model x task has no run in a column by design, not by omission (None: missing). A
+    column that names a template (`task.template=...`) this task's runs never used is another
+    task's: template names belong to their task's library. A column that names none ran each
+    task's own default, so a model x task without it is missing."""
     if _needs_lm_head(method) and set(runs_mt["family"]) == {"encoder"}:
         return "no LM head"  # ptlab-train skips LM-head methods on encoders
-    if templates and not templates & set(runs_mt["template"].dropna()):
-        return "another task's template"  # template names belong to their task's library
+    template = split_template(variant)[1]
+    if template and template not in set(runs_mt["template"].dropna()):
+        return "another task's template"
     return None
 
 

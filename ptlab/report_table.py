@@ -12,7 +12,7 @@ from typing import Any, List, Sequence, Tuple
 
 import pandas as pd
 
-from ptlab.report_stats import Bootstrap
+from ptlab.report_seeds import Comparison
 
 MARK = "†"  # a cell whose runs differ in their config or data fingerprint
 FINGERPRINTS = (("config", "configs"), ("data", "data sets"))
@@ -28,6 +28,9 @@ LATEX_ESCAPES = {
     "~": r"\textasciitilde{}",
     "^": r"\textasciicircum{}",
     MARK: r"\dag{}",
+    "↑": r"$\uparrow$",
+    "↓": r"$\downarrow$",
+    "≡": r"$\equiv$",
 }
 
 
@@ -128,7 +131,7 @@ def markdown(header: List[str], rows: List[List[str]]) -> str:
 def latex(header: List[str], rows: List[List[str]], comments: Sequence[str]) -> str:
     def tex(text: str) -> str:
         return (
-            re.sub(r"[\\&%$#_{}~^†]", lambda m: LATEX_ESCAPES[m.group()], str(text))
+            re.sub(r"[\\&%$#_{}~^†↑↓≡]", lambda m: LATEX_ESCAPES[m.group()], str(text))
             .replace("±", r"$\pm$")
             .replace("≈", r"$\approx$")
         )
@@ -145,45 +148,78 @@ def latex(header: List[str], rows: List[List[str]], comments: Sequence[str]) -> 
     return "\n".join(lines + ["\\bottomrule", "\\end{tabular}", ""])
 
 
-def _delta(result: Any) -> Tuple[str, str]:
-    """A Bootstrap as `Δ [low, high]` x100 and its p; `n/a` for an untested pair; `–` for none."""
-    if isinstance(result, str):
-        return "n/a", "n/a"
-    if not isinstance(result, Bootstrap):  # None (pandas may read it as NaN): nothing to compare
-        return "–", "–"
-    p = "<0.001" if result.p < 0.001 else f"{result.p:.3f}"
-    return f"{100 * result.delta:+.1f} [{100 * result.low:+.1f}, {100 * result.high:+.1f}]", p
+def _p(p: float) -> str:
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def _interval(test: Any) -> str:
+    return f"{100 * test.delta:+.1f} [{100 * test.low:+.1f}, {100 * test.high:+.1f}]"
+
+
+def verdict(test: Comparison) -> str:
+    """The verdict in words, with the margin it was tested against (points, x100)."""
+    return f"equivalent (±{100 * test.margin:g})" if test.verdict == "equivalent" else test.verdict
+
+
+def seeds(test: Comparison) -> str:
+    a, b = test.seeds
+    return f"{a} vs {b}" + ("" if test.covers_training else ": 1 seed, training variance not covered")
+
+
+def _cells(test: Any) -> List[str]:
+    """A comparison as the significance table's cells: Δ [CI], p Holm, p raw, verdict, seeds, and
+    the examples-only Δ [CI] and p; n/a for an untested pair."""
+    if isinstance(test, str):
+        return ["n/a"] * 7
+    return [
+        _interval(test),
+        _p(test.p_holm),
+        _p(test.p),
+        verdict(test),
+        seeds(test),
+        _interval(test.examples),
+        _p(test.examples.p),
+    ]
+
+
+SIGNIFICANCE_HEADER = [
+    "Δ [95% CI]",
+    "p (Holm)",
+    "p",
+    "verdict",
+    "seeds",
+    "examples only: Δ [95% CI]",
+    "examples only: p",
+]
 
 
 def significance_table(sig: pd.DataFrame, table: pd.DataFrame) -> Tuple[List[str], List[List[str]]]:
+    """A row per comparison: each column against the row's reference, then against zero-shot."""
     cells = table.set_index(["model", "task", "method"])["cell"]
-    rows = [
-        [r.model, r.task, r.method, cells[(r.model, r.task, r.method)], *_delta(r.vs_best), *_delta(r.vs_zero_shot)]
-        for r in sig.itertuples()
-    ]
-    return [
-        "model",
-        "task",
-        "method",
-        "cell",
-        "Δ vs best [95% CI]",
-        "p vs best",
-        "Δ vs zero-shot [95% CI]",
-        "p vs zero-shot",
-    ], rows
+    rows = []
+    for r in sig.itertuples():
+        for versus, test in (("reference", r.vs_reference), ("zero-shot", r.vs_zero_shot)):
+            if isinstance(test, (Comparison, str)):
+                rows.append([r.model, r.task, r.method, cells[(r.model, r.task, r.method)], versus, *_cells(test)])
+    return ["model", "task", "method", "cell", "vs", *SIGNIFICANCE_HEADER], rows
 
 
 def significance_notes(sig: pd.DataFrame) -> List[str]:
     """Which columns each model x task compares with, and every n/a pair grouped by its reason."""
     lines = []
     for (model, task), group in sig.groupby(["model", "task"], sort=False):
-        tested = [b for b in [*group["vs_best"], *group["vs_zero_shot"]] if isinstance(b, Bootstrap)]
+        tested = [b for b in [*group["vs_reference"], *group["vs_zero_shot"]] if isinstance(b, Comparison)]
         examples = f", {tested[0].n} examples" if tested else ""
-        zero = group["zero_shot"].iloc[0] if isinstance(group["zero_shot"].iloc[0], str) else "none ran"
-        lines.append(f"- {model}/{task}: best = {group['best'].iloc[0]}, zero-shot = {zero}{examples}")
+        reference, zero = (
+            group[k].iloc[0] if isinstance(group[k].iloc[0], str) else None for k in ("reference", "zero_shot")
+        )
+        lines.append(
+            f"- {model}/{task}: reference = {reference or 'none (no validation score)'}, "
+            f"zero-shot = {zero or 'none ran'}{examples}"
+        )
     reasons: dict = {}
     for r in sig.itertuples():
-        for what, result in (("best", r.vs_best), ("zero-shot", r.vs_zero_shot)):
+        for what, result in (("reference", r.vs_reference), ("zero-shot", r.vs_zero_shot)):
             if isinstance(result, str):
                 reasons.setdefault(result, []).append(f"{r.model}/{r.task}/{r.method} vs {what}")
     lines += [f"- n/a ({', '.join(pairs)}): {reason}" for reason, pairs in reasons.items()]
@@ -191,12 +227,14 @@ def significance_notes(sig: pd.DataFrame) -> List[str]:
 
 
 def tuned_table(picks: pd.DataFrame, picked: pd.DataFrame, sig: pd.DataFrame) -> Tuple[List[str], List[List[str]]]:
-    """A row per pick: its variant, the validation mean it was chosen by, its reported cell, Δ vs the best pick."""
+    """A row per pick: its variant, the validation mean it was chosen by and on which seeds, its
+    cell over the other (fresh) seeds, and its comparison with the reference pick."""
     cells = picked.set_index(["model", "task", "method"])
-    tests = sig.set_index(["model", "task", "method"])["vs_best"] if len(sig) else pd.Series(dtype=object)
+    tests = sig.set_index(["model", "task", "method"])["vs_reference"] if len(sig) else pd.Series(dtype=object)
     rows = []
     for r in picks.itertuples():
         row = cells.loc[(r.model, r.task, r.column)]
+        test = tests.get((r.model, r.task, r.column))
         rows.append(
             [
                 r.model,
@@ -205,9 +243,18 @@ def tuned_table(picks: pd.DataFrame, picked: pd.DataFrame, sig: pd.DataFrame) ->
                 r.variant or "(default)",
                 str(r.variants),
                 f"{100 * r.select:.1f}",
+                ", ".join(map(str, r.tuning_seeds)) or "–",
                 row["cell"],
-                *_delta(tests.get((r.model, r.task, r.column))),
+                *(_cells(test)[:4] if isinstance(test, (Comparison, str)) else ["–"] * 4),
             ]
         )
-    header = ["model", "task (metric)", "method", "chosen variant", "variants", "val_best (selection)", "reported"]
-    return header + ["Δ vs best pick [95% CI]", "p vs best pick"], rows
+    header = [
+        "model",
+        "task (metric)",
+        "method",
+        "chosen variant",
+        "variants",
+        "val_best (selection)",
+        "tuned on seeds",
+    ]
+    return header + ["reported (fresh seeds)", "Δ vs reference pick [95% CI]", "p (Holm)", "p", "verdict"], rows

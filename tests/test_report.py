@@ -786,3 +786,19 @@ def test_kendall_tau_b_with_ties():
     assert tau_b([61, 71, 52], [82, 77, 70]) == pytest.approx(TAU)
     assert tau_b([1, 2, 3], [3, 2, 1]) == -1.0
     assert math.isnan(tau_b([1, 1, 1], [1, 2, 3])) and math.isnan(kendall_tau([1, 1, 1], [1, 2, 3]))
+
+
+def test_a_run_never_done_is_missing_even_where_its_template_was_another_tasks_default(tmp_path):
+    """A column that names no template ran each task's own default, so a task it never ran on is
+    `missing`; only a column that names a template this task's runs never used is n/a."""
+    for task, template in (("sst2", "review"), ("rte", "true_false")):
+        write_templated(tmp_path, "zero_shot", template, 0, 0.6, in_dir=False, task=task)
+    write_templated(tmp_path, "zero_shot", "it_was", 0, 0.5)  # an sst2 template, named in the run dir
+    tuned = write_run(tmp_path, "gpt2", "sst2", "prompt_tuning", 0, variant="method.lr=0.03")
+    record = json.loads((tuned / "results.json").read_text())
+    (tuned / "results.json").write_text(json.dumps({**record, "template": "review"}))  # sst2's default
+    result = report(str(tmp_path), "--out", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    rte = table_of(result.stdout)[("gpt2", "rte (macro_f1)")]
+    assert rte["prompt_tuning [method.lr=0.03]"] == "missing"
+    assert rte["zero_shot [task.template=it_was]"] == "n/a (another task's template)"
