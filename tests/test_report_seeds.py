@@ -143,3 +143,19 @@ def test_holm_adjusts_the_smallest_p_most_and_keeps_the_order():
     # a later step never goes below an earlier one: 0.01 x3 = 0.03, then 0.011 x2 = 0.022 -> 0.03
     assert holm([0.011, 0.01, 0.5]) == pytest.approx([0.03, 0.03, 0.5])
     assert holm([0.9, 0.8]) == pytest.approx([1.0, 1.0]) and holm([]) == []
+
+
+def test_generation_means_are_the_kinds_own_metrics():
+    """SQuAD F1/EM and ROUGE are means over examples: their statistics give what the metric does."""
+    rows = [
+        {"predicted": "the Eiffel tower", "references": ["Eiffel Tower", "the tower"]},
+        {"predicted": "in 1889", "references": ["1889"]},
+        {"predicted": "Paris, France", "references": ["Lyon"]},
+    ]
+    outputs = {"predictions": [r["predicted"] for r in rows], "references": [r["references"] for r in rows]}
+    for name in ("f1", "exact_match", "rouge1", "rouge2", "rouge_l"):
+        spec = Generation.metrics[name]
+        metric = spec.build(None)
+        spec.update(metric, outputs)
+        stats = Generation.example_statistics(name, rows)
+        assert stats.value(stats.per_row.sum(0)[None])[0] == pytest.approx(float(metric.compute()), abs=1e-6), name
