@@ -90,18 +90,20 @@ class PreemptionCheckpoint(Checkpoint):
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         if validation_or_accumulation_due(trainer):
             return  # mid-accumulation, or a validation is due first: stop after it instead
-        self._stop_if_signalled(trainer, pl_module)
+        self._stop_if_signalled(trainer, pl_module, step_logged=False)
 
     def on_validation_end(self, trainer, pl_module):
         if trainer.state.fn == TrainerFn.FITTING and not trainer.sanity_checking:
             self._stop_if_signalled(trainer, pl_module)
 
-    def _stop_if_signalled(self, trainer, pl_module) -> None:
+    def _stop_if_signalled(self, trainer, pl_module, step_logged: bool = True) -> None:
         received = self.flag.received
         if trainer.world_size > 1:  # one rank's signal stops every rank at the same step
             code = torch.tensor([signum(received) if received else 0], device=pl_module.device)
             torch.distributed.all_reduce(code, op=torch.distributed.ReduceOp.MAX)
             received = signal.Signals(int(code)).name.removeprefix("SIG") if int(code) else None
         if received:
+            if not step_logged:  # Lightning logs a step's metrics after on_train_batch_end, which the stop skips
+                trainer._logger_connector.update_train_step_metrics()  # so metrics.csv keeps every step
             trainer.save_checkpoint(self.checkpoint)
             raise Preempted(received, trainer.global_step, self.checkpoint)

@@ -29,8 +29,8 @@ from ptlab.run_dir import RunDir
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # Lightning's CSV logger warns about any file in its directory, and the run dir holds ptlab's own
-# config.yaml and results.json; the metrics.csv it deletes on resume was archived first
-# (record.check_run_dir), so the warning is never news here.
+# config.yaml and results.json (ptlab's own CSV logger keeps a resumed run's metrics.csv and does
+# not warn: ptlab/metrics_csv.py), so the warning is never news here.
 CSV_FALSE_ALARM = r"Experiment logs directory .* exists and is not empty"
 
 

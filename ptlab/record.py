@@ -150,7 +150,7 @@ def check_run_dir(
 
 def _resume(run_dir: RunDir, left: List[Path]) -> Decision:
     """Resume from the newest readable checkpoint; unreadable ones move to attempts/<n>/."""
-    # The CSV logger starts metrics.csv afresh: keep the curve before the interruption.
+    # The attempt keeps its own copy of the curve; the run dir's metrics.csv goes on (ptlab/metrics_csv.py).
     attempt = _archive(run_dir, [RESULTS, METRICS_CSV], keep=[METRICS_CSV])
     notes = []
     for path in left:
