@@ -10,6 +10,7 @@ import contextlib
 import json
 import os
 import platform
+import re
 import resource
 import shutil
 import subprocess
@@ -54,6 +55,22 @@ def atomic_write(path: Path, write: Callable[[str], Any]) -> None:
         raise
     with contextlib.suppress(OSError):
         _fsync(path.parent)  # make the rename itself durable
+
+
+# atomic_write's temp files: `.<name>.` and tempfile's 8 random characters, beside the target.
+_TEMP = re.compile(r"\.(.+)\.[a-z0-9_]{8}")
+
+
+def remove_dead_temps(run_dir: Union[Path, RunDir]) -> None:
+    """Remove the temp files atomic_write left in a run dir or its checkpoints/ when its process
+    was killed mid-write (kill -9, the OOM killer). Only for the run dir's lock holder, before it
+    writes: no live process is writing there then."""
+    run_dir = RunDir.of(run_dir)
+    for folder in (run_dir.root, run_dir.checkpoints):
+        for path in folder.glob(".*"):
+            if _TEMP.fullmatch(path.name) and path.is_file():
+                with contextlib.suppress(OSError):
+                    path.unlink()
 
 
 def _fsync(path) -> None:

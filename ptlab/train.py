@@ -37,6 +37,7 @@ from ptlab.record import (
     check_run_dir,
     git_commit,
     read_results,
+    remove_dead_temps,
     versions,
     write_json,
     write_text,
@@ -85,6 +86,8 @@ def _run(
 ) -> Dict[str, Any]:
     """The run's life in its (owned) dir: a `running` record, the work, the final record; Ctrl-C
     anywhere in it is recorded as `interrupted` and ends in one line (exit 130, ptlab/cli.py)."""
+    if rank == 0:
+        remove_dead_temps(out)  # a killed run's half-written files: this launch holds the lock
     if rank == 0 and not out.config.exists():  # a resumed run keeps its first config
         write_text(out.config, OmegaConf.to_yaml(OmegaConf.create(resolved)))
     record = {
