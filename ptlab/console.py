@@ -287,7 +287,8 @@ class RunProgress(ProgressBar):
             return  # the scoring after training is summed up by the results line
         step, values = pl_module.last_val
         main = pl_module.run.task.main_metric
-        self.best = values[main] if self.best is None else max(self.best, values[main])
+        better = max if pl_module.kind.metrics[main].higher_is_better else min  # the metric's own direction
+        self.best = values[main] if self.best is None else better(self.best, values[main])
         shown = ", ".join(f"{k} {v:.4f}" for k, v in values.items())
         self._write(f"  val at step {step}/{self.total}: {shown} (best {main} so far {self.best:.4f})")
 

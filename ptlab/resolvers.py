@@ -5,7 +5,8 @@ conf/hydra/default.yaml names run dirs with ptlab_run_dir, ptlab_dir_name and pt
 escaped to one directory name, the whole checked to stay under paths.log_dir, no secret in it);
 `oc.env` is replaced by one that records what it reads as secrets (ptlab/redaction.py);
 conf/callbacks/default.yaml reads the main metric's direction through ptlab_metric_mode;
-conf/hparams_search/ reads each method's learning-rate range through ptlab_lr_range/grid;
+conf/hparams_search/ reads each method's learning-rate range through ptlab_lr_range/grid, and the
+Optuna study's direction (the main metric's) through ptlab_metric_direction;
 conf/logger/wandb.yaml derives a stable W&B run id and the offline default through the others.
 `register()` also makes every config file refuse two keys that YAML reads as one (ptlab/yaml_keys.py).
 """
@@ -37,6 +38,7 @@ def register() -> None:
     OmegaConf.register_new_resolver("ptlab_metric_mode", metric_mode, replace=True)
     OmegaConf.register_new_resolver("ptlab_lr_range", tuning.lr_range, replace=True)
     OmegaConf.register_new_resolver("ptlab_lr_grid", tuning.lr_grid, replace=True)
+    OmegaConf.register_new_resolver("ptlab_metric_direction", tuning.direction, replace=True)
 
 
 def metric_mode(kind: str, metric: str) -> str:

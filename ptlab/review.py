@@ -41,8 +41,15 @@ def wandb_runs(trainer) -> list:
 def start(trainer, config: Dict[str, Any], main_metric: str, params: Dict[str, Any]) -> None:
     for run in wandb_runs(trainer):
         run.config.update(redact(config), allow_val_change=True)
-        run.define_metric(f"val/{main_metric}", summary="max")  # the summary keeps the best value
+        run.define_metric(f"val/{main_metric}", summary=_best(config, main_metric))
         run.summary.update({f"params/{k}": v for k, v in params.items()})
+
+
+def _best(config: Dict[str, Any], metric: str) -> str:
+    """The summary that keeps the metric's best value: W&B's max, or min where lower is better (an MSE)."""
+    from ptlab.kinds import kind_class
+
+    return kind_class(config["task"]["kind"]).metrics[metric].mode
 
 
 def finish(trainer, predictions: Dict[str, list], results_path: Path, status: str) -> None:

@@ -89,12 +89,24 @@ def _nothing_to_tune(method: str, setting: str) -> str:
     )
 
 
+def direction(kind: str, metric: str) -> str:
+    """`maximize` or `minimize`: the Optuna study's direction, the task's main metric's own (its kind's
+    metric spec says; an MSE is minimized), for conf/hparams_search/optuna.yaml."""
+    from ptlab.kinds import kind_class
+
+    specs = kind_class(kind).metrics
+    if metric not in specs:
+        raise SweepError(f"task.main_metric={metric!r} is not a metric of a {kind} task; known: {list(specs)}")
+    return "maximize" if specs[metric].higher_is_better else "minimize"
+
+
 def objective(record: Optional[Dict[str, Any]], direction: str) -> float:
     """A trial's value for Optuna: the main metric on the selection split (metrics.val_best).
 
     A run that failed (its results.json says why) or does not apply scores the worst possible
-    value, so the study records it and goes on: hydra-optuna-sweeper stops the whole study at a
-    trial whose value Optuna refuses (NaN, None), and TPE then steers away from a diverging rate.
+    value in the study's `direction` (-inf when maximizing, +inf when minimizing), so the study
+    records it and goes on: hydra-optuna-sweeper stops the whole study at a trial whose value
+    Optuna refuses (NaN, None), and TPE then steers away from a diverging rate.
     """
     worst = -math.inf if str(direction).lower().endswith("maximize") else math.inf
     try:
