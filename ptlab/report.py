@@ -26,6 +26,7 @@ from ptlab.report_compare import marks, significance, significance_columns
 from ptlab.report_gather import SOURCES, gather, summarize
 from ptlab.report_plots import write_plots, write_template_plots
 from ptlab.report_sections import LEGEND, MARGIN, latex_note, significance_section, tuned_csv, tuned_section
+from ptlab.report_scale import Scale
 from ptlab.report_stats import tuned, tuning_runs
 from ptlab.report_table import cost_table, latex, main_table, markdown, mixed_notes, notes
 from ptlab.report_templates import agreement, latex_section, per_template, section, spread, tables
@@ -40,7 +41,7 @@ def report(
     inputs: Sequence[Path], out: Path, metric: Optional[str], split: str, margin: float = MARGIN
 ) -> Tuple[str, List[Path]]:
     """Gather, summarize and write every report file; returns the Markdown and the paths written.
-    `margin`: the equivalence margin, in points of the metric's scale (x100 for a [0, 1] metric)."""
+    `margin`: the equivalence margin, in points of the numbers shown (x100 for a [0, 1] metric)."""
     if out.exists() and not out.is_dir():
         raise PtlabError(f"--out {out} is a file, not a directory")
     if not margin > 0:
@@ -63,16 +64,18 @@ def report(
     plain = table["cell"]
     table["cell"] = _marked(table, marks(sig))
     states = runs["state"].value_counts()
-    metrics = ", ".join(f"{task}: {m}" for task, m in table.groupby("task")["metric"].first().items())
+    metrics = ", ".join(
+        f"{r.task}: {r.metric}{_shown_as(Scale.of(r))}" for r in table.drop_duplicates("task").itertuples()
+    )
     header, rows = main_table(table)
     per = per_template(runs)  # empty unless some method ran with two templates or more
     stats, taus = spread(per), agreement(per)
-    sensitivity = tables(stats, taus, table.groupby("task")["metric"].first().to_dict()) if len(per) else []
+    sensitivity = tables(stats, taus, table) if len(per) else []
     text = "\n".join(
         [
             "# ptlab report",
             "",
-            f"- metric: {f'{metric} (--metric)' if metric else 'main metric of each task'} ({metrics}), ×100; "
+            f"- metric: {f'{metric} (--metric)' if metric else 'main metric of each task'} ({metrics}); "
             f"cells are mean ± sample std (ddof=1) over seeds, n = seeds averaged",
             f"- selected on: validation (`metrics.val_best`: each run's checkpoint, and in the tuned table "
             f"each method's configuration); reported: {REPORTED[split]} (`metrics.{SOURCES[split]}` of {RESULTS})",
@@ -131,6 +134,11 @@ REPORTED = {
 }
 
 
+def _shown_as(scale: Scale) -> str:
+    """How a task's numbers are shown: x100 (a metric in [0, 1]) or as recorded, and which way is better."""
+    return (scale.unit or " as recorded") + ("" if scale.higher_is_better else ", lower is better")
+
+
 def _marked(table: pd.DataFrame, mark: Dict[Tuple[str, str, str], str]) -> List[str]:
     return [c + mark.get(k, "") for c, k in zip(table["cell"], zip(table["model"], table["task"], table["method"]))]
 
@@ -158,7 +166,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         "--margin",
         type=float,
         default=MARGIN,
-        help=f"equivalence margin in points of the metric (x100 for a [0, 1] metric; default {MARGIN:g}): "
+        help=f"equivalence margin in points of the numbers shown (x100 for a [0, 1] metric; default {MARGIN:g}): "
         "two columns read `equivalent` when their difference is shown to lie within it",
     )
     args = parser.parse_args(argv)

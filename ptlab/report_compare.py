@@ -2,11 +2,12 @@
 
 Every column is compared with the row's reference column and with zero-shot by the seed-aware test
 of ptlab/report_seeds.py, from the prediction rows each run wrote for the reported split. The
-reference is the column with the highest mean *validation* score (`metrics.val_best`), never the
-reported split's: choosing it on test would make every other column look worse by selection alone.
-The zero-shot comparator is the plain `zero_shot` column where it ran, else the zero-shot variant
-(e.g. template) with the best validation score. A row's p-values are Holm-adjusted together, and
-each comparison reads better / worse / equivalent within +-margin / inconclusive.
+reference is the column with the best mean *validation* score (`metrics.val_best`; the highest, or
+the lowest for a lower-is-better metric), never the reported split's: choosing it on test would make
+every other column look worse by selection alone. The zero-shot comparator is the plain `zero_shot`
+column where it ran, else the zero-shot variant (e.g. template) with the best validation score. A
+row's p-values are Holm-adjusted together, and each comparison reads better / worse / equivalent
+within +-margin / inconclusive, in the metric's direction.
 
 The run's kind turns its rows into the metric's per-example statistics (`TaskKind.example_statistics`),
 so corpus metrics (BLEU, chrF, entity F1, macro F1) are recomputed on every resample; a run dir
@@ -23,6 +24,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 import pandas as pd
 
+from ptlab.report_scale import run_kind
 from ptlab.report_seeds import Column, Comparison, adjusted, compare, resample
 from ptlab.run_dir import RunDir
 
@@ -49,14 +51,12 @@ def read_column(cell: pd.DataFrame, split: str, metric: str) -> Union[Column, st
         seeds.append(read)
     if not seeds:
         return "no completed run"
-    ids, stats, kind = seeds[0]
-    spec = kind.metrics.get(metric)
-    higher = spec.higher_is_better if spec else True
-    unit = 0.01 if spec is None or (spec.low, spec.high) == (0.0, 1.0) else 1.0  # one point on its scale
-    return Column(np.stack([s.per_row for _, s, _ in seeds]), stats.value, ids, higher, unit)
+    ids, stats = seeds[0]
+    higher, factor = bool(done["higher_is_better"].iloc[0]), float(done["factor"].iloc[0])
+    return Column(np.stack([s.per_row for _, s in seeds]), stats.value, ids, higher, 1 / factor)  # unit: one point
 
 
-def _read_seed(run: RunDir, split: str, metric: str) -> Union[Tuple[Tuple[str, ...], object, type], str]:
+def _read_seed(run: RunDir, split: str, metric: str) -> Union[Tuple[Tuple[str, ...], object], str]:
     path = run.predictions(PREDICTIONS[split])
     if not path.is_file():
         return f"no {path.name} in {path.parent}"
@@ -65,39 +65,23 @@ def _read_seed(run: RunDir, split: str, metric: str) -> Union[Tuple[Tuple[str, .
         ids = tuple(json.dumps([row.get(key) for key in IDENTITY]) for row in rows)
     except (OSError, ValueError, AttributeError) as err:
         return f"{path} cannot be read ({err})"
-    kind = _kind(run)
-    if isinstance(kind, str):
-        return kind
+    kind = run_kind(run.root)  # a kind ptlab-report does not know never got here (report_gather)
     stats = kind.example_statistics(metric, rows)
     if stats is None:
         return f"{metric} cannot be recomputed from the rows of {path} (an empty file, or an older run)"
-    return ids, stats, kind
-
-
-def _kind(run: RunDir) -> Union[type, str]:
-    """The kind that wrote the run's rows (config.yaml's task.kind); TaskKind where it says none."""
-    import yaml
-
-    from ptlab.errors import PtlabError
-    from ptlab.kinds import TaskKind, kind_class
-
-    try:
-        name = ((yaml.safe_load(run.config.read_text()) or {}).get("task") or {}).get("kind")
-    except (OSError, yaml.YAMLError, AttributeError):
-        return TaskKind
-    try:
-        return kind_class(name) if name else TaskKind
-    except PtlabError as err:
-        return f"{run.config}: {err}"
+    return ids, stats
 
 
 def reference(columns: Sequence[str], runs: pd.DataFrame) -> Optional[str]:
-    """The column with the highest mean validation score (`select`) over its completed seeds; a tie
-    goes to the first in table order; None when no column has one."""
+    """The column with the best mean validation score (`select`) over its completed seeds, in the
+    metric's direction (the lowest MSE); a tie goes to the first in table order; None when no column has one."""
     done = runs[(runs["state"] == "completed") & runs["select"].notna()]
     means = done.groupby("column")["select"].mean()
     known = [c for c in columns if c in means.index]
-    return max(known, key=lambda c: means[c]) if known else None
+    if not known:
+        return None
+    sign = 1 if done["higher_is_better"].iloc[0] else -1
+    return max(known, key=lambda c: sign * means[c])
 
 
 def zero_shot(columns: Sequence[str], runs: pd.DataFrame) -> Optional[str]:

@@ -5,6 +5,9 @@ Runs may come from several machines copied together or from a sweep that is stil
 file that is not a readable run record becomes a BadRecord for the report to list, never an
 exception that hides the other runs; the same run found twice counts once. A record of a
 schema_version newer than this ptlab's is such a file too: its fields may mean something else.
+
+Which way a run's metric is better, and its scale, come from its task kind (report_scale.py): a run
+of a kind this ptlab does not know is such an unreadable file too, never ranked the wrong way round.
 """
 
 from __future__ import annotations
@@ -21,9 +24,10 @@ from ptlab.errors import PtlabError
 from ptlab.methods import registry, report_order
 from ptlab.record import SCHEMA_VERSION
 from ptlab.run_dir import RESULTS, RunDir
+from ptlab.report_scale import check_metrics, meaning, scale_of
 from ptlab.report_stats import t_interval
 from ptlab.report_table import cell_text, mixes
-from ptlab.report_templates import OVERRIDE, split_template
+from ptlab.report_templates import split_template, split_templates
 
 # --split -> the metrics entry of results.json. `val` is the validation score of the checkpoint
 # chosen on that same validation set (optimistic for trained methods when there is no test split);
@@ -127,9 +131,14 @@ def load_run(path: Path, split: str, metric: Optional[str]) -> Dict[str, Any]:
     value = scores.get(name) if isinstance(scores, dict) else None
     if not isinstance(scores, dict) or not isinstance(value, (int, float, type(None))):
         raise BadRecord(path, f"metrics.{SOURCES[split]}.{name} is not a number")
+    read = meaning(path.parent, name)  # which way is better, and the scale shown (report_scale.py)
+    if isinstance(read, str):
+        raise BadRecord(path, read)
     return {
         **row,
         "metric": name,
+        "higher_is_better": read[0],
+        "factor": read[1],
         "value": math.nan if value is None else float(value),
         "select": _selection_score(record, name),
         "available": tuple(scores),
@@ -195,8 +204,9 @@ def gather(inputs: Sequence[Path], split: str, metric: Optional[str]) -> Tuple[p
             f"no readable run record among {len(unreadable)} {RESULTS}: "
             f"{unreadable[0].path}: {unreadable[0].reason}{more}"
         )
-    runs = _split_templates(pd.DataFrame(rows))
-    for column in ("select", "trainable_fraction", "peak_memory_bytes", "memory_kind", "train_seconds"):
+    runs = split_templates(pd.DataFrame(rows))
+    numbers = ("select", "higher_is_better", "factor", "trainable_fraction", "peak_memory_bytes", "train_seconds")
+    for column in (*numbers, "memory_kind"):
         if column not in runs:
             runs[column] = math.nan  # no completed run at all
     # A column per method, plus the sweep's other overrides and (when experiments are mixed) the
@@ -213,7 +223,7 @@ def gather(inputs: Sequence[Path], split: str, metric: Optional[str]) -> Tuple[p
     method_rank = runs["method"].map(lambda m: order.get(m, max(order.values()) + 1))
     ordered = runs.assign(r=method_rank).sort_values(["r", "method", "name", "variant"])["column"].unique()
     runs["rank"] = runs["column"].map({column: i for i, column in enumerate(ordered)})
-    _check_metric(runs, split, metric)
+    check_metrics(runs, split, metric)
     # The same run copied from two machines, or re-run elsewhere after failing, is one seed:
     # a completed record wins, then the latest one.
     runs = runs.assign(unfinished=runs["state"] != "completed").sort_values(
@@ -226,34 +236,6 @@ def gather(inputs: Sequence[Path], split: str, metric: Optional[str]) -> Tuple[p
             file=sys.stderr,
         )
     return runs[~duplicate], int(duplicate.sum()), unreadable
-
-
-def _split_templates(runs: pd.DataFrame) -> pd.DataFrame:
-    """Runs of one cell (model x task x method x variant) whose records name different templates that
-    their run dirs do not (a task's default template changed, or one set by an experiment) get a
-    column each: the override joins the variant. One template per task (the default on each) is no split."""
-    unnamed = runs["variant"].map(lambda v: split_template(v)[1] is None) & runs["template"].notna()
-    cell = ["name", "model", "task", "method", "variant"]
-    several = runs[unnamed].groupby(cell)["template"].transform("nunique") > 1
-    tagged = several[several].index
-    runs.loc[tagged, "variant"] = [
-        ",".join(filter(None, [variant, f"{OVERRIDE}={template}"]))
-        for variant, template in zip(runs.loc[tagged, "variant"], runs.loc[tagged, "template"])
-    ]
-    return runs
-
-
-def _check_metric(runs: pd.DataFrame, split: str, metric: Optional[str]) -> None:
-    """One metric per task, and a --metric that some run actually has."""
-    for task, names in runs.dropna(subset=["metric"]).groupby("task")["metric"].unique().items():
-        if len(names) > 1:
-            raise PtlabError(
-                f"runs of task {task} disagree on the main metric ({', '.join(sorted(names))}); "
-                f"choose one with --metric"
-            )
-    available = sorted(set().union(*runs["available"]))
-    if metric and available and metric not in available:
-        raise PtlabError(f"metric {metric!r} is in no run's {split} metrics (they have {', '.join(available)})")
 
 
 def columns_of(runs: pd.DataFrame) -> List[str]:
@@ -271,6 +253,7 @@ def summarize(runs: pd.DataFrame, split: str, leave_out: Optional[pd.Series] = N
     rows = []
     kept = runs if leave_out is None else runs[~leave_out]
     for (model, task), runs_mt in runs.groupby(["model", "task"], sort=True):
+        scale = scale_of(runs, task)
         for column in columns:
             cell = kept[(kept["model"] == model) & (kept["task"] == task) & (kept["column"] == column)]
             done = cell[cell["state"] == "completed"]
@@ -293,6 +276,9 @@ def summarize(runs: pd.DataFrame, split: str, leave_out: Optional[pd.Series] = N
                     "memory_kind": ", ".join(sorted(done["memory_kind"].dropna().unique())),
                     "train_seconds": done["train_seconds"].mean(),
                     "mixes": mixes(done),  # what the mean averages
+                    "higher_is_better": scale.higher_is_better,
+                    "factor": scale.factor,  # the Markdown and LaTeX show factor x the numbers here
+                    "decimals": scale.decimals,
                 }
             )
             if not (runs_mt["column"] == column).any():  # never ran here (tuning seeds left out are still runs)

@@ -1,7 +1,8 @@
 """ptlab-report's learning-rate sensitivity view: for each method whose runs differ in
 `method.lr` (an hparams_search sweep), its score against the rate on a log axis, on the selection
-split (what tuning saw) and on the reported split, mean ± std over seeds. Prompt and prefix tuning
-are known to be far more rate-sensitive than LoRA or full fine-tuning; this shows how much, here.
+split (what tuning saw) and on the reported split, mean ± std over seeds, on the metric's own scale.
+Prompt and prefix tuning are known to be far more rate-sensitive than LoRA or full fine-tuning; this
+shows how much, here.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 import pandas as pd
+
+from ptlab.report_scale import scale_of
 
 LR = re.compile(r"(?:^|,)method\.lr=([^,]+)")
 
@@ -44,6 +47,7 @@ def plot_lr(runs: pd.DataFrame, task: str, metric: str, split: str, colors: Dict
     if points.empty:
         return False
     models = sorted(points["model"].unique())
+    scale = scale_of(runs, task)
     fig, axes = _figure(len(models), width=6.0 if len(models) > 1 else 7.0)
     for ax, model in zip(axes, models):
         for (method, rest), line in points[points["model"] == model].groupby(["method", "rest"], sort=False):
@@ -51,12 +55,13 @@ def plot_lr(runs: pd.DataFrame, task: str, metric: str, split: str, colors: Dict
             color = _color(colors, method, label)
             for column, style, which in (("select", "-o", "validation"), ("value", "--s", split)):
                 ax.errorbar(
-                    line["lr"], 100 * line[column], yerr=100 * line[f"{column}_std"].fillna(0), fmt=style, ms=4,
+                    line["lr"], scale.factor * line[column], yerr=scale.factor * line[f"{column}_std"].fillna(0),
+                    fmt=style, ms=4,
                     color=color, capsize=3, label=f"{label}: {which} (n={_seeds(line)})",
                 )  # fmt: skip
         ax.set_xscale("log")
         _label(ax, model, "learning rate (method.lr)")
-    _titles(fig, axes, f"{metric} ×100 (mean ± std over seeds)", f"{task}: learning-rate sensitivity")
+    _titles(fig, axes, f"{metric}{scale.named} (mean ± std over seeds)", f"{task}: learning-rate sensitivity")
     fig.savefig(path, dpi=120)
     return True
 

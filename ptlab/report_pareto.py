@@ -1,7 +1,8 @@
 """ptlab-report's Pareto view, per task: quality against three costs (trainable parameters, peak
 memory, training time), like peft's method-comparison plots, so a reader sees which methods buy
 their quality cheaply and which are beaten by something cheaper. Per-seed values come from the
-runs, not the table's means, so the costs get error bars too.
+runs, not the table's means, so the costs get error bars too. Quality is on the metric's own scale
+and in its own direction: for a lower-is-better metric (an MSE) the front keeps the lowest.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from pathlib import Path
 from typing import Dict, List, Sequence
 
 import pandas as pd
+
+from ptlab.report_scale import scale_of
 
 GIB = 2**30
 MARKERS = "osD^v<>ph*"
@@ -53,10 +56,12 @@ def trainable_count(path: Path) -> float:
 
 def pareto_points(runs: pd.DataFrame, task: str) -> pd.DataFrame:
     """One row per model x method column of the task's completed runs with a score: n seeds, quality
-    (metric x100) and each cost as mean and sample std over those seeds."""
+    (the metric as the table shows it: x100 where it is in [0, 1]) and each cost as mean and sample
+    std over those seeds, and which way quality is better."""
+    scale = scale_of(runs, task)
     done = runs[(runs["task"] == task) & (runs["state"] == "completed")].dropna(subset=["value"])
     done = done.assign(
-        quality=100 * done["value"],
+        quality=scale.factor * done["value"],
         trainable=[trainable_count(f) for f in done["file"]],
         memory_gib=done["peak_memory_bytes"] / GIB,
         train_minutes=done["train_seconds"] / 60,
@@ -64,22 +69,25 @@ def pareto_points(runs: pd.DataFrame, task: str) -> pd.DataFrame:
     rows = []
     for (model, column), seeds in done.groupby(["model", "column"], sort=False):
         row = {"model": model, "column": column, "rank": seeds["rank"].iloc[0], "n": len(seeds)}
+        row["higher_is_better"] = scale.higher_is_better
         for name in ("quality", "trainable", "memory_gib", "train_minutes"):
             row[name], row[f"{name}_std"] = seeds[name].mean(), seeds[name].std(ddof=1)
         row["memory_kind"] = ", ".join(sorted(map(str, seeds["memory_kind"].dropna().unique())))
         rows.append(row)
-    columns = ["model", "column", "rank", "n", "quality", "quality_std", "memory_kind"]
+    columns = ["model", "column", "rank", "n", "higher_is_better", "quality", "quality_std", "memory_kind"]
     if not rows:
         return pd.DataFrame(columns=columns)
     return pd.DataFrame(rows).sort_values(["model", "rank"], ignore_index=True)
 
 
 def front_methods(points: pd.DataFrame, cost: str) -> Dict[str, List[str]]:
-    """Per model, the method columns on its Pareto front for one cost, cheapest first."""
+    """Per model, the method columns on its Pareto front for one cost, cheapest first: quality
+    counted in the metric's direction (the lowest MSE is the best)."""
     fronts = {}
     for model, rows in points.groupby("model", sort=True):
         rows = rows.reset_index(drop=True)
-        front = pareto_front(list(rows[cost]), list(rows["quality"]))
+        better = rows["quality"] if rows["higher_is_better"].iloc[0] else -rows["quality"]
+        front = pareto_front(list(rows[cost]), list(better))
         fronts[model] = [rows["column"][i] for i in front]
     return fronts
 
@@ -99,7 +107,7 @@ def plot_pareto(runs: pd.DataFrame, task: str, split: str, colors: Dict[str, str
     if points.empty:
         return False
     models = sorted(points["model"].unique())
-    metric = runs[runs["task"] == task]["metric"].dropna().iloc[0]
+    metric = runs[runs["task"] == task]["metric"].dropna().iloc[0] + scale_of(runs, task).named
     floor = count_floor(points["trainable"].dropna())
     fig, axes = _figure(3, width=5.0)
     for ax, (cost, std, title) in zip(axes, PANELS):
@@ -138,7 +146,7 @@ def plot_pareto(runs: pd.DataFrame, task: str, split: str, colors: Dict[str, str
     handles, labels = max((ax.get_legend_handles_labels() for ax in axes), key=lambda hl: len(hl[1]))
     fig.legend(handles, labels, loc="outside right upper", fontsize=7)
     fig.suptitle(
-        f"{task}: {metric} ×100 ({split}) against cost; error bars: std over seeds; "
+        f"{task}: {metric} ({split}) against cost; error bars: std over seeds; "
         "line: Pareto front (no other method better for less)",
         fontsize=10,
     )
@@ -164,7 +172,7 @@ def _axes_labels(axes, points: pd.DataFrame, floor: float, metric: str, split: s
     kind = (kinds[0] if len(kinds) == 1 else f"mixed: {', '.join(kinds)}") if kinds else "kind unknown"
     memory.set_xlabel(f"peak memory (GiB, {kind})")
     time.set_xlabel("training time (minutes)")
-    params.set_ylabel(f"{metric} ×100 ({split}, mean ± std over seeds)")
+    params.set_ylabel(f"{metric} ({split}, mean ± std over seeds)")
 
 
 def _zero_tick(ax, floor: float) -> None:

@@ -1,7 +1,8 @@
 """ptlab-report's plots, per task: the metric against the trainable-parameter fraction, the
 validation curves from each run's metrics.csv, the Pareto view (report_pareto), and (runs of
-several prompt templates) the metric per template per method. Drawn on Agg figures of their own,
-so a report made inside another program (a sweep's end) leaves its matplotlib state alone.
+several prompt templates) the metric per template per method, each on the metric's own scale (x100
+only for a metric in [0, 1], as in the tables). Drawn on Agg figures of their own, so a report made
+inside another program (a sweep's end) leaves its matplotlib state alone.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Dict, List, Optional, Sequence
 import pandas as pd
 
 from ptlab.report_gather import columns_of
+from ptlab.report_scale import Scale, scale_of
 from ptlab.report_lr import plot_lr
 from ptlab.report_pareto import plot_pareto
 from ptlab.report_stats import only_picks
@@ -53,12 +55,15 @@ def write_template_plots(per: pd.DataFrame, table: pd.DataFrame, split: str, out
     written = []
     for task, rows in per.groupby("task", sort=False):
         path = out / f"{_stem(task)}_templates.png"
-        plot_templates(rows, table[table["task"] == task]["metric"].iloc[0], split, colors, path)
+        row = table[table["task"] == task].iloc[0]
+        plot_templates(rows, row["metric"], Scale.of(row), split, colors, path)
         written.append(path)
     return written
 
 
-def plot_templates(per: pd.DataFrame, metric: str, split: str, colors: Dict[str, str], path: Path) -> None:
+def plot_templates(
+    per: pd.DataFrame, metric: str, scale: Scale, split: str, colors: Dict[str, str], path: Path
+) -> None:
     """The metric per template (x) per method (a line each, nudged apart), mean ± std over seeds;
     one panel per model."""
     models = sorted(per["model"].unique())
@@ -73,8 +78,8 @@ def plot_templates(per: pd.DataFrame, metric: str, split: str, colors: Dict[str,
             seeds = line["n"].iloc[0] if line["n"].nunique() == 1 else "/".join(map(str, line["n"]))  # per template
             ax.errorbar(
                 [templates.index(t) + nudge for t in line["template"]],
-                100 * line["mean"],
-                yerr=100 * line["std"].fillna(0),
+                scale.factor * line["mean"],
+                yerr=scale.factor * line["std"].fillna(0),
                 fmt="-o",
                 ms=4,
                 color=colors[setting],
@@ -86,7 +91,7 @@ def plot_templates(per: pd.DataFrame, metric: str, split: str, colors: Dict[str,
     _titles(
         fig,
         axes,
-        f"{metric} ×100 ({split}, mean ± std over seeds)",
+        f"{metric}{scale.named} ({split}, mean ± std over seeds)",
         f"{per['task'].iloc[0]}: {metric} per prompt template",
     )
     fig.savefig(path, dpi=120)
@@ -131,14 +136,15 @@ def plot_metric_vs_params(table: pd.DataFrame, task: str, split: str, colors: Di
     """Mean ± std of the metric against the trainable fraction; zero trainable sits at ZERO_FLOOR."""
     rows = table[(table["task"] == task) & (table["n"] > 0)]
     models = sorted(rows["model"].unique())
+    scale = Scale.of(rows.iloc[0])
     fig, (ax,) = _figure()
     for row in rows.itertuples():
         x = row.trainable_fraction if row.trainable_fraction > 0 else ZERO_FLOOR
         marker = "osD^v<>ph*"[models.index(row.model) % 10]
         ax.errorbar(
             x,
-            100 * row.mean,
-            yerr=0 if math.isnan(row.std) else 100 * row.std,
+            scale.factor * row.mean,
+            yerr=0 if math.isnan(row.std) else scale.factor * row.std,
             fmt=marker,
             color=colors[row.method],
             capsize=3,
@@ -147,7 +153,7 @@ def plot_metric_vs_params(table: pd.DataFrame, task: str, split: str, colors: Di
         if row.trainable_fraction == 0:
             ax.annotate(
                 f"{row.method} (0 trainable, at {ZERO_FLOOR:g})",
-                (x, 100 * row.mean),
+                (x, scale.factor * row.mean),
                 xytext=(6, 4),
                 textcoords="offset points",
                 fontsize=7,
@@ -155,7 +161,7 @@ def plot_metric_vs_params(table: pd.DataFrame, task: str, split: str, colors: Di
     ax.set_xscale("log")
     floor = f"; 0 is drawn at {ZERO_FLOOR:g}" if (rows["trainable_fraction"] == 0).any() else ""
     ax.set_xlabel(f"trainable parameters (fraction of total, log scale{floor})")
-    ax.set_ylabel(f"{rows['metric'].iloc[0]} ×100 ({split}, mean ± std over seeds)")
+    ax.set_ylabel(f"{rows['metric'].iloc[0]}{scale.named} ({split}, mean ± std over seeds)")
     ax.set_title(f"{task}: {rows['metric'].iloc[0]} vs trainable parameters")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7)
@@ -166,6 +172,7 @@ def plot_val_curves(runs: pd.DataFrame, task: str, metric: str, colors: Dict[str
     """Validation curves per method from each run's metrics.csv: the mean over seeds at the steps
     they all validated at, each seed thinly; a single validation (zero-shot) as a dashed level."""
     columns = columns_of(runs)
+    scale = scale_of(runs, task)
     runs = runs[(runs["task"] == task) & (runs["state"] == "completed")]
     models = sorted(runs["model"].unique())
     fig, axes = _figure(len(models), width=6.0 if len(models) > 1 else 7.0)
@@ -179,7 +186,7 @@ def plot_val_curves(runs: pd.DataFrame, task: str, metric: str, colors: Dict[str
                 if curve is None:
                     print(f"ptlab-report: warning: no val/{metric} curve in {csv}", file=sys.stderr)
                 else:
-                    seeds[run.seed] = 100 * curve
+                    seeds[run.seed] = scale.factor * curve
             if not seeds:
                 continue
             drawn = True
@@ -203,7 +210,7 @@ def plot_val_curves(runs: pd.DataFrame, task: str, metric: str, colors: Dict[str
     _titles(
         fig,
         axes,
-        f"val {metric} ×100",
+        f"val {metric}{scale.named}",
         f"{task}: validation {metric} (thin: single seeds; dashed: one validation only)",
     )
     if drawn:

@@ -11,12 +11,13 @@ from ptlab.report_seeds import ALPHA, RESAMPLES, Comparison
 from ptlab.report_stats import unpicked
 from ptlab.report_table import markdown, significance_notes, significance_table, tuned_table
 
-MARGIN = 1.0  # default equivalence margin: one point on the metric's scale (0.01 of a [0, 1] metric)
+MARGIN = 1.0  # default equivalence margin: one point of the numbers shown (0.01 of a [0, 1] metric, x100)
 FEW_SEEDS = 5  # below this many seeds a cell's mean and its verdicts rest on few trainings
 
 LEGEND = (
     "[a, b]: 95 % Student-t interval of the mean over seeds (none for one seed). Against the row's reference "
-    "column `(ref)`, the one with the highest mean validation score (never the reported split's): "
+    "column `(ref)`, the one with the best mean validation score (the highest; the lowest where lower is better), "
+    "never the reported split's: "
     f"↑ better, ↓ worse (Holm-adjusted p < {ALPHA} over the row's comparisons), ≡ equivalent (the "
     "difference shown to lie within ±margin, two one-sided tests), ? inconclusive (neither); no mark: "
     "untested (the Significance section says why). The test counts seeds and examples; with one seed it "
@@ -26,7 +27,7 @@ LEGEND = (
 
 def latex_note(metrics: str, split: str, margin: float) -> str:
     return (
-        f"ptlab-report: {metrics} x100 on {split}, mean $\\pm$ sample std [95% t-interval] over seeds; "
+        f"ptlab-report: {metrics} on {split}, mean $\\pm$ sample std [95% t-interval] over seeds; "
         f"vs the row's reference (chosen on validation): $\\uparrow$ better, $\\downarrow$ worse (Holm p < {ALPHA}), "
         f"$\\equiv$ equivalent within $\\pm${margin:g}, ? inconclusive (seeds and examples counted)"
     )
@@ -36,8 +37,9 @@ def significance_section(sig: pd.DataFrame, table: pd.DataFrame, split: str, mar
     return [
         "## Significance",
         "",
-        "Each column against its row's reference (highest mean validation score) and against zero-shot. "
-        "Δ = column − other, ×100, the difference of their means over seeds. Its 95 % interval and p "
+        "Each column against its row's reference (best mean validation score) and against zero-shot. "
+        "Δ = column − other, on the table's scale, the difference of their means over seeds; better or "
+        "worse in the metric's own direction. Its 95 % interval and p "
         "count both sources of variance: which seeds trained the models (the between-seed variance, net "
         f"of the examples' share it holds) and which examples the {split} split holds (a paired bootstrap, "
         f"{RESAMPLES:,} resamples, each seed's metric recomputed on every resample, corpus metrics "
@@ -64,10 +66,11 @@ def tuned_section(
     return [
         f"## Tuned: best configuration per method, chosen on validation, reported on {split}",
         "",
-        "Per model × task × method, the variant with the highest mean `metrics.val_best` (main metric) over the "
+        "Per model × task × method, the variant with the best mean `metrics.val_best` (main metric; the highest, "
+        "or the lowest where lower is better) over the "
         f"seeds every variant ran (its tuning seeds); {honest}. Every variant counts as a configuration to choose, "
         "a template or data setting included. A pick is reported over its other seeds only (fresh: on its tuning "
-        "seeds it is the best of several tries). Δ, p and verdict as above, against the pick with the highest "
+        "seeds it is the best of several tries). Δ, p and verdict as above, against the pick with the best "
         "mean validation score on its fresh seeds.",
         "",
         markdown(*tuned_table(picks, picked.assign(cell=_no_fresh(picks, picked)), sig)),

@@ -44,11 +44,12 @@ def paired_bootstrap(a: Sequence[float], b: Sequence[float], resamples: int = RE
 
 
 def tuned(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per model x task x method (its `base` column), the variant with the highest mean validation
-    score (`select`, i.e. metrics.val_best, whatever --split reports) over the seeds every variant
-    of it completed (all its seeds where they share none): tuning on seed 0 and then running the
-    pick with more seeds must not let the pick's other seeds decide. Ties keep the first in table
-    order. Empty when no method ran more than one variant."""
+    """Per model x task x method (its `base` column), the variant with the best mean validation
+    score (`select`, i.e. metrics.val_best, whatever --split reports: the highest, or the lowest for a
+    lower-is-better metric such as an MSE) over the seeds every variant of it completed (all its
+    seeds where they share none): tuning on seed 0 and then running the pick with more seeds must
+    not let the pick's other seeds decide. Ties keep the first in table order. Empty when no method
+    ran more than one variant."""
     done = runs[(runs["state"] == "completed") & runs["select"].notna()]
     if not (runs.groupby(["model", "task", "base"])["column"].nunique() > 1).any():
         return pd.DataFrame(
@@ -59,12 +60,15 @@ def tuned(runs: pd.DataFrame) -> pd.DataFrame:
     done = done.merge(shared, on=group)
     done = done[[seed in seeds or not seeds for seed, seeds in zip(done["seed"], done["shared"])]]
     means = done.groupby(["model", "task", "base", "column", "variant"], sort=False).agg(
-        select=("select", "mean"), tuning_seeds=("seed", lambda seeds: tuple(sorted(seeds)))
+        select=("select", "mean"),
+        tuning_seeds=("seed", lambda seeds: tuple(sorted(seeds))),
+        higher_is_better=("higher_is_better", "first"),
     )
     means = means.reset_index().merge(runs[["column", "rank"]].drop_duplicates("column"), on="column")
     means = means.sort_values(["model", "task", "rank"], kind="stable")
     counts = runs.groupby(["model", "task", "base"])["column"].nunique().rename("variants").reset_index()
-    picked = means.loc[means.groupby(["model", "task", "base"], sort=False)["select"].idxmax()]
+    better = means["select"].where(means["higher_is_better"].astype(bool), -means["select"])
+    picked = means.loc[better.groupby([means["model"], means["task"], means["base"]], sort=False).idxmax()]
     picked = picked.merge(counts, on=["model", "task", "base"]).sort_values(["model", "task", "rank"])
     picked["tuning_seeds"] = [seeds if n > 1 else () for seeds, n in zip(picked["tuning_seeds"], picked["variants"])]
     return picked

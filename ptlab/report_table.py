@@ -12,6 +12,7 @@ from typing import Any, List, Sequence, Tuple
 
 import pandas as pd
 
+from ptlab.report_scale import Scale, task_label
 from ptlab.report_seeds import Comparison
 
 MARK = "†"  # a cell whose runs differ in their config or data fingerprint
@@ -57,15 +58,16 @@ def mixes(cell: pd.DataFrame) -> str:
 
 
 def cell_text(row: Any, split: str) -> str:
-    """`mean ± std [95 % CI] (n=K, F failed)` x100; no ± nor CI for one seed; `failed (n=F)`;
-    `missing`; MARK if mixed."""
+    """`mean ± std [95 % CI] (n=K, F failed)` on the metric's scale (the row's); no ± nor CI for one
+    seed; `failed (n=F)`; `missing`; MARK if mixed."""
+    scale = Scale.of(row)
     counts = [(row.n_failed, "failed"), (row.n_incomplete, "incomplete"), (row.n_without_metric, f"no {split} metric")]
     if isinstance(getattr(row, "not_applicable", None), str):
         return f"n/a ({row.not_applicable})"
     if row.n:
-        value = f"{100 * row.mean:.1f}" + (f" ± {100 * row.std:.1f}" if row.n > 1 else "")
+        value = scale(row.mean) + (f" ± {scale(row.std)}" if row.n > 1 else "")
         low, high = getattr(row, "ci_low", math.nan), getattr(row, "ci_high", math.nan)
-        value += "" if math.isnan(low) else f" [{100 * low:.1f}, {100 * high:.1f}]"
+        value += "" if math.isnan(low) else f" [{scale(low)}, {scale(high)}]"
         text = f"{value} ({', '.join([f'n={row.n}'] + [f'{k} {what}' for k, what in counts if k])})"
     else:
         text = ", ".join(f"{what} (n={k})" for k, what in counts if k) or "missing"
@@ -75,8 +77,10 @@ def cell_text(row: Any, split: str) -> str:
 def main_table(table: pd.DataFrame) -> Tuple[List[str], List[List[str]]]:
     columns = list(dict.fromkeys(table["method"]))
     wide = table.pivot(index=["model", "task", "metric"], columns="method", values="cell")
+    scales = {r.task: Scale.of(r) for r in table.itertuples()}
     rows = [
-        [model, f"{task} ({metric})", *wide.loc[(model, task, metric), columns]] for model, task, metric in wide.index
+        [model, task_label(task, metric, scales[task]), *wide.loc[(model, task, metric), columns]]
+        for model, task, metric in wide.index
     ]
     return ["model", "task (metric)", *columns], rows
 
@@ -152,13 +156,13 @@ def _p(p: float) -> str:
     return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
-def _interval(test: Any) -> str:
-    return f"{100 * test.delta:+.1f} [{100 * test.low:+.1f}, {100 * test.high:+.1f}]"
+def _interval(test: Any, scale: Scale) -> str:
+    return f"{scale(test.delta, True)} [{scale(test.low, True)}, {scale(test.high, True)}]"
 
 
-def verdict(test: Comparison) -> str:
-    """The verdict in words, with the margin it was tested against (points, x100)."""
-    return f"equivalent (±{100 * test.margin:g})" if test.verdict == "equivalent" else test.verdict
+def verdict(test: Comparison, scale: Scale) -> str:
+    """The verdict in words, with the margin it was tested against (in points of the shown numbers)."""
+    return f"equivalent (±{scale.factor * test.margin:g})" if test.verdict == "equivalent" else test.verdict
 
 
 def seeds(test: Comparison) -> str:
@@ -166,18 +170,18 @@ def seeds(test: Comparison) -> str:
     return f"{a} vs {b}" + ("" if test.covers_training else ": 1 seed, training variance not covered")
 
 
-def _cells(test: Any) -> List[str]:
+def _cells(test: Any, scale: Scale) -> List[str]:
     """A comparison as the significance table's cells: Δ [CI], p Holm, p raw, verdict, seeds, and
-    the examples-only Δ [CI] and p; n/a for an untested pair."""
+    the examples-only Δ [CI] and p, on the metric's `scale`; n/a for an untested pair."""
     if isinstance(test, str):
         return ["n/a"] * 7
     return [
-        _interval(test),
+        _interval(test, scale),
         _p(test.p_holm),
         _p(test.p),
-        verdict(test),
+        verdict(test, scale),
         seeds(test),
-        _interval(test.examples),
+        _interval(test.examples, scale),
         _p(test.examples.p),
     ]
 
@@ -195,12 +199,13 @@ SIGNIFICANCE_HEADER = [
 
 def significance_table(sig: pd.DataFrame, table: pd.DataFrame) -> Tuple[List[str], List[List[str]]]:
     """A row per comparison: each column against the row's reference, then against zero-shot."""
-    cells = table.set_index(["model", "task", "method"])["cell"]
+    cells = table.set_index(["model", "task", "method"])
     rows = []
     for r in sig.itertuples():
+        row = cells.loc[(r.model, r.task, r.method)]
         for versus, test in (("reference", r.vs_reference), ("zero-shot", r.vs_zero_shot)):
             if isinstance(test, (Comparison, str)):
-                rows.append([r.model, r.task, r.method, cells[(r.model, r.task, r.method)], versus, *_cells(test)])
+                rows.append([r.model, r.task, r.method, row["cell"], versus, *_cells(test, Scale.of(row))])
     return ["model", "task", "method", "cell", "vs", *SIGNIFICANCE_HEADER], rows
 
 
@@ -234,18 +239,18 @@ def tuned_table(picks: pd.DataFrame, picked: pd.DataFrame, sig: pd.DataFrame) ->
     rows = []
     for r in picks.itertuples():
         row = cells.loc[(r.model, r.task, r.column)]
-        test = tests.get((r.model, r.task, r.column))
+        test, scale = tests.get((r.model, r.task, r.column)), Scale.of(row)
         rows.append(
             [
                 r.model,
-                f"{r.task} ({row['metric']})",
+                task_label(r.task, row["metric"], scale),
                 r.base,
                 r.variant or "(default)",
                 str(r.variants),
-                f"{100 * r.select:.1f}",
+                scale(r.select),
                 ", ".join(map(str, r.tuning_seeds)) or "–",
                 row["cell"],
-                *(_cells(test)[:4] if isinstance(test, (Comparison, str)) else ["–"] * 4),
+                *(_cells(test, scale)[:4] if isinstance(test, (Comparison, str)) else ["–"] * 4),
             ]
         )
     header = [

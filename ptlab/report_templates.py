@@ -6,18 +6,20 @@ template library), or for records without one the `task.template=<name>` overrid
 path. The main table keeps one column per method x template, so nothing is averaged across
 templates silently; this section summarizes across them, per model x task x method setting (the
 method with its other overrides): each template's score is the mean over its completed seeds, and
-across templates come n, mean, sample std (ddof=1), min, max and the gap max - min. Per model x
-task, Kendall's tau-b compares two methods' rankings of the templates both ran with.
+across templates come n, mean, sample std (ddof=1), min, max and the gap max - min, and the worst
+and best template in the metric's direction (the best MSE is the lowest). Per model x task, Kendall's
+tau-b compares two methods' rankings of the templates both ran with.
 """
 
 from __future__ import annotations
 
 import math
 from itertools import combinations
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import pandas as pd
 
+from ptlab.report_scale import Scale, task_label
 from ptlab.report_table import latex, markdown
 
 OVERRIDE = "task.template"
@@ -34,6 +36,21 @@ def split_template(variant: str) -> Tuple[str, Optional[str]]:
         else:
             others.append(item)
     return ",".join(others), template
+
+
+def split_templates(runs: pd.DataFrame) -> pd.DataFrame:
+    """Runs of one cell (model x task x method x variant) whose records name different templates that
+    their run dirs do not (a task's default template changed, or one set by an experiment) get a
+    column each: the override joins the variant. One template per task (the default on each) is no split."""
+    unnamed = runs["variant"].map(lambda v: split_template(v)[1] is None) & runs["template"].notna()
+    cell = ["name", "model", "task", "method", "variant"]
+    several = runs[unnamed].groupby(cell)["template"].transform("nunique") > 1
+    tagged = several[several].index
+    runs.loc[tagged, "variant"] = [
+        ",".join(filter(None, [variant, f"{OVERRIDE}={template}"]))
+        for variant, template in zip(runs.loc[tagged, "variant"], runs.loc[tagged, "template"])
+    ]
+    return runs
 
 
 def kendall_tau(x: Sequence[float], y: Sequence[float]) -> float:
@@ -63,8 +80,13 @@ def per_template(runs: pd.DataFrame) -> pd.DataFrame:
     with at least two templates (runs without template info are in none)."""
     done = runs[(runs["state"] == "completed") & runs["value"].notna() & runs["template"].notna()]
     per = (
-        done.groupby(["model", "task", "setting", "template"])["value"]
-        .agg(mean="mean", std="std", n="size")
+        done.groupby(["model", "task", "setting", "template"])
+        .agg(
+            mean=("value", "mean"),
+            std=("value", "std"),
+            n=("value", "size"),
+            higher_is_better=("higher_is_better", "first"),
+        )
         .reset_index()
     )
     per = per[per.groupby(["model", "task", "setting"])["template"].transform("size") > 1]
@@ -77,6 +99,7 @@ def spread(per: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for (model, task, setting), group in per.groupby(["model", "task", "setting"], sort=False):
         means = group.set_index("template")["mean"]
+        worst, best = means.idxmin(), means.idxmax()
         rows.append(
             {
                 "model": model,
@@ -88,8 +111,8 @@ def spread(per: pd.DataFrame) -> pd.DataFrame:
                 "min": means.min(),
                 "max": means.max(),
                 "gap": means.max() - means.min(),
-                "worst": means.idxmin(),
-                "best": means.idxmax(),
+                "worst": worst if group["higher_is_better"].iloc[0] else best,
+                "best": best if group["higher_is_better"].iloc[0] else worst,
                 "templates": ", ".join(means.index),
             }
         )
@@ -108,24 +131,26 @@ def agreement(per: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["model", "task", "a", "b", "n_templates", "tau"])
 
 
-def _x100(value: float) -> str:
-    return "–" if math.isnan(value) else f"{100 * value:.1f}"
+def _shown(value: float, scale: Scale) -> str:
+    return "–" if math.isnan(value) else scale(value)
 
 
 def _tau(value: float) -> str:
     return "–" if math.isnan(value) else f"{value:.2f}"
 
 
-def tables(stats: pd.DataFrame, taus: pd.DataFrame, metric: Dict[str, str]) -> List[Tuple[List[str], List[List[str]]]]:
-    """The spread table, then (when some model x task has two methods to compare) the mean and
-    the pairwise tau tables."""
-    task = {task: f"{task} ({metric[task]})" for task in stats["task"].unique()}
+def tables(stats: pd.DataFrame, taus: pd.DataFrame, table: pd.DataFrame) -> List[Tuple[List[str], List[List[str]]]]:
+    """The spread table (on each task's scale, as in the summary `table`), then (when some model x
+    task has two methods to compare) the mean and the pairwise tau tables."""
+    scale = {r.task: Scale.of(r) for r in table.itertuples()}
+    metric = dict(zip(table["task"], table["metric"]))
+    task = {task: task_label(task, metric[task], scale[task]) for task in stats["task"].unique()}
     result = [
         (
             ["model", "task (metric)", "method", "templates", "mean", "std", "min", "max", "gap", "worst", "best"],
             [
                 [r.model, task[r.task], r.method, r.n_templates]
-                + [_x100(v) for v in (r.mean, r.std, r.min, r.max, r.gap)]
+                + [_shown(v, scale[r.task]) for v in (r.mean, r.std, r.min, r.max, r.gap)]
                 + [r.worst, r.best]
                 for r in stats.itertuples()
             ],
@@ -146,11 +171,12 @@ def tables(stats: pd.DataFrame, taus: pd.DataFrame, metric: Dict[str, str]) -> L
 
 
 INTRO = (
-    "Per model × task × method: each template's score is the mean over its seeds (×100; the main "
-    "table has one column per template); across templates, mean, sample std (ddof=1), min, max and "
-    "gap = max − min, with the worst and best template. τ is Kendall's τ-b between two methods' "
-    "rankings of the templates both ran with (1: same order, −1: reversed; – when fewer than two "
-    "shared templates or one method scores them all alike); mean τ is over the pairs that have one."
+    "Per model × task × method: each template's score is the mean over its seeds (on the main table's "
+    "scale; the main table has one column per template); across templates, mean, sample std (ddof=1), min, "
+    "max and gap = max − min, with the worst and best template (the metric's own direction). τ is "
+    "Kendall's τ-b between two methods' rankings of the templates both ran with (1: same order, −1: "
+    "reversed; – when fewer than two shared templates or one method scores them all alike); mean τ is "
+    "over the pairs that have one."
 )
 TITLES = ("", "Template rankings across methods, mean τ over method pairs:", "τ per method pair:")
 
@@ -166,7 +192,7 @@ def section(found: List[Tuple[List[str], List[List[str]]]]) -> List[str]:
 def latex_section(found: List[Tuple[List[str], List[List[str]]]], split: str) -> str:
     """The section's tables as booktabs tabulars, one after the other."""
     notes = (
-        f"ptlab-report: prompt sensitivity on {split}, x100, across templates of the per-template mean over seeds",
+        f"ptlab-report: prompt sensitivity on {split}, across templates of the per-template mean over seeds",
         "ptlab-report: template rankings, mean Kendall tau-b over method pairs",
         "ptlab-report: template rankings, Kendall tau-b per method pair",
     )
