@@ -17,6 +17,7 @@ Import-light: the CLI holds warnings before anything heavy is imported.
 from __future__ import annotations
 
 import io
+import logging
 import warnings
 from collections import deque
 from typing import Callable, Deque, List, TextIO
@@ -31,6 +32,21 @@ def hold() -> None:
 
 def _hold(message, category, filename, lineno, file=None, line=None) -> None:
     HELD.append(warnings.formatwarning(message, category, filename, lineno, line).rstrip())
+
+
+class _Held(logging.Handler):
+    """A library logger's records, held like the warnings for the next run's ptlab.log."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        HELD.append(f"[{record.levelname} {record.name}] {record.getMessage()}")
+
+
+def hold_logger(name: str) -> None:
+    """Records of logger `name` are held for the next run's ptlab.log instead of printed (Optuna
+    logs "A new study created ..." and each trial's result to stderr at INFO, as the sweep runs)."""
+    logger = logging.getLogger(name)
+    logger.handlers = [_Held()]
+    logger.propagate = False
 
 
 def released() -> List[str]:

@@ -15,13 +15,17 @@ from typing import Any, Dict, List, Optional
 
 from omegaconf.errors import InterpolationResolutionError
 
+from ptlab import library_output
 from ptlab.errors import ConfigError
 
 
 def journal_storage(path: str):
-    """An Optuna JournalStorage in a file (made with its folder): a rerun continues the study."""
+    """An Optuna JournalStorage in a file (made with its folder): a rerun continues the study.
+    Built just before the study: from here on, Optuna's own log lines go to ptlab.log."""
     import optuna
 
+    optuna.logging.disable_default_handler()
+    library_output.hold_logger("optuna")
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
 

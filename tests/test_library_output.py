@@ -1,4 +1,4 @@
-"""Libraries' warnings land in the run's ptlab.log, never on the console (ptlab/library_output.py).
+"""Libraries' warnings and log lines land in the run's ptlab.log, never on the console (ptlab/library_output.py).
 
 A real Optuna sweep logging to W&B offline: Optuna and its Hydra sweeper warn about their own
 deprecations as the sweep starts (before any run has a directory), and wandb prints its own
@@ -35,3 +35,4 @@ def test_optuna_and_wandb_warnings_go_to_ptlab_log_not_the_console(tmp_path, cli
     text = log.read_text()
     assert re.search(r"optuna/.*FutureWarning", text), text  # held from before the run, then logged
     assert "wandb: WARNING" in text, text  # printed by wandb to stderr during the run
+    assert "A new study created" not in console and "[INFO optuna" in text, text  # Optuna's own log lines
