@@ -91,12 +91,13 @@ def test_api_reader_scores_per_example_choices():
     """The API family's scorer takes per-example choices too (one request per real pair)."""
     sent = []
 
-    def complete(bodies):  # every character a token of log-probability -1
+    def complete(bodies, reads):  # as ApiClient.complete: what each read takes from its body's answer
         sent.extend(bodies)
-        return [
+        answers = [  # every character a token of log-probability -1
             {"choices": [{"logprobs": {"text_offset": list(range(len(b["prompt"]))), "token_logprobs": [-1.0] * 99}}]}
             for b in bodies
         ]
+        return [read(answer) for read, answer in zip(reads, answers, strict=True)]
 
     client = SimpleNamespace(context="", url="u", anchor=torch.zeros(0), complete=complete)
     summed, mean = ApiReader(None, None, None).score(client, ["p", "q"], [[" ab", " c"], [" d", " efg", " h"]])
