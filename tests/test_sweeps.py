@@ -15,6 +15,7 @@ from cli import PROCESS_TIMEOUT, ptlab_cmd, ptlab_env, record, run_dirs
 
 pytestmark = pytest.mark.slow
 
+DIVERGING = 1e12  # a sweep point's rate; Hydra records it as str(float): "1000000000000.0"
 SWEEP = [
     "-m",
     "name=isolation",
@@ -23,8 +24,12 @@ SWEEP = [
     "debug=smoke",
     "trainer.max_steps=6",
     "trainer.gradient_clip_val=null",
-    "method.warmup_ratio=0",
-    "method.lr=0.0001,300.0",
+    # The diverging point fails by construction, whatever examples it trains on: warmup starts the
+    # rate at 0, so steps 0 and 1 see the initial weights; step 1's update at lr/3 (Adam moves every
+    # weight by ~lr/3) leaves weights ~3e11 whose attention scores overflow float32, so step 2's loss
+    # is NaN, after the validation at step 2 saved last.ckpt, and a resume from it is NaN at once.
+    "method.warmup_ratio=0.5",
+    f"method.lr=0.0001,{DIVERGING}",
     "data.k=16,100000",
 ]
 
@@ -38,11 +43,12 @@ def test_sweep_isolates_failures_and_a_relaunch_skips_completed_runs(tmp_path, c
 
     good = runs[("0.0001", "16")]
     assert good["status"] == "completed" and good["metrics"]["val_final"]["accuracy"] >= 0
-    diverged = runs[("300.0", "16")]
+    diverged = runs[(str(DIVERGING), "16")]
     assert diverged["status"] == "failed"
     assert "non-finite training loss" in diverged["error"] and "last.ckpt" in diverged["error"]
-    assert (tmp_path / diverged["run_dir"] / "checkpoints" / "last.ckpt").is_file()  # the last good one
-    for lr in ("0.0001", "300.0"):
+    assert "at step 2;" in diverged["error"]  # the first loss after the first non-zero update
+    assert (tmp_path / diverged["run_dir"] / "checkpoints" / "last.ckpt").is_file()  # step 2's validation's
+    for lr in ("0.0001", str(DIVERGING)):
         bad = runs[(lr, "100000")]
         assert bad["status"] == "failed" and "asked for 100000 examples" in bad["error"]
     assert "3 run(s) of the sweep did not complete" in first.stderr
@@ -56,6 +62,7 @@ def test_sweep_isolates_failures_and_a_relaunch_skips_completed_runs(tmp_path, c
     assert (good_dir / "results.json").stat().st_mtime_ns == before
     retried = record(tmp_path / diverged["run_dir"])
     assert retried["action"] == "resume" and retried["status"] == "failed"  # from its checkpoint, again NaN
+    assert "non-finite training loss" in retried["error"] and "at step 2;" in retried["error"]
 
     forced = subprocess.run(
         ptlab_cmd(*SWEEP[1:-2], "method.lr=0.0001", "data.k=16", "if_exists=rerun"),

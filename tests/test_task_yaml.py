@@ -227,9 +227,16 @@ def test_a_users_task_yaml_in_their_own_config_dir_runs_through_the_cli(tmp_path
 def test_k_beyond_the_training_set_is_an_error_naming_cap_k(compose_run):
     from ptlab.build import build_data
 
-    run = compose_run("model=tiny-llama", "method=full_finetune", "task=rte", "data.k=100000")
-    with pytest.raises(DataError, match="only 2213 .*data.cap_k=true"):  # 2,490 less the 277 carved
-        build_data(run).read()
+    overrides = ("model=tiny-llama", "method=full_finetune", "task=rte", "data.k=100000")
+    capped = build_data(compose_run(*overrides, "data.cap_k=true"))
+    capped.read()
+    pool = len(capped.raw["train"])  # what cap_k=true takes: the whole pool k is drawn from
+    # RTE's 2,490 training examples less any the test split has, the 277 carved for validation and
+    # the pool examples overlapping a validation text (carve.py drops them)
+    carve_dropped = capped.selection["pool_dropped_as_overlapping"]
+    assert pool == 2490 - capped.dropped.get("train", 0) - 277 - carve_dropped and carve_dropped > 0
+    with pytest.raises(DataError, match=f"asked for 100000 examples of train, which has only {pool} .*data.cap_k=true"):
+        build_data(compose_run(*overrides)).read()
 
 
 @pytest.mark.parametrize(
