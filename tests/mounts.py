@@ -19,3 +19,12 @@ def tmpfs(mount: Path, options: str):
         yield mount
     finally:
         subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def fill(mount: Path, leave: int = 0) -> None:
+    """Fill the filesystem at `mount` with a file `filler`, all but `leave` bytes (whole pages)."""
+    with (mount / "filler").open("wb", buffering=0) as filler:
+        with pytest.raises(OSError):
+            while True:
+                filler.write(b"\0" * 4096)
+        filler.truncate(filler.tell() - leave)

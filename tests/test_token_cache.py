@@ -1,14 +1,16 @@
 """The tokenization cache serves only what it proves to hold, attacked through the real CLI: a
 truncated `.arrow`, an emptied `state.json` and another split's rows under this split's name are
-each rebuilt with one console line and score as a clean run does; a full disk (a real small tmpfs)
-is one error naming the entry and leaves no temp dir; a `kill -9`'d writer's temp dir is removed by
-the next run, a live writer's is not.
+each rebuilt with one console line and score as a clean run does; a full cache disk (a real small
+tmpfs) is one error naming the carve or tokenization cache entry that could not be written, and
+leaves no temp file or dir; a `kill -9`'d writer's temp dir is removed by the next run, a live
+writer's is not.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -19,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from cli import REAL_DATA, ptlab_ok, record, run_dirs
-from mounts import tmpfs
+from mounts import fill, tmpfs
 from test_bad_input import error_line, ptlab
 
 pytestmark = [
@@ -91,19 +93,27 @@ def test_a_truncated_arrow_file_and_an_emptied_state_json_are_rebuilt(clean, cac
     assert rerun(cache, tmp_path / "again")[0] == []  # rebuilt for good: the next run says nothing
 
 
-def test_a_full_disk_names_the_entry_and_leaves_no_temp_dir(tmp_path):
+# The cache a run must write (key) when the clean run's other one (value) is on the full disk
+# already: each case names that cache's entry, whichever cache a run happens to write first.
+MUST_WRITE = {"carve": "tokenized", "tokenized": "carve"}
+
+
+@pytest.mark.parametrize("must_write", sorted(MUST_WRITE))
+def test_a_full_cache_disk_names_what_could_not_be_written_and_leaves_nothing_behind(clean, tmp_path, must_write):
     with tmpfs(tmp_path / "disk", "size=1m") as disk:
-        with (disk / "filler").open("wb", buffering=0) as filler:  # all but two pages: too few for an entry
-            with pytest.raises(OSError):
-                while True:
-                    filler.write(b"\0" * 4096)
-            filler.truncate(filler.tell() - 8192)
+        shutil.copytree(clean[0] / MUST_WRITE[must_write], disk / MUST_WRITE[must_write])
+        before = set(disk.rglob("*"))
+        fill(disk, leave=8192)  # two pages: too few for an entry
         failed = ptlab(*ARGS, log_dir=tmp_path / "runs", cache=disk, data_dir=REAL_DATA)
         line = error_line(failed)
-        assert f"could not write tokenization cache entry {disk}/tokenized/sst2-train-" in line, line
-        assert "No space left on device" in line and "PTLAB_CACHE_DIR" in line, line
-        assert not list(disk.rglob(".tmp-*")), list(disk.rglob("*"))
-        assert not [p for p in (disk / "tokenized").iterdir() if not p.name.endswith(".lock")]
+        named = re.search(
+            rf"could not write [\w ]*cache entry ({re.escape(str(disk))}/\S+): No space left on device", line
+        )
+        assert named and "paths.cache_dir or PTLAB_CACHE_DIR" in line, line
+        entry = Path(named[1])
+        assert entry.parent == disk / must_write and not entry.exists(), line  # nothing half-written under its name
+        left = set(disk.rglob("*")) - before - {disk / "filler"}
+        assert all(p.is_dir() or (p.name.endswith(".lock") and p.stat().st_size == 0) for p in left), left
 
 
 def writer(tokenized: Path, split: str) -> subprocess.Popen:

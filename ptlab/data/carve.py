@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, Generic, Iterable, List, Optional, Sequence, Tuple, TypeVar
 
+from ptlab.cache_files import write_json_entry
 from ptlab.data.overlap import normalise, overlapping, parts, word_counts
 from ptlab.errors import DataError
-from ptlab.record import atomic_write
 from ptlab.task_config import CarvedValidation, TaskConfig
 
 T = TypeVar("T")
@@ -115,7 +115,8 @@ def _cached(
     cache: Optional[Path], material: Iterable[str], compute: Callable[[], Dict], valid: Callable[[Dict], bool]
 ) -> Dict[str, Any]:
     """`compute()`, kept as `<cache>/<digest of material>.json`; an entry that is unreadable, of
-    another digest or not `valid` is computed again and replaced."""
+    another digest or not `valid` is computed again and replaced. A write that fails (a full
+    disk) is one CacheError naming the entry, not a bare OSError."""
     digest = hashlib.sha256()
     for part in material:
         digest.update(part.encode() + b"\0")
@@ -130,7 +131,7 @@ def _cached(
             pass  # computed again below, and rewritten
     entry = {"key": key, **compute()}
     if path:
-        atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(entry)))
+        write_json_entry("carve cache entry", path, entry)  # a failure: one error naming it, no temp file
     return entry
 
 

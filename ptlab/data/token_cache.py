@@ -38,18 +38,15 @@ from typing import Any, Callable, Dict, Iterator, Optional, Tuple
 
 import datasets
 
-from ptlab.errors import PtlabError
+from ptlab.cache_files import writing
 from ptlab.fingerprint import file_identity, flatten
 from ptlab.record import write_json
 from ptlab.run_dir import dir_name
 
 MANIFEST = "manifest.json"
 TEMP = ".tmp-"
+ENTRY = "tokenization cache entry"  # in errors: could not write <ENTRY> <path>
 STALE_AFTER_S = 24 * 3600  # for temp dirs no lock can vouch for: far beyond any one write
-
-
-class CacheError(PtlabError):
-    """The tokenization cache cannot be written (a full disk, a read-only dir)."""
 
 
 class TokenCache:
@@ -82,7 +79,7 @@ class TokenCache:
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[None]:
     """The entry's lock held (where the filesystem has locks)."""
-    with _writing(path):
+    with writing(ENTRY, path):
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(_lock_of(path), os.O_RDWR | os.O_CREAT, 0o644)
     try:
@@ -98,10 +95,10 @@ def _write(path: Path, identity: Dict[str, Any], build: Callable[[], datasets.Da
     _sweep), then rename it into place, the manifest written last; the temp dir goes if anything fails."""
     tmp = _temp_path(path)
     try:
-        with _writing(path):
+        with writing(ENTRY, path):
             tmp.mkdir()
         rows = build()
-        with _writing(path):
+        with writing(ENTRY, path):
             rows.save_to_disk(str(tmp))
             files = {p.name: file_identity(p) for p in sorted(tmp.iterdir())}
             write_json(tmp / MANIFEST, {"identity": identity, "files": files})  # last: the entry is complete
@@ -116,19 +113,6 @@ def _write(path: Path, identity: Dict[str, Any], build: Callable[[], datasets.Da
                     raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)  # gone already once renamed into place
-
-
-@contextlib.contextmanager
-def _writing(path: Path) -> Iterator[None]:
-    """An OSError while writing the entry at `path` as one CacheError naming it."""
-    try:
-        yield
-    except OSError as err:
-        reason = err.strerror or next(iter(str(err).splitlines()), type(err).__name__)
-        raise CacheError(
-            f"could not write tokenization cache entry {path}: {reason} (free space there, or set "
-            f"paths.cache_dir or PTLAB_CACHE_DIR to a writable directory with room)"
-        ) from None
 
 
 def _temp_path(entry: Path) -> Path:
