@@ -2,7 +2,8 @@
 server of tests/api_server.py: a 200 whose JSON is not a completion is an error that names the
 server and caches nothing, so the run after the server is fixed asks again; an unusable entry an
 older ptlab cached is asked again, saying so; `model.api.cache=refresh|off` bypasses the cache; a
-cache entry that cannot be written names its file and the option.
+cache entry that cannot be written (a foreign file, a full or read-only real tmpfs) names its file,
+paths.cache_dir/PTLAB_CACHE_DIR and model.api.cache=off, and leaves no temp file.
 """
 # ruff: noqa: F811 - the tests take test_api's fixtures, imported here, as arguments
 
@@ -16,8 +17,10 @@ from pathlib import Path
 import pytest
 
 from cli import PROCESS_TIMEOUT, ptlab_cmd, ptlab_env, run_dirs
+from ptlab.cache_files import CacheError
 from ptlab.errors import ApiError
 from test_api import BODY, api, cli, client, served, server  # noqa: F401 - fixtures and helpers shared
+from mounts import fill, tmpfs
 from test_bad_input import error_line, written
 
 JUNK = {"object": "error", "message": "model is loading"}  # what api_server's "junk" fault answers
@@ -106,11 +109,29 @@ def test_off_neither_reads_nor_writes_the_cache(server, tmp_path):
 def test_a_cache_entry_that_cannot_be_written_names_the_file_and_the_option(server, tmp_path):
     (tmp_path / "api").write_text("a file where the cache's folder goes")
     failing = client_in(server, tmp_path)
-    with pytest.raises(ApiError) as err:
+    with pytest.raises(CacheError) as err:
         failing.complete([BODY])
     message = str(err.value)
     assert str(failing.cache_path({"model": "tiny-llama", **BODY})) in message
-    assert "model.api.cache=off" in message and "\n" not in message
+    assert "model.api.cache=off" in message and "PTLAB_CACHE_DIR" in message and "\n" not in message
+
+
+@pytest.mark.parametrize(
+    "options,reason", [("size=1m", "No space left on device"), ("size=1m,ro", "Read-only file system")]
+)
+def test_a_full_or_read_only_cache_disk_names_the_entry_and_leaves_no_temp_file(server, tmp_path, options, reason):
+    with tmpfs(tmp_path / "disk", options) as disk:
+        if "ro" not in options.split(","):
+            fill(disk)
+        before = set(disk.rglob("*"))
+        failing = client_in(server, disk)
+        with pytest.raises(CacheError) as err:
+            failing.complete([BODY])
+        message = str(err.value)
+        entry = failing.cache_path({"model": "tiny-llama", **BODY})
+        assert message.startswith(f"could not write API cache entry {entry}: {reason} "), message
+        assert "paths.cache_dir or PTLAB_CACHE_DIR" in message and "model.api.cache=off" in message, message
+        assert [p for p in set(disk.rglob("*")) - before if not p.is_dir()] == [], list(disk.rglob("*"))
 
 
 def test_a_junk_answer_is_not_read_as_a_completion(server, tmp_path):

@@ -27,7 +27,6 @@ import http.client
 import json
 import logging
 import os
-import tempfile
 import threading
 import time
 import urllib.error
@@ -39,6 +38,7 @@ from typing import Any, Callable, Dict, List, Optional
 import torch
 from torch import nn
 
+from ptlab.cache_files import write_json_entry
 from ptlab.config import ApiCache, ApiConfig, Family
 from ptlab.task_config import TaskConfig
 from ptlab.errors import ApiError
@@ -50,6 +50,7 @@ from ptlab.models.tensors import flatten_choices, spread
 log = logging.getLogger(__name__)
 REDACTED = "<redacted>"
 NOTE_EVERY_S = 10.0
+ALSO = "; or pass model.api.cache=off"  # the API cache's own way out of a cache that cannot be written
 
 
 def _retried(status: int) -> bool:
@@ -120,14 +121,8 @@ class ApiClient(nn.Module):
                 f"{self.url} (model.api.model={self.cfg.model!r}) answered with JSON that is not a usable "
                 f"completion: {err}; nothing was cached"
             ) from None
-        if self.cfg.cache != ApiCache.off:
-            try:
-                _write_atomically(path, {"request": body, "response": response})
-            except OSError as err:
-                raise ApiError(
-                    f"cannot write the API cache entry {path} ({err.strerror or err}); free the space or "
-                    f"fix the rights of paths.cache_dir, or pass model.api.cache=off"
-                ) from None
+        if self.cfg.cache != ApiCache.off:  # a write that fails is one error naming the entry, no temp file
+            write_json_entry("API cache entry", path, {"request": body, "response": response}, ALSO)
         return value
 
     def _post(self, data: bytes) -> Dict[str, Any]:
@@ -222,19 +217,6 @@ def _from_cache(path: Path, body: Dict[str, Any], read: Callable) -> Any:
     if request != body:
         raise Unusable("it answers another request")
     return read(response)
-
-
-def _write_atomically(path: Path, content: Dict[str, Any]) -> None:
-    """Temp file + rename: an interrupted run never leaves half a cache entry."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(content, f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class ApiReader(FamilyReader):
