@@ -156,3 +156,19 @@ def test_a_killed_writers_temp_dir_is_removed_by_the_next_run_and_a_live_ones_is
             if proc.poll() is None:
                 proc.kill()
             proc.wait()
+
+
+def test_a_full_cache_disk_names_the_gguf_conversion_entry_and_leaves_no_temp_dir(tmp_path):
+    """The first cache tiny-llama writes is the conversion of SmolLM2's GGUF tokenizer (e2e_nlg
+    carves nothing): it names its entry too, and leaves no half-converted dir."""
+    with tmpfs(tmp_path / "disk", "size=1m") as disk:
+        fill(disk, leave=8192)  # room for the GGUF file's hash, not for its tokenizer
+        args = ["model=tiny-llama", "method=zero_shot", "task=e2e_nlg", "data.eval_limit=2"]
+        line = error_line(ptlab(*args, log_dir=tmp_path / "runs", cache=disk, data_dir=REAL_DATA))
+        named = re.search(
+            rf"could not write GGUF conversion cache entry ({re.escape(str(disk))}/gguf/\S+): No space", line
+        )
+        assert named and "paths.cache_dir or PTLAB_CACHE_DIR" in line, line
+        assert not Path(named[1]).exists()
+        left = {p for p in (disk / "gguf").rglob("*") if p.is_file()}
+        assert {p.parent.name for p in left} == {"sha256"}, left  # only the file's hash, whole

@@ -39,10 +39,12 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
+from ptlab.cache_files import writing
 from ptlab.config import Family, ModelConfig
 from ptlab.errors import ConfigError, ModelError
 from ptlab.kinds import Head
 from ptlab.models.load_errors import empty_vocab_error, hub_error, load_error, one_line
+from ptlab.record import atomic_write
 
 # The Auto class of each head a task kind may ask for (ptlab/kinds/).
 _AUTO_CLASS = {
@@ -260,25 +262,26 @@ def _sha256_16(path: Path, cache_dir: str | Path) -> str:
         return sidecar.read_text()
     with path.open("rb") as f:
         digest = hashlib.file_digest(f, "sha256").hexdigest()[:16]
-    sidecar.parent.mkdir(parents=True, exist_ok=True)
-    tmp = sidecar.with_name(f".{sidecar.name}.{os.getpid()}")
-    tmp.write_text(digest)
-    os.replace(tmp, sidecar)
+    with writing("GGUF hash cache entry", sidecar):
+        sidecar.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(sidecar, lambda tmp: Path(tmp).write_text(digest))
     return digest
 
 
 def _write_atomically(target: Path, write: Callable[[str], Any]) -> None:
     """Run `write` into a temp dir beside `target`, then rename that dir into place.
 
-    A concurrent writer may win the rename; its result is equivalent, so ours is dropped.
+    A concurrent writer may win the rename; its result is equivalent, so ours is dropped. A failed
+    write (a full disk) is one error naming the entry, its temp dir removed.
     """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        write(tmp)
-        os.rename(tmp, target)
-    except OSError:
-        if not target.exists():
-            raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    with writing("GGUF conversion cache entry", target):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent)
+        try:
+            write(tmp)
+            os.rename(tmp, target)
+        except OSError:
+            if not target.exists():
+                raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
