@@ -51,7 +51,9 @@ def tuned(runs: pd.DataFrame) -> pd.DataFrame:
     not let the pick's other seeds decide. Ties keep the first in table order. Empty when no method
     ran more than one variant."""
     done = runs[(runs["state"] == "completed") & runs["select"].notna()]
-    if not (runs.groupby(["model", "task", "base"])["column"].nunique() > 1).any():
+    if done.empty or not (runs.groupby(["model", "task", "base"])["column"].nunique() > 1).any():
+        # no rival variants, or none with a validation score for this metric (a metric only the
+        # test split records): nothing was chosen, so every run is reported
         return pd.DataFrame(
             columns=["model", "task", "base", "column", "variant", "select", "tuning_seeds", "variants"]
         )

@@ -295,3 +295,16 @@ def test_the_margin_decides_what_reads_equivalent(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:
         main([str(tmp_path), "--out", str(tmp_path / "out"), "--margin", "0"])
     assert exit_.value.code == 2 and "--margin 0.0 must be a positive number" in capsys.readouterr().err
+
+
+def test_variants_without_a_validation_score_for_the_metric_tune_nothing(tmp_path, capsys):
+    """A metric only the test split records (a calibrated score of a classifier-head model): the
+    rates tried cannot be told apart on validation, so no pick is made and the report still runs."""
+    for variant in ("method.lr=0.1", "method.lr=0.01"):
+        run_dir = write_run(tmp_path, "lora", variant, 0, 0.8, 16, examples=20)
+        record = json.loads((run_dir / "results.json").read_text())
+        record["metrics"]["test"]["accuracy_calibrated"] = 0.7
+        (run_dir / "results.json").write_text(json.dumps(record))
+    main([str(tmp_path), "--out", str(tmp_path / "out"), "--metric", "accuracy_calibrated"])
+    out = capsys.readouterr().out
+    assert "| chosen variant |" not in out and "70.0" in out
