@@ -230,6 +230,17 @@ class PreemptionConfig:
 
 
 @dataclass
+class ReportConfig:
+    """The comparison table a multirun ends with (ptlab-report over the sweep dir)."""
+
+    margin: float = 1.0  # equivalence margin, in points of the numbers shown (x100 for a [0, 1] metric)
+
+    def check(self) -> None:
+        if not self.margin > 0:
+            raise ConfigError(f"report.margin={self.margin} must be a positive number of points")
+
+
+@dataclass
 class RunConfig:
     """The validated, typed view of one run; what the rest of ptlab consumes."""
 
@@ -241,6 +252,7 @@ class RunConfig:
     paths: PathsConfig
     trainer: Dict[str, Any]
     preemption: PreemptionConfig = field(default_factory=PreemptionConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
     seed: int = 0
     name: str = "default"
     if_exists: IfExists = IfExists.resume

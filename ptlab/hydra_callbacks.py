@@ -57,14 +57,17 @@ class SweepReport(Callback):
     def on_multirun_end(self, config, **kwargs) -> None:
         from ptlab.errors import PtlabError
         from ptlab.report import NoTestSplit, report
+        from ptlab.report_sections import MARGIN
+        from omegaconf import OmegaConf
         from ptlab.report_gather import BadRecord, find_results, read_record
 
         sweep_dir = Path(config.hydra.sweep.dir)
+        margin = OmegaConf.select(config, "report.margin", default=MARGIN)  # validated per run
         try:
             try:
-                text, written = report([sweep_dir], sweep_dir, None, "test")
+                text, written = report([sweep_dir], sweep_dir, None, "test", margin)
             except NoTestSplit:  # tasks without a test split: their validation scores, marked so
-                text, written = report([sweep_dir], sweep_dir, None, "val")
+                text, written = report([sweep_dir], sweep_dir, None, "val", margin)
         except PtlabError as err:
             print(f"ptlab-report: skipped: {err}")
         else:

@@ -23,6 +23,7 @@ from ptlab.config import (
     ModelConfig,
     PathsConfig,
     PreemptionConfig,
+    ReportConfig,
     RunConfig,
     ScalarsConfig,
 )
@@ -96,9 +97,10 @@ def validate(cfg: DictConfig) -> RunConfig:
         paths=_typed(PathsConfig, cfg.get("paths"), "paths"),
         trainer=OmegaConf.to_container(cfg.get("trainer", {}), resolve=True),
         preemption=_typed(PreemptionConfig, cfg.get("preemption", {}), "preemption"),
+        report=_typed(ReportConfig, cfg.get("report", {}), "report"),
         **dataclasses.asdict(scalars),
     )
-    for part in (run.model, run.method, run.task, run.data, run.decode, run.preemption):
+    for part in (run.model, run.method, run.task, run.data, run.decode, run.preemption, run.report):
         part.check()
     trainer_options.check(run.trainer)
     task_kind = kind(run.task)

@@ -92,6 +92,7 @@ def snapshot(run_dir: Path) -> Dict[str, Tuple[str, str, int]]:
 
 CONFIG_ERRORS = {
     # id: (overrides, needles in the error line)
+    "report-margin-0": (["report.margin=0"], ["report.margin=0", "positive number of points"]),
     "prefix-num_virtual_tokens-0": (
         ["model=tiny-llama", "method=prefix_tuning", "method.num_virtual_tokens=0"],
         ["method.num_virtual_tokens", "> 0", "got 0"],

@@ -92,3 +92,19 @@ def test_a_sweep_skips_zero_shot_on_an_encoder_as_not_applicable(tmp_path, cli_c
     assert done.returncode == 0, done.stderr[-3000:]
     assert "ptlab: skipped, not applicable: method=zero_shot needs a model with an LM head" in done.stderr
     assert run_dirs(tmp_path) == []
+
+
+def test_the_sweep_end_report_reads_its_margin_from_the_config(tmp_path, cli_cache):
+    """`report.margin` sets the equivalence margin of the table a multirun ends with, as
+    ptlab-report's --margin does; it names no run (two sweeps that differ by it share run dirs)."""
+    sweep = ["-m", "model=tiny-llama", "method=zero_shot", "debug=smoke", "task.template=review,question"]
+    done = subprocess.run(
+        ptlab_cmd(*sweep, "report.margin=2.5"),
+        env=ptlab_env(tmp_path, cli_cache),
+        capture_output=True,
+        text=True,
+        timeout=PROCESS_TIMEOUT,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "against ±2.5 reject" in done.stdout and "against ±1 reject" not in done.stdout
+    assert all("margin" not in str(path) for path in run_dirs(tmp_path))
