@@ -6,6 +6,7 @@ the YAML onto the kind's schema and runs each part's `check` before anything loa
 
 from __future__ import annotations
 
+import string
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
@@ -140,6 +141,9 @@ class TaskConfig:
     templates: Dict[str, TemplateConfig] = field(default_factory=dict)  # name -> prompt; task.template picks
     max_source_length: int = 256
     max_target_length: int = 64
+    # The template field cut (from its end) when a prompt is longer than max_source_length, so the
+    # rest (a question, the answer cue) stays whole; None: the family's side is cut (LM: the start).
+    truncate_field: Optional[str] = None
     # What the answer column's values mean, where they are not the kind's own names: data value ->
     # label name (classification) or choice position (multiple choice). Keys may be strings,
     # integers or booleans (YAML true/false); integer labels without this are refused as ambiguous.
@@ -171,6 +175,12 @@ class TaskConfig:
             )
         if self.main_metric not in self.metrics:
             raise ConfigError(f"task.main_metric={self.main_metric!r} is not among task.metrics={self.metrics}")
+        fields = [name for _, name, _, _ in string.Formatter().parse(self.selected.text) if name]
+        if self.truncate_field is not None and self.truncate_field not in fields:
+            raise ConfigError(
+                f"task.truncate_field={self.truncate_field!r} is not a field of the template "
+                f"task.template={self.template!r}: {fields}"
+            )
         splits = list(self.local.files if self.local else {}) + list(self.hub.splits if self.hub else {})
         if self.validation_from_train is not None:
             self.validation_from_train.check(self.columns)

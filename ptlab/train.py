@@ -25,6 +25,7 @@ from ptlab.build import build_run, build_trainer
 from ptlab.config import RunConfig
 from ptlab.errors import ConfigError, PtlabError
 from ptlab.fingerprint import fingerprint
+from ptlab.models import prompt_fit
 from ptlab.launch import global_rank, launch_token, rank_zero_decision, record_decision
 from ptlab.run_dir import RunDir, inside
 from ptlab.selection import best_of_run, logged_metrics, rule, validate_now
@@ -189,6 +190,7 @@ def _execute(
             "selection_data": data.selection,  # validation's overlap with the training pool; words (carve.py)
         },
         "tokenization_cache_hit": data.cache_hits,
+        "truncation": data.truncation,  # per split: prompts cut to max_source_length, answers lost
         "metric_notes": data.kind.metric_notes(),  # e.g. sacreBLEU's signatures
         "world_size": trainer.world_size,
     }
@@ -198,8 +200,9 @@ def _execute(
         if run.trains
         else None
     )
-    if short and trainer.global_rank == 0:
-        print(f"ptlab: note: {short}", file=sys.stderr)
+    cut = prompt_fit.note(result["truncation"], run.task)
+    for line in filter(None, (short, cut)) if trainer.global_rank == 0 else ():
+        print(f"ptlab: note: {line}", file=sys.stderr)
     fit_started = time.perf_counter()
     if run.trains:
         trainer.fit(module, datamodule=data, ckpt_path=str(resume_from) if resume_from else None, weights_only=True)

@@ -38,12 +38,14 @@ from ptlab.data.token_cache import TokenCache
 from ptlab.errors import DataError
 from ptlab.fingerprint import data_files
 from ptlab.kinds import TaskKind, kind_of
+from ptlab.models import prompt_fit
 from ptlab.models.families import FamilyReader
 
 log = logging.getLogger(__name__)
 datasets.disable_progress_bars()  # ptlab's console shows the run's progress, not a bar per cached split
-# Bump when the cache's own layout changes (a kind's or family's encoding has its version). 3: manifests.
-CACHE_FORMAT = 3
+# Bump when the cache's own layout changes (a kind's or family's encoding has its version). 3: manifests;
+# 4: every row's truncation flags.
+CACHE_FORMAT = 4
 # Task fields that do not shape the encoded rows: where the data comes from and how it is scored.
 NOT_ENCODING = ("name", "hub", "local", "metrics", "main_metric")
 
@@ -152,7 +154,15 @@ class TaskDataModule(L.LightningDataModule):
                 self.splits[split] = self._encoded(split, examples)
 
     def _encode_row(self, split: str, ex: Example) -> dict:
-        return {**self.kind.encode(self.reader, ex, train=split == "train"), "prompt": self.reader.prompt_text(ex)}
+        self.reader.begin_row()
+        row = {**self.kind.encode(self.reader, ex, train=split == "train"), "prompt": self.reader.prompt_text(ex)}
+        full = row["prompt"] if self.run.task.truncate_field is None else self.reader.prompt_text(ex, fit=False)
+        return {**row, **prompt_fit.row_flags(self.reader, full, row["prompt"], ex.references or [ex.target])}
+
+    @property
+    def truncation(self) -> Dict[str, Dict[str, Any]]:
+        """Per encoded split: prompts, how many were cut to max_source_length, answers lost."""
+        return {split: prompt_fit.split_counts(rows) for split, rows in self.splits.items()}
 
     def _encoded(self, split: str, examples: List[Example]) -> datasets.Dataset:
         rows, self.cache_hits[split] = self.cache.get(

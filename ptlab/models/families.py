@@ -26,6 +26,7 @@ from ptlab.task_config import TaskConfig
 from ptlab.data.sources import Example
 from ptlab.kinds import Head
 from ptlab.models.context import tokens_after, tokens_before
+from ptlab.models.prompt_fit import fitted_fields
 from ptlab.models.tensors import (
     IGNORE,
     Batch,
@@ -57,14 +58,22 @@ class FamilyReader:
         self.head = head
         self.pad_id = tokenizer.pad_token_id
         self.after_context: Optional[str] = None  # the text a method's context ends with, before each prompt
+        self.truncated = False  # the row being encoded was cut (ptlab/models/prompt_fit.py)
+        self.kept_text: Optional[str] = None  # what an LM's cut prompt kept, as text
 
     @property
     def has_lm_head(self) -> bool:
         return self.head.is_lm
 
     # --- encoding (cached per task/tokenizer/template by the DataModule) ---
-    def prompt_text(self, ex: Example) -> str:
-        return self.task.selected.text.format(**ex.fields)
+    def prompt_text(self, ex: Example, fit: bool = True) -> str:
+        """The filled-in template; with `task.truncate_field` (and `fit`), that field cut to fit."""
+        fields = ex.fields if not fit or self.task.truncate_field is None else fitted_fields(self, ex.fields)
+        return self.task.selected.text.format(**fields)
+
+    def begin_row(self) -> None:
+        """Forget the previous row's cut: the flags below are the current row's."""
+        self.truncated, self.kept_text = False, None
 
     truncation_side = "left"  # LMs keep the end of an over-long prompt: the answer cue sits there
 
@@ -76,12 +85,21 @@ class FamilyReader:
         A prompt that follows a context (in-context demonstrations) is split as the joint text is,
         without the leading special tokens (the context has them)."""
         self.tokenizer.truncation_side = self.truncation_side
+        limit = self.task.max_source_length
         if self.after_context is None:
-            return self.tokenizer(text, truncation=True, max_length=self.task.max_source_length)["input_ids"]
-        trailing = self.special_ids[1]
-        body = tokens_after(self.tokenizer, self.after_context, text)
-        room = self.task.max_source_length - len(trailing)
-        return (body[-room:] if self.truncation_side == "left" else body[:room]) + trailing
+            ids = self.tokenizer(text)["input_ids"]
+            if len(ids) <= limit:
+                return ids
+            ids = self.tokenizer(text, truncation=True, max_length=limit)["input_ids"]
+        else:
+            trailing = self.special_ids[1]
+            body = tokens_after(self.tokenizer, self.after_context, text)
+            room = limit - len(trailing)
+            if len(body) <= room:
+                return body + trailing
+            ids = (body[-room:] if self.truncation_side == "left" else body[:room]) + trailing
+        self.truncated, self.kept_text = True, self.tokenizer.decode(ids, skip_special_tokens=True)
+        return ids
 
     def context_ids(self, text: str) -> List[int]:
         """A method's fixed context as ids: the leading special tokens, then `text` split as it is
@@ -292,7 +310,10 @@ class EncoderReader(FamilyReader):
         max_source_length + max_target_length tokens."""
         self.tokenizer.truncation_side = self.truncation_side
         limit = self.task.max_source_length + self.task.max_target_length
-        enc = self.tokenizer(text, second, truncation="longest_first", max_length=limit)
+        enc = self.tokenizer(text, second)
+        if len(enc["input_ids"]) > limit:
+            self.truncated = True
+            enc = self.tokenizer(text, second, truncation="longest_first", max_length=limit)
         return {"ids": enc["input_ids"], "types": enc.get("token_type_ids") or [0] * len(enc["input_ids"])}
 
     def pair_inputs(self, pairs: List[Dict[str, List[int]]]) -> Batch:
