@@ -9,11 +9,15 @@ from __future__ import annotations
 import csv
 import json
 from collections import Counter
+from typing import Optional
 
 import pytest
 
 from cli import REAL_DATA, ptlab_ok, record, run_dirs
 from ptlab.baselines import collapsed_to, scored, worse
+from ptlab.record import SCHEMA_VERSION
+from ptlab.report_baselines import COLUMN, LEGEND
+from test_report import SEEDS, mean_std, report, score, table_of, write_run
 from ptlab.data.sources import load_split
 from ptlab.kinds import kind_of
 
@@ -143,3 +147,54 @@ def test_collapse_needs_one_predicted_answer_where_the_gold_has_several():
 def test_below_goes_the_metric_s_way():
     assert worse(0.4, 0.5, higher_is_better=True) and not worse(0.5, 0.5, higher_is_better=True)
     assert worse(12.0, 11.5, higher_is_better=False) and not worse(11.0, 11.5, higher_is_better=False)
+
+
+# --- the report ---
+def _with_baselines(run_dir, accuracy: float, train: float, collapsed: Optional[str]) -> None:
+    """Give a constructed record the `baselines` ptlab-train writes (schema_version 4) for validation."""
+    path = run_dir / "results.json"
+    saved = json.loads(path.read_text())
+    constant = {"answer": "positive", "count": 110, "of": 200}
+    saved["baselines"] = {
+        "validation": {
+            "split_majority": {**constant, "metrics": {"accuracy": accuracy, "macro_f1": 0.35}},
+            "train_majority": {**constant, "count": 140, "of": 256, "metrics": {"accuracy": train, "macro_f1": 0.3}},
+            "collapsed_to": collapsed,
+            "below_baseline": None,  # the report compares itself, on the metric it shows
+        }
+    }
+    path.write_text(json.dumps({**saved, "schema_version": SCHEMA_VERSION}))
+
+
+def test_the_report_shows_the_baseline_column_and_marks_collapsed_and_below_baseline_runs(tmp_path):
+    for seed in SEEDS:
+        zero = write_run(tmp_path, "gpt2", "sst2", "zero_shot", seed)  # scores 0.50 to 0.54: all below 0.55
+        _with_baselines(zero, 0.55, 0.45, "negative" if seed == 0 else None)
+        _with_baselines(write_run(tmp_path, "gpt2", "sst2", "prompt_tuning", seed), 0.55, 0.45, None)
+        write_run(tmp_path, "gpt2", "sst2", "lora", seed)  # an older record: no baselines, no counts
+    assert [score("gpt2", "sst2", "zero_shot", seed) < 0.55 for seed in SEEDS] == [True, True, False]
+    result = report(str(tmp_path), "--out", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    md = (tmp_path / "out" / "report.md").read_text()
+    row = table_of(md)[("gpt2", "sst2 (accuracy)")]
+    assert row[COLUMN] == "55.0 (45.0)"
+    assert row["zero_shot"].startswith(
+        f"{mean_std('gpt2', 'sst2', 'zero_shot', SEEDS)} (n=3, 1 collapsed, 2 below baseline)"
+    )
+    assert row["prompt_tuning"].startswith(f"{mean_std('gpt2', 'sst2', 'prompt_tuning', SEEDS)} (n=3)")
+    assert row["lora"].startswith(f"{mean_std('gpt2', 'sst2', 'lora', SEEDS)} (n=3)")
+    assert LEGEND in md
+    with open(tmp_path / "out" / "report.csv", newline="") as file:
+        cells = {r["method"]: r for r in csv.DictReader(file)}
+    assert (cells["zero_shot"]["n_collapsed"], cells["zero_shot"]["n_below"]) == ("1", "2")
+    assert [float(cells["zero_shot"][k]) for k in ("baseline", "train_baseline")] == pytest.approx([0.55, 0.45])
+    assert COLUMN.replace("_", r"\_") in (tmp_path / "out" / "report.tex").read_text()
+
+
+def test_a_report_of_records_without_baselines_has_no_baseline_column(tmp_path):
+    for seed in SEEDS:
+        write_run(tmp_path, "gpt2", "sst2", "zero_shot", seed)
+    result = report(str(tmp_path), "--out", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert list(table_of(md)[("gpt2", "sst2 (accuracy)")]) == ["zero_shot"] and LEGEND not in md
