@@ -166,7 +166,8 @@ def _identity(run: RunConfig) -> str:
 
 
 def results_line(record: Dict[str, Any], path: Path) -> str:
-    """The run's main score and time, then where its record is (the line scripts look for)."""
+    """The run's main score and time, then where its record is (the line scripts look for); before
+    them, a warning where the run may have learned nothing."""
     where = f"ptlab: results in {path}"
     if not record.get("metrics"):  # a rank > 0 of a data-parallel run: rank 0 holds the scores
         return where
@@ -176,7 +177,7 @@ def results_line(record: Dict[str, Any], path: Path) -> str:
         score += f" (best, step {record['best']['step']}; final {metrics['val_final'][main]:.4f})"
     if metrics["test"]:
         score += f", test {main} {metrics['test'][main]:.4f}"
-    lines = [f"ptlab: done in {_duration(record['time']['total_seconds'])}: {score}", baseline_warning(record), where]
+    lines = [baseline_warning(record), f"ptlab: done in {_duration(record['time']['total_seconds'])}: {score}", where]
     return "\n".join(line for line in lines if line)
 
 
