@@ -17,6 +17,7 @@ from cli import REAL_DATA, ptlab_ok, record, run_dirs
 from ptlab.baselines import collapsed_to, scored, worse
 from ptlab.record import SCHEMA_VERSION
 from ptlab.report_baselines import COLUMN, LEGEND
+from test_metric_direction import lengths_task, with_plugins
 from test_report import SEEDS, mean_std, report, score, table_of, write_run
 from ptlab.data.sources import load_split
 from ptlab.kinds import kind_of
@@ -98,6 +99,38 @@ def test_a_collapsed_sst2_run_warns_once_and_records_hand_counted_baselines(tmp_
     assert "; test: every prediction is " in warning
     if baselines["test"]["below_baseline"]:
         assert f"worse than the {major_count / total:.4f} of always answering '{names[major]}'" in warning
+
+
+@pytest.mark.slow
+def test_a_lower_is_better_run_worse_than_its_constant_warns_and_the_report_marks_it(tmp_path):
+    """The test-only regression kind (MSE, lower is better) adds its constant by one method of its
+    own module, as a newcomer would; an untrained head, far off the targets, scores worse (higher)."""
+    conf, data = lengths_task(tmp_path)
+    run = ["ptlab.train", f"--config-dir={conf}", "model=tiny-bert", "method=full_finetune", "task=lengths"]
+    proc = with_plugins(*run, "trainer.max_steps=0", log_dir=tmp_path / "runs", cache=tmp_path / "cache", data=data)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    [run_dir] = run_dirs(tmp_path / "runs")
+    results = record(run_dir)
+
+    targets = [json.loads(line)["y"] for line in (data / "lengths" / "test.jsonl").read_text().splitlines()]
+    [(mode, count)] = Counter(targets).most_common(1)
+    majority = results["baselines"]["test"]["split_majority"]
+    assert (majority["answer"], majority["count"], majority["of"]) == (mode, count, len(targets))
+    assert majority["metrics"]["mse"] == pytest.approx(sum((y - mode) ** 2 for y in targets) / len(targets))
+    assert results["metrics"]["test"]["mse"] > majority["metrics"]["mse"]  # worse: higher
+    assert results["baselines"]["test"]["below_baseline"] is True
+    [warning] = [line for line in proc.stdout.splitlines() if line.startswith("ptlab: warning:")]
+    assert "test: mse " in warning and f"always answering {mode!r}" in warning
+
+    report_proc = with_plugins(
+        "ptlab.report", str(tmp_path / "runs"), "--out", str(tmp_path / "out"),
+        log_dir=tmp_path / "runs", cache=tmp_path / "cache", data=data,
+    )  # fmt: skip
+    assert report_proc.returncode == 0, report_proc.stderr
+    [row] = table_of((tmp_path / "out" / "report.md").read_text()).values()
+    [cell] = [text for column, text in row.items() if column.startswith("full_finetune")]
+    assert cell.endswith("(n=1, 1 below baseline)")
+    assert row[COLUMN].startswith(f"{majority['metrics']['mse']:.1f} (")  # MSE as recorded, never x100
 
 
 # --- each kind's constant answer, on real data, scored by the task's own metrics ---
