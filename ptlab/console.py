@@ -2,8 +2,9 @@
 
 Per run the console shows one header line, training progress (a bar on a terminal; a line every
 tenth of the run in SLURM logs and pipes, which stay short), one line per validation and the
-results. Lightning, transformers, datasets, torch, peft and wandb log records and Python warnings
-go to `<run dir>/ptlab.log` instead (and to the console as well with `verbose=true`).
+results, with one warning line where the predictions collapsed or scored below a constant answer.
+Lightning, transformers, datasets, torch, peft and wandb log records and Python warnings go to
+`<run dir>/ptlab.log` instead (and to the console as well with `verbose=true`).
 """
 
 from __future__ import annotations
@@ -165,7 +166,8 @@ def _identity(run: RunConfig) -> str:
 
 
 def results_line(record: Dict[str, Any], path: Path) -> str:
-    """The run's main score and time, then where its record is (the line scripts look for)."""
+    """The run's main score and time, then where its record is (the line scripts look for); before
+    them, a warning where the run may have learned nothing."""
     where = f"ptlab: results in {path}"
     if not record.get("metrics"):  # a rank > 0 of a data-parallel run: rank 0 holds the scores
         return where
@@ -175,7 +177,28 @@ def results_line(record: Dict[str, Any], path: Path) -> str:
         score += f" (best, step {record['best']['step']}; final {metrics['val_final'][main]:.4f})"
     if metrics["test"]:
         score += f", test {main} {metrics['test'][main]:.4f}"
-    return f"ptlab: done in {_duration(record['time']['total_seconds'])}: {score}\n{where}"
+    lines = [baseline_warning(record), f"ptlab: done in {_duration(record['time']['total_seconds'])}: {score}", where]
+    return "\n".join(line for line in lines if line)
+
+
+def baseline_warning(record: Dict[str, Any]) -> Optional[str]:
+    """One line for the evaluated splits whose predictions collapsed to one answer or scored worse
+    than a constant answer (results.json's `baselines`, ptlab/baselines.py); None when none did."""
+    main, said = record["main_metric"], []
+    for split, found in (record.get("baselines") or {}).items():
+        problems = []
+        if found["collapsed_to"] is not None:
+            problems.append(f"every prediction is {found['collapsed_to']!r}")
+        if found["below_baseline"]:
+            score = record["metrics"]["val_best" if split == "validation" else split][main]
+            majority = found["split_majority"]
+            problems.append(
+                f"{main} {score:.4f} is worse than the {majority['metrics'][main]:.4f} of always answering "
+                f"{majority['answer']!r}, its most frequent answer"
+            )
+        if problems:
+            said.append(f"{split}: {' and '.join(problems)}")
+    return f"ptlab: warning: the run may have learned nothing: {'; '.join(said)}" if said else None
 
 
 def _duration(seconds: float) -> str:

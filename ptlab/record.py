@@ -26,7 +26,7 @@ from ptlab.errors import RunDirError
 from ptlab.run_dir import CHECKPOINTS, METRICS_CSV, RESULTS, RUN_FILES, START_FILES, RunDir
 from ptlab.run_dir import RESUMABLE  # noqa: F401 - re-exported, with RESULTS, for older imports
 
-SCHEMA_VERSION = 3  # 3: template; 2: fingerprint, resume_from, traceback
+SCHEMA_VERSION = 4  # 4: baselines; 3: template; 2: fingerprint, resume_from, traceback
 
 
 def write_text(path: Path, text: str) -> None:

@@ -22,6 +22,7 @@ import pandas as pd
 
 from ptlab.errors import PtlabError
 from ptlab.methods import registry, report_order
+from ptlab import report_baselines
 from ptlab.record import SCHEMA_VERSION
 from ptlab.run_dir import RESULTS, RunDir
 from ptlab.report_scale import check_metrics, meaning, scale_of
@@ -146,6 +147,7 @@ def load_run(path: Path, split: str, metric: Optional[str]) -> Dict[str, Any]:
         "peak_memory_bytes": _number(record, "memory.peak_memory_bytes", path),
         "memory_kind": record["memory"].get("memory_kind"),
         "train_seconds": _number(record, "time.train_seconds", path),
+        **report_baselines.run_fields(record, split, name, read[0], math.nan if value is None else float(value)),
     }
 
 
@@ -206,6 +208,7 @@ def gather(inputs: Sequence[Path], split: str, metric: Optional[str]) -> Tuple[p
         )
     runs = split_templates(pd.DataFrame(rows))
     numbers = ("select", "higher_is_better", "factor", "trainable_fraction", "peak_memory_bytes", "train_seconds")
+    numbers += ("baseline", "train_baseline", "collapsed", "below")  # report_baselines.py
     for column in (*numbers, "memory_kind"):
         if column not in runs:
             runs[column] = math.nan  # no completed run at all
@@ -254,6 +257,7 @@ def summarize(runs: pd.DataFrame, split: str, leave_out: Optional[pd.Series] = N
     kept = runs if leave_out is None else runs[~leave_out]
     for (model, task), runs_mt in runs.groupby(["model", "task"], sort=True):
         scale = scale_of(runs, task)
+        baselines = report_baselines.row_fields(runs_mt[runs_mt["state"] == "completed"], scale)
         for column in columns:
             cell = kept[(kept["model"] == model) & (kept["task"] == task) & (kept["column"] == column)]
             done = cell[cell["state"] == "completed"]
@@ -276,6 +280,8 @@ def summarize(runs: pd.DataFrame, split: str, leave_out: Optional[pd.Series] = N
                     "memory_kind": ", ".join(sorted(done["memory_kind"].dropna().unique())),
                     "train_seconds": done["train_seconds"].mean(),
                     "mixes": mixes(done),  # what the mean averages
+                    **report_baselines.cell_fields(done),
+                    **baselines,
                     "higher_is_better": scale.higher_is_better,
                     "factor": scale.factor,  # the Markdown and LaTeX show factor x the numbers here
                     "decimals": scale.decimals,

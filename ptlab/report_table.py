@@ -12,6 +12,7 @@ from typing import Any, List, Sequence, Tuple
 
 import pandas as pd
 
+from ptlab.report_baselines import COLUMN, LEGEND, counts as baseline_counts
 from ptlab.report_scale import Scale, task_label
 from ptlab.report_seeds import Comparison
 
@@ -68,6 +69,7 @@ def cell_text(row: Any, split: str) -> str:
         value = scale(row.mean) + (f" ± {scale(row.std)}" if row.n > 1 else "")
         low, high = getattr(row, "ci_low", math.nan), getattr(row, "ci_high", math.nan)
         value += "" if math.isnan(low) else f" [{scale(low)}, {scale(high)}]"
+        counts += baseline_counts(row)  # of the n runs: collapsed to one answer, below the baseline
         text = f"{value} ({', '.join([f'n={row.n}'] + [f'{k} {what}' for k, what in counts if k])})"
     else:
         text = ", ".join(f"{what} (n={k})" for k, what in counts if k) or "missing"
@@ -82,6 +84,9 @@ def main_table(table: pd.DataFrame) -> Tuple[List[str], List[List[str]]]:
         [model, task_label(task, metric, scales[task]), *wide.loc[(model, task, metric), columns]]
         for model, task, metric in wide.index
     ]
+    if "baseline_cell" in table and table["baseline_cell"].fillna("").any():  # records before schema 4: none
+        shown = table.groupby(["model", "task", "metric"])["baseline_cell"].first()
+        return ["model", "task (metric)", *columns, COLUMN], [[*row, shown[key]] for row, key in zip(rows, wide.index)]
     return ["model", "task (metric)", *columns], rows
 
 
@@ -114,6 +119,8 @@ def mixed_notes(table: pd.DataFrame) -> List[str]:
 def notes(table: pd.DataFrame, unreadable: Sequence[Tuple[Path, str]]) -> List[str]:
     """Markdown lines for under the main table: mixed cells, then the results.json left out."""
     lines, mixed = [], mixed_notes(table)
+    if "baseline_cell" in table and table["baseline_cell"].fillna("").any():
+        lines += [LEGEND, ""]
     if mixed:
         lines += [
             f"{MARK}: the runs averaged in a cell differ in results.json's `fingerprint` "

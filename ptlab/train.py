@@ -20,7 +20,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from ptlab import redaction, review, run_lock
+from ptlab import baselines, redaction, review, run_lock
 from ptlab.build import build_run, build_trainer
 from ptlab.config import RunConfig
 from ptlab.errors import ConfigError, PtlabError
@@ -225,6 +225,8 @@ def _execute(
     for split in ("val", "test"):
         if module.predictions[split]:
             _write_jsonl(out.predictions(split), module.predictions[split])
+    scores = {"validation": best, "test": test}  # the predictions' checkpoint (the selected one)
+    result["baselines"] = baselines.of_run(data.kind, module.reader.has_lm_head, data.raw, module.predictions, scores)
     if run.trains and run.method.export_adapter:
         module.method.export(module.model, out.adapter)
     result.update(

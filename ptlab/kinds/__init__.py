@@ -69,6 +69,25 @@ class MetricSpec:
         return "max" if self.higher_is_better else "min"
 
 
+@dataclass(frozen=True)
+class Constant:
+    """A trivial baseline: `answer` (a class, a choice position, a text, a tag) given for every
+    evaluated example, chosen as the most frequent of `total` gold answers (`count` of them), and the
+    scorer outputs of that prediction, as `evaluate` returns them (ptlab/baselines.py scores them)."""
+
+    answer: Any
+    count: int
+    total: int
+    outputs: Dict[str, Any]
+
+
+def most_frequent(values: List[Any]) -> Tuple[Any, int]:
+    """The most frequent of `values` (hashable) and its count; a tie goes to the first seen."""
+    from collections import Counter
+
+    return Counter(values).most_common(1)[0]
+
+
 class TaskKind:
     """What a kind of task means. Subclasses set the class attributes and override the hooks."""
 
@@ -177,6 +196,12 @@ class TaskKind:
 
         scores = [(row.get("example_scores") or {}).get(metric) for row in rows]
         return mean_of(scores) if rows and all(isinstance(s, (int, float)) for s in scores) else None
+
+    def constant(self, evaluated: List["Example"], source: List["Example"]) -> Optional[Constant]:
+        """The trivial baseline of `evaluated`: the answer most frequent in `source`'s gold (the
+        split itself, or the training examples) predicted for every example; None: the kind knows no
+        constant answer (its runs get no baseline, only the check for collapsed predictions)."""
+        return None
 
     def begin_evaluation(self) -> None:
         """Called before each evaluation pass (e.g. to recompute per-pass baselines)."""

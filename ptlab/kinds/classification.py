@@ -19,7 +19,8 @@ from ptlab.calibration import Baseline, CalibrationConfig
 from ptlab.config import Family
 from ptlab.task_config import TaskConfig
 from ptlab.errors import ConfigError, DataError
-from ptlab.kinds import Head, MetricSpec, TaskKind, check_label_values, is_integer, type_mismatch, value_key
+from ptlab.kinds import Constant, Head, MetricSpec, TaskKind, check_label_values, is_integer, most_frequent
+from ptlab.kinds import type_mismatch, value_key
 
 
 @dataclass
@@ -51,6 +52,14 @@ def example_scores(rows: List[Dict[str, Any]], out: Dict[str, Any], per_example:
     for i, row in enumerate(rows):
         row["example_scores"] = {metric: float(hit[i]) for metric, hit in hits.items()}
     return rows
+
+
+def one_hot_constant(gold: List[int], answer: int, width: int) -> tuple:
+    """(gold, scores) tensors where every example's scores rank `answer` first: a constant prediction."""
+    import torch
+
+    gold_tensor = torch.tensor(gold, dtype=torch.long)
+    return gold_tensor, torch.nn.functional.one_hot(torch.full_like(gold_tensor, answer), width).float()
 
 
 def _reading(score: str):
@@ -212,6 +221,13 @@ class Classification(TaskKind):
         import torch.nn.functional as F
 
         return F.cross_entropy(reader.logits(model, batch).float(), batch["label"])
+
+    def constant(self, evaluated, source) -> Constant:
+        """The majority class, read by every metric (raw, calibrated or PMI) as the top-ranked one."""
+        label, count = most_frequent([ex.label for ex in source])
+        gold, scores = one_hot_constant([ex.label for ex in evaluated], label, self.num_labels())
+        outputs = {**dict.fromkeys(("sum", "mean", "calibrated", "pmi"), scores), "gold": gold}
+        return Constant(list(self.task.labels)[label], count, len(source), outputs)
 
     def begin_evaluation(self) -> None:
         self._baseline = None  # the model may have changed since the last pass

@@ -16,7 +16,7 @@ from typing import Any, Dict, List, Optional
 
 from ptlab.task_config import TaskConfig
 from ptlab.errors import ConfigError, DataError
-from ptlab.kinds import MetricSpec, TaskKind, text
+from ptlab.kinds import Constant, MetricSpec, TaskKind, most_frequent, text
 
 
 @dataclass
@@ -152,6 +152,12 @@ class Generation(TaskKind):
         else:
             scores = text_metrics.best_over_references(getattr(text_metrics, SQUAD[metric]), predicted, references)
         return example_stats.mean_of(scores.tolist())
+
+    def constant(self, evaluated, source) -> Constant:
+        """The most frequent target (each example's first reference) written for every source."""
+        answer, count = most_frequent([ex.references[0] for ex in source])
+        outputs = {"predictions": [answer] * len(evaluated), "references": [ex.references for ex in evaluated]}
+        return Constant(answer, count, len(source), outputs)
 
     # --- model side ---
     def encode(self, reader, ex, train: bool) -> Dict[str, Any]:

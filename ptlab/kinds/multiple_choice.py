@@ -23,8 +23,9 @@ from typing import Any, Dict, List
 from ptlab.config import Family
 from ptlab.task_config import TaskConfig
 from ptlab.errors import ConfigError, DataError
-from ptlab.kinds import Head, MetricSpec, TaskKind, check_format, is_integer, text, type_mismatch, value_key
-from ptlab.kinds.classification import example_scores
+from ptlab.kinds import Constant, Head, MetricSpec, TaskKind, check_format, is_integer, most_frequent, text
+from ptlab.kinds import type_mismatch, value_key
+from ptlab.kinds.classification import example_scores, one_hot_constant
 
 
 @dataclass
@@ -154,6 +155,13 @@ class MultipleChoice(TaskKind):
 
     def answer_text(self, ex) -> str:
         return self.choice_text(ex.choices[ex.label])
+
+    def constant(self, evaluated, source) -> Constant:
+        """The most frequent gold position, chosen for every example (wrong where it has fewer choices)."""
+        position, count = most_frequent([ex.label for ex in source])
+        width = max(position + 1, *(len(ex.choices) for ex in evaluated))
+        gold, scores = one_hot_constant([ex.label for ex in evaluated], position, width)
+        return Constant(position, count, len(source), {**dict.fromkeys(PER_EXAMPLE.values(), scores), "gold": gold})
 
     # --- model side ---
     def encode(self, reader, ex, train: bool) -> Dict[str, Any]:

@@ -21,7 +21,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from ptlab.config import Family
 from ptlab.task_config import TaskConfig
 from ptlab.errors import ConfigError, DataError
-from ptlab.kinds import Head, MetricSpec, TaskKind
+from ptlab.kinds import Constant, Head, MetricSpec, TaskKind, most_frequent
 
 OUTSIDE = "O"
 BY_TYPE = "entity_f1_by_type"  # a breakdown, not one number: it cannot be the main metric
@@ -214,6 +214,19 @@ class TokenClassification(TaskKind):
         raise DataError(
             f"{_token_place(where, i)}: tag {tag!r} (column {self.task.columns['tags']!r}) is not in task.tags {tags}"
         )
+
+    def constant(self, evaluated, source) -> Constant:
+        """The most frequent tag (O, in any real data: no entity found) given to every word."""
+        import torch
+
+        tag, count = most_frequent([t for ex in source for t in ex.tags])
+        words = [t for ex in evaluated for t in ex.tags]
+        outputs = {
+            "gold": torch.tensor(words, dtype=torch.long),
+            "predicted": torch.full((len(words),), tag, dtype=torch.long),
+            "lengths": torch.tensor([len(ex.tags) for ex in evaluated], dtype=torch.long),
+        }
+        return Constant(self.task.tags[tag], count, sum(len(ex.tags) for ex in source), outputs)
 
     # --- model side ---
     def encode(self, reader, ex, train: bool) -> Dict[str, Any]:

@@ -14,7 +14,7 @@ from typing import Any, Dict, Optional
 
 from ptlab.config import Family
 from ptlab.errors import DataError
-from ptlab.kinds import Head, MetricSpec, TaskKind
+from ptlab.kinds import Constant, Head, MetricSpec, TaskKind, most_frequent
 
 
 def _mse(task):
@@ -52,6 +52,14 @@ class Regression(TaskKind):
 
     def answer_text(self, ex) -> str:
         return ex.target
+
+    def constant(self, evaluated, source) -> Constant:
+        """The most frequent target, predicted for every text: the baseline ptlab/baselines.py scores."""
+        import torch
+
+        value, count = most_frequent([float(ex.target) for ex in source])
+        gold = torch.tensor([float(ex.target) for ex in evaluated])
+        return Constant(value, count, len(source), {"predicted": torch.full_like(gold, value), "gold": gold})
 
     def encode(self, reader, ex, train: bool) -> Dict[str, Any]:
         # answer_ids: the training loader counts prompt + answer tokens to batch by length; none here
