@@ -2,8 +2,10 @@
 
 The choices are data: `task.choices` names the task.columns fields that hold them (one text each,
 or a list of texts), so their number may differ between examples. The label is the gold choice's
-position: `task.label_values` maps data values to positions, else a label naming a choice column
-(e.g. "choice2") is that column's position; a bare integer is refused (0- or 1-based?).
+position: `task.label_values` maps data values to positions, `task.columns.choice_labels` names a
+list of per-example choice labels the label is looked up among (ARC's answerKey among
+question.choices[].label, "A"-"E" or "1"-"4"), else a label naming a choice column (e.g.
+"choice2") is that column's position; a bare integer is refused (0- or 1-based?).
 
 LMs (causal, seq2seq, API) rank-score every choice, written by `task.choice_template`, after the
 prompt through the shared scorer (each prompt read once per example) and train with the LM loss
@@ -45,6 +47,8 @@ def _reading(score: str):
     return lambda metric, out: metric.update((out[score].argmax(-1) == out["gold"]).float())
 
 
+CHOICE_LABELS = "choice_labels"  # the task.columns field of per-example choice labels the label names one of
+
 # Every metric here is a mean over examples: a prediction row carries each one's per-example value.
 PER_EXAMPLE = {"accuracy": "sum", "accuracy_norm": "mean", "accuracy_char_norm": "char"}
 
@@ -76,6 +80,11 @@ class MultipleChoice(TaskKind):
                 )
         if "choice" not in check_format(task.choice_template, ["choice"], "task.choice_template"):
             raise ConfigError(f"task.choice_template={task.choice_template!r} must use {{choice}}")
+        if CHOICE_LABELS in task.columns and task.label_values is not None:
+            raise ConfigError(
+                f"task.label_values and task.columns.{CHOICE_LABELS}: the label is looked up among each example's "
+                f"choice labels, so a fixed map of values to positions would contradict it; keep one"
+            )
         for key, position in (task.label_values or {}).items():
             if not isinstance(position, int) or isinstance(position, bool) or position < 0:
                 raise ConfigError(
@@ -90,14 +99,18 @@ class MultipleChoice(TaskKind):
         return 1  # an encoder scores one (prompt, choice) pair per sequence
 
     def template_fields(self) -> List[str]:
-        return [f for f in super().template_fields() if f not in self.task.choices]
+        return [f for f in super().template_fields() if f not in self.task.choices and f != CHOICE_LABELS]
 
     # --- data ---
     def example(self, record: Dict[str, Any], where: str):
         from ptlab.data.sources import Example
 
         choices, names = self._choices(record, where)
-        label = self._position(record[self.task.columns["label"]], names, len(choices), where)
+        value = record[self.task.columns["label"]]
+        if CHOICE_LABELS in self.task.columns:
+            label = self._labelled(value, record[self.task.columns[CHOICE_LABELS]], len(choices), where)
+        else:
+            label = self._position(value, names, len(choices), where)
         return Example(fields=self.fields(record, where), label=label, choices=choices, where=where)
 
     def _choices(self, record: Dict[str, Any], where: str) -> tuple:
@@ -116,6 +129,25 @@ class MultipleChoice(TaskKind):
         if empty:
             raise DataError(f"{where}: choice {empty[0]} is empty")
         return choices, names
+
+    def _labelled(self, value: Any, labels: Any, count: int, where: str) -> int:
+        """The position of the gold choice among the example's own choice labels (compared as data
+        values: a JSON 1 is the label "1")."""
+        column = self.task.columns[CHOICE_LABELS]
+        if not isinstance(labels, list) or len(labels) != count:
+            raise DataError(
+                f"{where}: task.columns.{CHOICE_LABELS} ({column!r}) holds {labels!r}; it needs one label per choice "
+                f"({count} choices)"
+            )
+        keys = [value_key(label) for label in labels]
+        if len(set(keys)) < count:
+            raise DataError(f"{where}: choice labels {labels} (column {column!r}) repeat; the label would be ambiguous")
+        if value_key(value) not in keys:
+            raise DataError(
+                f"{where}: label {value!r} (column {self.task.columns['label']!r}) is not one of this example's "
+                f"choice labels {labels} (column {column!r})"
+            )
+        return keys.index(value_key(value))
 
     def _position(self, value: Any, names: List[Any], count: int, where: str) -> int:
         """The gold choice's position (0-based) that the label value means."""
