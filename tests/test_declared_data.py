@@ -151,7 +151,7 @@ def test_choice_labels_and_label_values_together_are_refused():
 def test_a_bad_path_through_the_cli_is_one_error_line(tmp_path, cli_cache):
     write(tmp_path / "conf/task/arc_bad.yaml", ARC_TASK.format(name="arc_bad"))
     data = arc_data(tmp_path / "data")
-    path = data / "arc/train.jsonl"
+    path = data / "arc/dev.jsonl"
     write(path, path.read_text() + '{"question": {"stem": "s"}, "answerKey": "A"}\n')
     proc = ptlab(
         f"--config-dir={tmp_path / 'conf'}",
