@@ -14,8 +14,11 @@ import pytest
 from omegaconf import OmegaConf
 
 from ptlab import resolvers
+from ptlab.data.columns import steps
 from ptlab.data.sources import load_split
 from ptlab.errors import ConfigError, DataError
+from ptlab.kinds import kind_class
+from ptlab.validation import _typed
 from test_task_yaml import make_task, write
 
 REPO = Path(__file__).resolve().parents[1]
@@ -123,22 +126,36 @@ def test_squad_format_without_titles_names_each_document_by_its_position(tmp_pat
 
 # ------------------------------------------------------------------ YAML booleans, the README's examples
 
+TEXT_TASK = """\
+name: t
+kind: classification
+local: {{dir: {dir}, format: jsonl, files: {{train: t.jsonl}}}}
+columns: {{text: text, label: label}}
+template: "{{text}} ->"
+metrics: [accuracy]
+main_metric: accuracy
+"""
+
 
 def task_from_yaml(path: Path, text: str):
-    """A task YAML as ptlab-train reads it: its own YAML loader, then the kind's schema and checks."""
+    """A task YAML as ptlab-train reads it: its YAML loader, then validation's merge onto the kind's
+    schema and the checks (ptlab/validation.py)."""
     resolvers.register()
-    write(path, text)
-    return make_task(**OmegaConf.to_container(OmegaConf.load(path)))
+    node = OmegaConf.load(write(path, text))
+    kind = kind_class(node.kind)
+    cfg = _typed(kind.config, node, "task")
+    cfg.check()
+    kind(cfg).check()
+    return cfg
 
 
 def test_yes_and_no_are_words_and_true_and_false_truth_values(tmp_path):
     cfg = task_from_yaml(
         tmp_path / "t.yaml",
-        "labels: {no: ' no', yes: ' yes'}\nlabel_values: {true: yes, false: no}\n"
-        "local: {dir: b, format: jsonl, files: {train: train.jsonl}}\n",
+        TEXT_TASK.format(dir="b") + "labels: {no: ' no', yes: ' yes'}\nlabel_values: {true: yes, false: no}\n",
     )
     assert (cfg.labels, cfg.label_values) == ({"no": " no", "yes": " yes"}, {True: "yes", False: "no"})
-    write(tmp_path / "b/train.jsonl", '{"text": "a", "label": true}\n{"text": "b", "label": false}\n')
+    write(tmp_path / "b/t.jsonl", '{"text": "a", "label": true}\n{"text": "b", "label": false}\n')
     assert [ex.label for ex in load_split(cfg, "train", "local", tmp_path)] == [1, 0]
 
 
@@ -149,20 +166,71 @@ def readme_tasks_section() -> str:
 
 
 def test_every_yaml_example_in_the_readmes_task_sections_validates_and_loads(tmp_path):
+    """Each ```yaml block is a whole task: it validates, and a record written for its declared
+    columns (paths included) loads from each of its local files with the answer it was given."""
     blocks = re.findall(r"```yaml\n(.*?)```", readme_tasks_section(), re.S)
     assert blocks, "no ```yaml example in the README's Tasks and data section"
     for i, block in enumerate(blocks):
         cfg = task_from_yaml(tmp_path / f"conf/task/example{i}.yaml", block)
-        if cfg.kind != "classification" or cfg.local is None or cfg.local.format not in ("csv", "tsv", "jsonl"):
-            continue  # validated; data is written below for the flat formats of a classification task
+        made = _record(cfg)
+        if made is None or cfg.local is None:
+            continue  # validated; no record is made up for this kind or format
+        record, answer = made
         for split in cfg.local.files:
             local = cfg.local.of(split)
-            row = {column: "some text" for column in cfg.columns.values()} | {
-                cfg.columns["label"]: list(cfg.labels)[-1]
-            }
-            write(tmp_path / "data" / local.dir / local.files[split], _file(local, row))
+            write(tmp_path / "data" / local.dir / local.files[split], _file(local, record))
             [ex] = load_split(cfg, split, "local", tmp_path / "data")
-            assert ex.label == len(cfg.labels) - 1
+            assert (ex.label if ex.target is None else ex.target) == answer, (block, split)
+
+
+def _record(cfg):
+    """(a record holding every column `cfg` declares, the answer it should load as), or None."""
+    columns, fmt = cfg.columns, cfg.local.format if cfg.local else None
+    values = {field: "some text" for field in columns}
+    if cfg.kind == "classification":
+        values["label"] = _data_value(cfg.label_values, list(cfg.labels)[-1])
+        answer = len(cfg.labels) - 1
+    elif cfg.kind == "multiple_choice":
+        values.update({field: ["one", "two"] for field in cfg.choices[:1]})
+        if "choice_labels" in columns:
+            values.update(choice_labels=["A", "B"], label="B")
+        elif cfg.label_values:
+            values["label"] = _data_value(cfg.label_values, 1)
+        else:  # the column name of the second choice
+            values["label"] = columns[cfg.choices[1]]
+        answer = 1
+    elif cfg.kind == "generation":
+        values["target"], answer = "the answer", "the answer"
+    else:
+        return None
+    record = {}
+    for field, spec in columns.items():
+        _put(record, steps(spec) or (("key", spec),), values[field])
+    flat = all(not isinstance(v, (list, dict)) for v in record.values())
+    return (record, answer) if fmt == "jsonl" or (fmt in ("csv", "tsv") and flat) else None
+
+
+def _data_value(label_values, meaning):
+    """The data value that `label_values` maps to `meaning` (the meaning itself without a map)."""
+    return next((k for k, v in (label_values or {}).items() if v == meaning), meaning)
+
+
+def _put(node, path, value) -> None:
+    """Write `value` where the column path `path` (ptlab.data.columns.steps) reads it."""
+    (step, arg), rest = path[0], path[1:]
+    empty = (lambda: {}) if rest and rest[0][0] == "key" else (lambda: [])
+    if step == "key" and not rest:
+        node[arg] = value
+    elif step == "key":
+        _put(node.setdefault(arg, empty()), rest, value)
+    else:  # a list: each item (or item N) holds one value
+        items = list(enumerate(value)) if step == "each" else [(arg, value)]
+        node.extend(empty() if rest else None for _ in range(max(i for i, _ in items) + 1 - len(node)))
+        for i, item in items:
+            if rest:
+                _put(node[i], rest, item)
+            else:
+                node[i] = item
 
 
 def _file(local, row) -> str:
@@ -170,7 +238,7 @@ def _file(local, row) -> str:
         return json.dumps(row) + "\n"
     sep = "\t" if local.format == "tsv" else ","
     header = "" if local.names else sep.join(row) + "\n"
-    return header + sep.join(row[c] for c in (local.names or row)) + "\n"
+    return header + sep.join(str(row[c]) for c in (local.names or row)) + "\n"
 
 
 def test_the_readmes_label_values_examples_work_as_written(tmp_path):
@@ -184,15 +252,9 @@ def test_the_readmes_label_values_examples_work_as_written(tmp_path):
     for i, example in enumerate(examples):
         values = OmegaConf.to_container(OmegaConf.create(f"v: {example}"))["v"]
         labels = ", ".join(f"{name}: ' {name}'" for name in dict.fromkeys(values.values()))
-        cfg = task_from_yaml(
-            tmp_path / f"t{i}.yaml",
-            f"labels: {{{labels}}}\nlabel_values: {example}\n"
-            f"local: {{dir: d{i}, format: jsonl, files: {{train: t.jsonl}}}}\n",
-        )
-        write(
-            tmp_path / f"d{i}/t.jsonl", "".join(json.dumps({"text": "x", "label": k}) + "\n" for k in cfg.label_values)
-        )
-        names = list(cfg.labels)
-        assert [names[ex.label] for ex in load_split(cfg, "train", "local", tmp_path)] == list(
-            cfg.label_values.values()
-        )
+        yaml = TEXT_TASK.format(dir=f"d{i}") + f"labels: {{{labels}}}\nlabel_values: {example}\n"
+        cfg = task_from_yaml(tmp_path / f"t{i}.yaml", yaml)
+        rows = [json.dumps({"text": "x", "label": k}) + "\n" for k in cfg.label_values]
+        write(tmp_path / f"d{i}/t.jsonl", "".join(rows))
+        names = [list(cfg.labels)[ex.label] for ex in load_split(cfg, "train", "local", tmp_path)]
+        assert names == list(cfg.label_values.values())
