@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
+from cli import ptlab_ok, record, run_dirs
 from ptlab import resolvers
 from ptlab.data.columns import steps
 from ptlab.data.sources import load_split
@@ -36,6 +37,47 @@ def test_a_headerless_tsv_for_train_and_a_csv_with_a_header_for_test(tmp_path):
         ("bad film", 0),
     ]
     assert [(e.fields["text"], e.label) for e in load_split(cfg, "test", "local", tmp_path)] == [("fine, really", 1)]
+
+
+PER_SPLIT_TASK = """\
+name: reviews
+kind: classification
+local:
+  dir: reviews
+  format: csv
+  files:
+    train: {file: train.tsv, format: tsv, names: [label, text]}
+    validation: dev.csv
+columns: {text: text, label: label}
+labels: {neg: " bad", pos: " good"}
+template: "{text} ->"
+metrics: [accuracy]
+main_metric: accuracy
+"""
+
+
+@pytest.mark.slow
+def test_a_format_per_split_runs_through_the_cli_and_fingerprints_each_file(tmp_path, cli_cache):
+    """Until issue 24 this task failed in validation with `TypeError: unhashable type: 'dict'`."""
+    write(tmp_path / "conf/task/reviews.yaml", PER_SPLIT_TASK)
+    write(tmp_path / "data/reviews/train.tsv", "".join(f"{g}\tfilm {i}\n" for i, g in enumerate(["pos", "neg"] * 4)))
+    write(tmp_path / "data/reviews/dev.csv", 'text,label\n"fine, really",pos\nawful,neg\n')
+    log_dir = tmp_path / "runs"
+    ptlab_ok(
+        f"--config-dir={tmp_path / 'conf'}",
+        "task=reviews",
+        "model=tiny-llama",
+        "method=in_context",
+        "data.k=2",
+        f"paths.data_dir={tmp_path / 'data'}",
+        log_dir=log_dir,
+        cache=cli_cache,
+    )
+    [run_dir] = run_dirs(log_dir)
+    result = record(run_dir)
+    assert result["status"] == "completed" and result["data"]["validation"] == 2
+    files = result["fingerprint"]["data_files"]
+    assert (files["train"]["file"], files["validation"]["file"]) == ("reviews/train.tsv", "reviews/dev.csv")
 
 
 @pytest.mark.parametrize(
