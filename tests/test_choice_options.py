@@ -77,6 +77,61 @@ def test_a_bad_label_scheme_is_one_config_error_naming_the_key(overrides, said, 
     assert said in line, line
 
 
+COPA_ROW = {"premise": "The sun rose.", "choice1": "The grass glowed.", "choice2": "Birds sang.", "question": "effect"}
+
+
+@pytest.mark.parametrize(
+    "overrides, prompt, continuations",
+    [
+        (
+            ["task.template=options"],
+            "The sun rose.\nWhat was the effect?\nA. The grass glowed.\nB. Birds sang.\nAnswer:",
+            [" A", " B"],
+        ),
+        (
+            ["task.template=options", "task.templates.options.choice_labels=numbers"],
+            "The sun rose.\nWhat was the effect?\n1. The grass glowed.\n2. Birds sang.\nAnswer:",
+            [" 1", " 2"],
+        ),
+        (  # a template of its own choice_template: lm-eval's double space, only where it is selected
+            ["+task.templates.connective.choice_template='  {choice}'"],
+            "The sun rose therefore",
+            ["  the grass glowed.", "  birds sang."],
+        ),
+        (
+            ["task.template=question"],
+            "Premise: The sun rose.\nWhat was the effect? The effect was that",
+            [" the grass glowed.", " birds sang."],
+        ),
+    ],
+    ids=["letters", "numbers", "own-choice-template", "task-choice-template"],
+)
+def test_the_selected_template_frames_the_prompt_and_what_is_scored(compose_run, overrides, prompt, continuations):
+    from ptlab.kinds import kind_of
+
+    run = compose_run("task=copa", "model=tiny-llama", "method=zero_shot", *overrides)
+    kind = kind_of(run.task)
+    ex = kind.example({**COPA_ROW, "label": 1}, "copa:1")
+    assert run.task.selected.text.format(**ex.fields) == prompt
+    assert kind.continuations(ex) == continuations
+    assert kind.answer_text(ex) == kind.continuations(ex)[1]
+
+
+def test_in_context_demonstrations_answer_with_the_gold_label(compose_run):
+    from ptlab.build import build_run
+
+    _, module = build_run(
+        compose_run("model=tiny-llama", "method=in_context", "task=copa", "task.template=options", "data.k=2")
+    )
+    demos = module.method.demonstrations
+    text = module.method.context_text(module.reader, demos)
+    assert text == "".join(
+        f"{d.fields['premise']}\nWhat was the {d.fields['question']}?\nA. {d.choices[0]}\nB. {d.choices[1]}\n"
+        f"Answer: {'AB'[d.label]}\n\n"
+        for d in demos
+    )
+
+
 LISTED_TASK = """\
 name: listed
 kind: multiple_choice
