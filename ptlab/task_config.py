@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, ClassVar, Dict, List, Optional
 
 from ptlab.errors import ConfigError, did_you_mean, positive
 
@@ -207,11 +207,13 @@ class TaskConfig:
     # The selection split carved from train (best checkpoint, early stopping, tuning choose on it),
     # so that the declared `test` split is only ever reported.
     validation_from_train: Optional[CarvedValidation] = None
+    # The schema of one template: a kind may extend it (multiple choice: how its choices are framed).
+    template_type: ClassVar[type] = TemplateConfig
 
     @property
     def selected(self) -> TemplateConfig:
         """The template every method on this run uses."""
-        return self.templates[self.template] if self.templates else TemplateConfig(self.template)
+        return self.templates[self.template] if self.templates else self.template_type(self.template)
 
     def check(self) -> None:
         if self.hub is None and self.local is None:

@@ -15,6 +15,9 @@ knows as SEQ_CLS, so every peft method applies as on classification. `accuracy` 
 choice's summed log-probability, `accuracy_norm` its per-token mean, `accuracy_char_norm` its sum
 per character of the choice as written (lm-eval's acc_norm; LMs only); on an encoder the first
 two are the head's log-softmax over the choices.
+
+A template may instead list the choices under labels and score each label (MMLU style): the
+framing is the template's (ptlab/kinds/choice_options.py), so one task may hold both.
 """
 
 from __future__ import annotations
@@ -25,15 +28,18 @@ from typing import Any, Dict, List
 from ptlab.config import Family
 from ptlab.task_config import TaskConfig
 from ptlab.errors import ConfigError, DataError
-from ptlab.kinds import Head, MetricSpec, TaskKind, check_format, is_integer, text, type_mismatch, value_key
+from ptlab.kinds import Head, MetricSpec, TaskKind, choice_options, is_integer, text, type_mismatch, value_key
+from ptlab.kinds.choice_options import OPTIONS, ChoiceTemplateConfig
 from ptlab.kinds.classification import example_scores
 
 
 @dataclass
 class MultipleChoiceTaskConfig(TaskConfig):
     choices: List[str] = field(default_factory=list)  # task.columns fields holding the choices, in order
-    choice_template: str = " {choice}"  # how a choice is written after the prompt
+    choice_template: str = " {choice}"  # how a choice is written after the prompt (a template may say otherwise)
     lowercase_first: bool = False  # lower-case each choice's first character (lm-eval's COPA prompt)
+    templates: Dict[str, ChoiceTemplateConfig] = field(default_factory=dict)
+    template_type = ChoiceTemplateConfig
 
 
 def _accuracy(task):
@@ -59,6 +65,7 @@ class MultipleChoice(TaskKind):
     action = "rank answer choices"
     answer_columns = ("label",)
     reads_label_values = True
+    encoding_version = 2  # an encoded row holds the continuations scored (a label, or the choice's text)
     metrics = {
         "accuracy": MetricSpec("accuracy", _accuracy, _reading("sum")),
         "accuracy_norm": MetricSpec("accuracy_norm", _accuracy, _reading("mean")),
@@ -78,8 +85,8 @@ class MultipleChoice(TaskKind):
                 raise ConfigError(
                     f"task.choices names {name!r}, which is not a field of task.columns: {list(task.columns)}"
                 )
-        if "choice" not in check_format(task.choice_template, ["choice"], "task.choice_template"):
-            raise ConfigError(f"task.choice_template={task.choice_template!r} must use {{choice}}")
+        for name, template in task.templates.items() or [(None, task.selected)]:
+            choice_options.check(template, name, task.choice_template, len(task.choices), self._options_taken())
         if CHOICE_LABELS in task.columns and task.label_values is not None:
             raise ConfigError(
                 f"task.label_values and task.columns.{CHOICE_LABELS}: the label is looked up among each example's "
@@ -99,7 +106,12 @@ class MultipleChoice(TaskKind):
         return 1  # an encoder scores one (prompt, choice) pair per sequence
 
     def template_fields(self) -> List[str]:
-        return [f for f in super().template_fields() if f not in self.task.choices and f != CHOICE_LABELS]
+        listing = [] if self._options_taken() else [OPTIONS]
+        return [f for f in super().template_fields() if f not in self.task.choices and f != CHOICE_LABELS] + listing
+
+    def _options_taken(self) -> bool:
+        """Whether the task has a field of its own called `options`: then `{options}` is that field."""
+        return OPTIONS in self.task.columns or OPTIONS in self.task.derived
 
     # --- data ---
     def example(self, record: Dict[str, Any], where: str):
@@ -111,7 +123,12 @@ class MultipleChoice(TaskKind):
             label = self._labelled(value, record[self.task.columns[CHOICE_LABELS]], len(choices), where)
         else:
             label = self._position(value, names, len(choices), where)
-        return Example(fields=self.fields(record, where), label=label, choices=choices, where=where)
+        fields = self.fields(record, where)
+        template = self.task.selected
+        if template.choice_labels is not None:
+            key = f"task.templates.{self.task.template}.choice_labels"
+            fields[OPTIONS] = choice_options.listing(template, choices, where, key)
+        return Example(fields=fields, label=label, choices=choices, where=where)
 
     def _choices(self, record: Dict[str, Any], where: str) -> tuple:
         """The example's choices, and the data column naming each (None where a column holds a list)."""
@@ -178,20 +195,27 @@ class MultipleChoice(TaskKind):
             raise DataError(f"{said} is choice position {position}, but this example has {count} choices")
         return position
 
-    def choice_text(self, choice: str) -> str:
-        """A choice as written after the prompt."""
+    def choice_text(self, choice: str, label: str = "") -> str:
+        """A choice as written after the prompt, under `label` where the template lists options."""
         if self.task.lowercase_first:
             choice = choice[:1].lower() + choice[1:]
-        return self.task.choice_template.format(choice=choice)
+        written = self.task.selected.choice_template
+        return (self.task.choice_template if written is None else written).format(choice=choice, label=label)
+
+    def continuations(self, ex) -> List[str]:
+        """What the model is scored on for each of the example's choices: its text, or its label."""
+        scheme = self.task.selected.choice_labels
+        shown = choice_options.labels(scheme, len(ex.choices)) if scheme is not None else [""] * len(ex.choices)
+        return [self.choice_text(c, label) for c, label in zip(ex.choices, shown)]
 
     def answer_text(self, ex) -> str:
-        return self.choice_text(ex.choices[ex.label])
+        return self.continuations(ex)[ex.label]
 
     # --- model side ---
     def encode(self, reader, ex, train: bool) -> Dict[str, Any]:
-        texts = [self.choice_text(c) for c in ex.choices]
+        texts = self.continuations(ex)
         # An encoder's prompt_ids only sort batches by length: it reads the (prompt, choice) pairs.
-        row = {"prompt_ids": reader.encode_prompt(ex), "label": ex.label, "choices": ex.choices}
+        row = {"prompt_ids": reader.encode_prompt(ex), "label": ex.label, "choices": ex.choices, "continuations": texts}
         if not reader.has_lm_head:
             prompt = reader.prompt_text(ex)
             return {**row, "pairs": [reader.encode_pair(prompt, t.strip()) for t in texts], "answer_ids": []}
@@ -209,7 +233,7 @@ class MultipleChoice(TaskKind):
         import torch
 
         labels = torch.tensor([r["label"] for r in rows])
-        shown = {} if train else {"prompt": [r["prompt"] for r in rows], "choices": [r["choices"] for r in rows]}
+        shown = {} if train else {k: [r[k] for r in rows] for k in ("prompt", "choices", "continuations")}
         if reader.has_lm_head:
             prompts = [r["prompt_ids"] for r in rows]
             if train:
@@ -245,17 +269,17 @@ class MultipleChoice(TaskKind):
         out = {"sum": summed, "mean": mean, "gold": batch["label"].to(summed.device)}
         if reader.has_lm_head:
             width = summed.shape[1]
-            chars = [[len(self.choice_text(c)) for c in cs] + [1] * (width - len(cs)) for cs in batch["choices"]]
+            chars = [[len(c) for c in cs] + [1] * (width - len(cs)) for cs in batch["continuations"]]
             out["char"] = summed / torch.tensor(chars, device=summed.device)
         rows = []
-        for prompt, choices, gold, s, m in zip(
-            batch["prompt"], batch["choices"], out["gold"].tolist(), summed.tolist(), mean.tolist()
-        ):
+        shown = zip(batch["prompt"], batch["choices"], batch["continuations"], out["gold"].tolist())
+        for (prompt, choices, scored, gold), s, m in zip(shown, summed.tolist(), mean.tolist()):
             scores = s[: len(choices)]
             rows.append(
                 {
                     "prompt": prompt,
                     "choices": choices,
+                    "continuations": scored,  # the text each choice was scored as, after the prompt
                     "gold": gold,
                     "scores": scores,
                     "scores_norm": m[: len(choices)],
