@@ -30,36 +30,36 @@ needs_copa = pytest.mark.skipif(not (REAL_DATA / "copa").is_dir(), reason=f"COPA
     "overrides, said",
     [
         (
-            ["task=copa", "task.template=options", "task.templates.options.choice_labels=[A]"],
-            "task.templates.options.choice_labels (set on the command line): [A] labels 1 option, but "
+            ["task=copa", "task.template=options", "task.templates.options.option_labels=[A]"],
+            "task.templates.options.option_labels (set on the command line): [A] labels 1 option, but "
             "task.choices names 2 choice columns",
         ),
         (
-            ["task=copa", "task.template=options", "task.templates.options.choice_labels=roman"],
-            "task.templates.options.choice_labels (set on the command line): 'roman' is not a label scheme",
+            ["task=copa", "task.template=options", "task.templates.options.option_labels=roman"],
+            "task.templates.options.option_labels (set on the command line): 'roman' is not a label scheme",
         ),
         (
-            ["task=copa", "task.templates.options.choice_labels=[A,A]"],  # an unselected template is checked too
-            "task.templates.options.choice_labels (set on the command line): [A, A] repeats a label",
+            ["task=copa", "task.templates.options.option_labels=[A,A]"],  # an unselected template is checked too
+            "task.templates.options.option_labels (set on the command line): [A, A] repeats a label",
         ),
         (
-            ["task=copa", "task.template=options", "task.templates.options.choice_labels=null"],
-            f"task.templates.options.text (in {COPA}) lists {{options}}, but task.templates.options.choice_labels "
+            ["task=copa", "task.template=options", "task.templates.options.option_labels=null"],
+            f"task.templates.options.text (in {COPA}) lists {{options}}, but task.templates.options.option_labels "
             f"is not set",
         ),
         (
-            ["task=copa", "+task.templates.connective.choice_labels=letters"],
-            "task.templates.connective.choice_labels (set on the command line) labels options that "
+            ["task=copa", "+task.templates.connective.option_labels=letters"],
+            "task.templates.connective.option_labels (set on the command line) labels options that "
             "task.templates.connective.text never lists: put {options} in it",
         ),
         (
             ["task=copa", "task.choice_template=' {label}'"],
             "task.choice_template (set on the command line) scores {label} after task.templates.connective.text, "
-            "but task.templates.connective.choice_labels is not set",
+            "but task.templates.connective.option_labels is not set",
         ),
         (  # a classification template has no options to label: its schema has no such key
-            ["task=rte", "+task.templates.follows.choice_labels=letters"],
-            "unknown key task.templates.follows.choice_labels",
+            ["task=rte", "+task.templates.follows.option_labels=letters"],
+            "unknown key task.templates.follows.option_labels",
         ),
     ],
     ids=[
@@ -89,7 +89,7 @@ COPA_ROW = {"premise": "The sun rose.", "choice1": "The grass glowed.", "choice2
             [" A", " B"],
         ),
         (
-            ["task.template=options", "task.templates.options.choice_labels=numbers"],
+            ["task.template=options", "task.templates.options.option_labels=numbers"],
             "The sun rose.\nWhat was the effect?\n1. The grass glowed.\n2. Birds sang.\nAnswer:",
             [" 1", " 2"],
         ),
@@ -142,7 +142,7 @@ choices: [choices]
 label_values: {A: 0, B: 1, C: 2, D: 3}
 template: abc
 templates:
-  abc: {text: "Question: {question}\\n{options}\\nAnswer:", choice_labels: [A, B, C], choice_template: " {label}"}
+  abc: {text: "Question: {question}\\n{options}\\nAnswer:", option_labels: [A, B, C], choice_template: " {label}"}
 metrics: [accuracy]
 main_metric: accuracy
 """
@@ -167,7 +167,7 @@ def test_more_choices_than_labels_in_the_data_names_file_and_line(tmp_path):
         timeout=CONFIG_TIMEOUT,
     )
     line = error_line(proc)
-    assert f"{data / 'train.jsonl'}:3: 4 choices, but task.templates.abc.choice_labels=[A, B, C] labels only 3" in line
+    assert f"{data / 'train.jsonl'}:3: 4 choices, but task.templates.abc.option_labels=[A, B, C] labels only 3" in line
 
 
 def _copa_head(tmp_path: Path, n: int) -> Path:

@@ -29,6 +29,7 @@ class Example:
     where: str = ""  # "path/to/file:LINE" or "hub:<path>/<split>[i]", for error messages
     references: Optional[List[str]] = None  # generation eval: every reference of this source
     choices: Optional[List[str]] = None  # multiple choice: this example's candidate answers
+    choice_labels: Optional[List[str]] = None  # multiple choice: the label each choice is listed and scored under
     tokens: Optional[List[str]] = None  # token classification: the words
     tags: Optional[List[int]] = None  # token classification: one tag index per word
 

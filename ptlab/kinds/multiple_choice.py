@@ -16,7 +16,8 @@ choice's summed log-probability, `accuracy_norm` its per-token mean, `accuracy_c
 per character of the choice as written (lm-eval's acc_norm; LMs only); on an encoder the first
 two are the head's log-softmax over the choices.
 
-A template may instead list the choices under labels and score each label (MMLU style): the
+A template may instead list the choices under labels and score each label (MMLU style): its own
+`option_labels`, else each example's labels from the data (`task.columns.choice_labels`). The
 framing is the template's (ptlab/kinds/choice_options.py), so one task may hold both.
 """
 
@@ -29,7 +30,7 @@ from ptlab.config import Family
 from ptlab.task_config import TaskConfig
 from ptlab.errors import ConfigError, DataError
 from ptlab.kinds import Head, MetricSpec, TaskKind, choice_options, is_integer, text, type_mismatch, value_key
-from ptlab.kinds.choice_options import OPTIONS, ChoiceTemplateConfig
+from ptlab.kinds.choice_options import CHOICE_LABELS, OPTIONS, ChoiceTemplateConfig
 from ptlab.kinds.classification import example_scores
 
 
@@ -52,8 +53,6 @@ def _reading(score: str):
     """Feed a metric whether the choice with the highest `score` is the gold one."""
     return lambda metric, out: metric.update((out[score].argmax(-1) == out["gold"]).float())
 
-
-CHOICE_LABELS = "choice_labels"  # the task.columns field of per-example choice labels the label names one of
 
 # Every metric here is a mean over examples: a prediction row carries each one's per-example value.
 PER_EXAMPLE = {"accuracy": "sum", "accuracy_norm": "mean", "accuracy_char_norm": "char"}
@@ -86,7 +85,8 @@ class MultipleChoice(TaskKind):
                     f"task.choices names {name!r}, which is not a field of task.columns: {list(task.columns)}"
                 )
         for name, template in task.templates.items() or [(None, task.selected)]:
-            choice_options.check(template, name, task.choice_template, len(task.choices), self._options_taken())
+            own = CHOICE_LABELS in task.columns
+            choice_options.check(template, name, task.choice_template, len(task.choices), self._options_taken(), own)
         if CHOICE_LABELS in task.columns and task.label_values is not None:
             raise ConfigError(
                 f"task.label_values and task.columns.{CHOICE_LABELS}: the label is looked up among each example's "
@@ -118,17 +118,21 @@ class MultipleChoice(TaskKind):
         from ptlab.data.sources import Example
 
         choices, names = self._choices(record, where)
-        value = record[self.task.columns["label"]]
-        if CHOICE_LABELS in self.task.columns:
-            label = self._labelled(value, record[self.task.columns[CHOICE_LABELS]], len(choices), where)
+        columns = self.task.columns
+        value, own = record[columns["label"]], None
+        if CHOICE_LABELS in columns:
+            marks = record[columns[CHOICE_LABELS]]
+            label = self._labelled(value, marks, len(choices), where)
+            own = [text(mark, columns[CHOICE_LABELS], where) for mark in marks]
         else:
             label = self._position(value, names, len(choices), where)
-        fields = self.fields(record, where)
         template = self.task.selected
-        if template.choice_labels is not None:
-            key = f"task.templates.{self.task.template}.choice_labels"
-            fields[OPTIONS] = choice_options.listing(template, choices, where, key)
-        return Example(fields=fields, label=label, choices=choices, where=where)
+        key = f"task.templates.{self.task.template}.option_labels"
+        shown = choice_options.shown(template, own, len(choices), where, key)
+        fields = self.fields(record, where)
+        if shown is not None and choice_options.lists(template, self._options_taken()):
+            fields[OPTIONS] = choice_options.listing(template, shown, choices)
+        return Example(fields=fields, label=label, choices=choices, choice_labels=shown, where=where)
 
     def _choices(self, record: Dict[str, Any], where: str) -> tuple:
         """The example's choices, and the data column naming each (None where a column holds a list)."""
@@ -204,8 +208,7 @@ class MultipleChoice(TaskKind):
 
     def continuations(self, ex) -> List[str]:
         """What the model is scored on for each of the example's choices: its text, or its label."""
-        scheme = self.task.selected.choice_labels
-        shown = choice_options.labels(scheme, len(ex.choices)) if scheme is not None else [""] * len(ex.choices)
+        shown = ex.choice_labels or [""] * len(ex.choices)
         return [self.choice_text(c, label) for c, label in zip(ex.choices, shown)]
 
     def answer_text(self, ex) -> str:
