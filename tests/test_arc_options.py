@@ -7,16 +7,12 @@ import os
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 
-import json
-
 import pytest
 import yaml
 
-from cli import ptlab_ok, record, run_dirs
 from ptlab.data.sources import load_split
 from ptlab.errors import ConfigError
-from test_declared_data import ARC, ARC_GOLD, ARC_TASK, arc_data, arc_task
-from test_task_yaml import write
+from test_declared_data import ARC, ARC_GOLD, ARC_TASK, arc_data, arc_predictions, arc_task
 
 LISTED = "Question: {question}\n{options}\nAnswer:"
 
@@ -29,20 +25,7 @@ def _prompt(stem, choices, marks) -> str:
 def test_arc_options_are_listed_and_scored_under_each_questions_own_labels(tmp_path, cli_cache):
     task = yaml.safe_load(ARC_TASK.format(name="arc_listed"))
     task.update(template=LISTED, choice_template=" {label}")  # no option_labels: the data's labels
-    write(tmp_path / "conf/task/arc_listed.yaml", yaml.safe_dump(task, sort_keys=False))
-    log_dir = tmp_path / "runs"
-    ptlab_ok(
-        f"--config-dir={tmp_path / 'conf'}",
-        "task=arc_listed",
-        "model=tiny-llama",
-        "method=zero_shot",
-        f"paths.data_dir={arc_data(tmp_path / 'data')}",
-        log_dir=log_dir,
-        cache=cli_cache,
-    )
-    [run_dir] = run_dirs(log_dir)
-    assert record(run_dir)["status"] == "completed"
-    rows = [json.loads(line) for line in (run_dir / "predictions_val.jsonl").read_text().splitlines()]
+    rows = arc_predictions(tmp_path, cli_cache, "arc_listed", yaml.safe_dump(task, sort_keys=False))
     by_prompt = {row["prompt"]: row for row in rows}  # evaluation batches are length-sorted
     assert len(by_prompt) == len(ARC)
     for (stem, choices, _), gold in zip(ARC, ARC_GOLD):

@@ -162,13 +162,14 @@ def test_a_bad_path_through_the_cli_is_one_error_line(tmp_path, cli_cache):
     assert f"{path}:6: task.columns.choices='question.choices[].text': question has no key 'choices'" in line, line
 
 
-@pytest.mark.slow
-def test_arc_declared_in_yaml_alone_runs_zero_shot_through_the_cli(tmp_path, cli_cache):
-    write(tmp_path / "conf/task/arc_mini.yaml", ARC_TASK.format(name="arc_mini"))
+def arc_predictions(tmp_path, cli_cache, name: str, task_yaml: str) -> list:
+    """The dev predictions of zero-shot tiny-llama through the CLI on the ARC fixture, read by the
+    task `name` that `task_yaml` declares."""
+    write(tmp_path / f"conf/task/{name}.yaml", task_yaml)
     log_dir = tmp_path / "runs"
     ptlab_ok(
         f"--config-dir={tmp_path / 'conf'}",
-        "task=arc_mini",
+        f"task={name}",
         "model=tiny-llama",
         "method=zero_shot",
         f"paths.data_dir={arc_data(tmp_path / 'data')}",
@@ -177,7 +178,12 @@ def test_arc_declared_in_yaml_alone_runs_zero_shot_through_the_cli(tmp_path, cli
     )
     [run_dir] = run_dirs(log_dir)
     assert record(run_dir)["status"] == "completed"
-    rows = [json.loads(line) for line in (run_dir / "predictions_val.jsonl").read_text().splitlines()]
+    return [json.loads(line) for line in (run_dir / "predictions_val.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.slow
+def test_arc_declared_in_yaml_alone_runs_zero_shot_through_the_cli(tmp_path, cli_cache):
+    rows = arc_predictions(tmp_path, cli_cache, "arc_mini", ARC_TASK.format(name="arc_mini"))
     by_prompt = {row["prompt"]: row for row in rows}  # evaluation batches are length-sorted
     for (stem, choices, _), gold in zip(ARC, ARC_GOLD):
         [row] = [r for p, r in by_prompt.items() if stem in p]
