@@ -7,8 +7,9 @@ the YAML onto the kind's schema and runs each part's `check` before anything loa
 from __future__ import annotations
 
 import string
-from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, ClassVar, Dict, List, Optional
 
 from ptlab.errors import ConfigError, did_you_mean, positive
 
@@ -57,32 +58,85 @@ class SplitBy:
                     )
 
 
+# A format's options in `local` (or in one split's `files` entry), with their unset values.
+FORMAT_OPTIONS = {"names": None, "pattern": None, "separator": None, "skip_lines": 0}
+SPLIT_KEYS = ["file", "format", *FORMAT_OPTIONS]  # what a split's `files` entry may set
+
+
 @dataclass
 class LocalSource:
     dir: str  # relative to the data directory
-    format: str  # a format in ptlab/data/formats/ (tsv, csv, jsonl, lines, conll, squad, parallel)
-    files: Dict[str, str] = field(default_factory=dict)  # ptlab split -> file name
+    format: Optional[str] = None  # a format in ptlab/data/formats/ (tsv, csv, jsonl, lines, conll, squad, parallel)
+    # ptlab split -> file name, or {file: name, format: ..., names: ...}: a split whose file has its own
+    # format or options (a headerless tsv for train, a csv with a header for test); what it sets
+    # replaces the block's value (names: null drops the block's names).
+    files: Dict[str, Any] = field(default_factory=dict)
     # Column names of a headerless file (tsv/csv/lines with a separator), of a CoNLL file's columns,
     # or (parallel) the file suffixes, one column per side.
     names: Optional[List[str]] = None
     pattern: Optional[str] = None  # lines: a regex whose named groups are the columns
     separator: Optional[str] = None  # lines: split each line into `names` at the first len(names)-1
+    skip_lines: int = 0  # lines: leading lines that are not records (a header)
     split_by: Optional[SplitBy] = None  # carve splits from one file by groups of a column
 
-    def check(self) -> None:
+    def file(self, split: str) -> str:
+        """The file name `split` reads."""
+        entry = self.files[split]
+        return entry["file"] if isinstance(entry, dict) else entry
+
+    def of(self, split: str) -> "LocalSource":
+        """`split`'s own source: the block with the format and options its `files` entry sets."""
+        entry = self.files[split]
+        own = {k: v for k, v in entry.items() if k != "file"} if isinstance(entry, dict) else {}
+        return replace(self, files={split: self.file(split)}, **own)
+
+    def paths(self, folder: Path, split: str) -> List[Path]:
+        """The files `split` reads in the task folder (a parallel pair: two)."""
         from ptlab.data.formats import format_of
 
+        one = self.of(split)
+        return format_of(one).paths(folder, one.files[split], one)
+
+    def check(self) -> None:
+        for split, entry in self.files.items():
+            key = f"task.local.files.{split}"
+            if isinstance(entry, dict):
+                unknown = [k for k in entry if k not in SPLIT_KEYS]
+                if unknown:
+                    raise ConfigError(
+                        f"unknown key {key}.{unknown[0]}{did_you_mean(unknown[0], SPLIT_KEYS, f'{key}.')}"
+                    )
+                if not isinstance(entry.get("file"), str):
+                    raise ConfigError(f"{key} needs file: <the split's file name> beside its format and options")
+            elif not isinstance(entry, str):
+                raise ConfigError(f"{key}={entry!r}: a file name, or {{file: <name>, format: <format>, ...}}")
+            try:
+                self.of(split)._check_format(entry if isinstance(entry, dict) else {})
+            except ConfigError as err:
+                raise (ConfigError(f"{key}: {err}") if isinstance(entry, dict) else err) from None
+        if not self.files:
+            self._check_format({})
+        files = {split: self.file(split) for split in self.files}
+        if self.split_by is not None:
+            self.split_by.check(files)
+        elif len(set(files.values())) < len(files):
+            SplitBy("", {}).check(files)  # two splits, one file: an error naming them
+
+    def _check_format(self, entry: Dict[str, Any]) -> None:
+        """The format exists and takes every option set (`entry`: what a split's files entry sets)."""
+        from ptlab.data.formats import format_of
+
+        if self.format is None:
+            raise ConfigError("task.local.format is required (or a format in every task.local.files entry)")
         fmt = format_of(self)
-        for key in ("names", "pattern", "separator"):
-            if getattr(self, key) is not None and key not in fmt.uses:
+        for key, unset in FORMAT_OPTIONS.items():
+            if getattr(self, key) != unset and key not in fmt.uses:
+                drop = "null" if unset is None else unset
+                hint = "" if key in entry else f" (set {key}: {drop} in this split's entry to drop the task's)"
                 raise ConfigError(
-                    f"task.local.{key} is not an option of format {self.format!r} (it reads {list(fmt.uses)})"
+                    f"task.local.{key} is not an option of format {self.format!r} (it reads {list(fmt.uses)}){hint}"
                 )
         fmt.check(self)
-        if self.split_by is not None:
-            self.split_by.check(self.files)
-        elif len(set(self.files.values())) < len(self.files):
-            SplitBy("", {}).check(self.files)  # two splits, one file: an error naming them
 
 
 @dataclass
@@ -157,11 +211,13 @@ class TaskConfig:
     # The selection split carved from train (best checkpoint, early stopping, tuning choose on it),
     # so that the declared `test` split is only ever reported.
     validation_from_train: Optional[CarvedValidation] = None
+    # The schema of one template: a kind may extend it (multiple choice: how its choices are framed).
+    template_type: ClassVar[type] = TemplateConfig
 
     @property
     def selected(self) -> TemplateConfig:
         """The template every method on this run uses."""
-        return self.templates[self.template] if self.templates else TemplateConfig(self.template)
+        return self.templates[self.template] if self.templates else self.template_type(self.template)
 
     def check(self) -> None:
         if self.hub is None and self.local is None:

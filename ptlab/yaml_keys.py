@@ -5,11 +5,17 @@ keys: `{0: neg, 0: pos}`, `{true: a, 1: b}` (True == 1) or `{1: a, 1.0: b}` woul
 entry without a word (in `task.label_values`, a class). `install()` makes the loader behind
 OmegaConf.load, and so every config file Hydra composes, refuse them, naming the file, the line
 and the key's path in the file.
+
+The same loader reads booleans as YAML 1.2 (and Hydra's command line) do: only true/false. YAML
+1.1's yes/no/on/off stay words, so `label_values: {true: yes, false: no}` maps a JSON boolean to the
+labels "yes" and "no", as written; a typed boolean field still takes yes/no (OmegaConf converts).
 """
 
 from __future__ import annotations
 
 from typing import Any, Callable, Dict, Set
+
+import re
 
 import yaml
 from omegaconf import _utils
@@ -17,6 +23,8 @@ from omegaconf import _utils
 from ptlab.errors import ConfigError
 
 MERGE = "tag:yaml.org,2002:merge"  # `<<: *anchor`, which PyYAML merges itself
+BOOL = "tag:yaml.org,2002:bool"
+YAML12_BOOL = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
 
 
 def install() -> None:
@@ -27,7 +35,14 @@ def install() -> None:
 
 def _strict(get_loader: Callable[[], Any]) -> Callable[[], Any]:
     def get_strict_loader() -> Any:
-        class StrictKeysLoader(get_loader()):
+        base = get_loader()
+
+        class StrictKeysLoader(base):
+            yaml_implicit_resolvers = {
+                first: [(tag, YAML12_BOOL if tag == BOOL else regexp) for tag, regexp in resolvers]
+                for first, resolvers in base.yaml_implicit_resolvers.items()
+            }
+
             def construct_document(self, node: yaml.Node) -> Any:
                 _check(node, "", self.construct_object, set())
                 return super().construct_document(node)

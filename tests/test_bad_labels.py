@@ -152,10 +152,10 @@ LABEL_VALUE_ERRORS = {
         NUMBERS,
         ["label_values has the keys '1' and '1.0'"],
     ),
-    "yes-is-true": (
+    "yes-beside-true": (  # ptlab reads YAML 1.2 booleans: yes is a word, and a column holds one type
         "{yes: entailment, no: not_entailment, true: not_entailment}",
         GOLD,
-        ["label_values has the keys 'yes' and 'true'"],
+        ["task.label_values: keys ['yes', 'no', True] mix types"],
     ),
     "quoted-1-is-1": (
         "{0: entailment, 1: not_entailment, '1': entailment}",

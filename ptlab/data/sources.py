@@ -15,6 +15,7 @@ from typing import Any, Dict, List, Optional
 from urllib.parse import urlparse
 
 from ptlab.task_config import TaskConfig
+from ptlab.data import columns as paths_in
 from ptlab.data.formats import check_columns, format_of
 from ptlab.errors import DataError
 from ptlab.kinds import kind_of
@@ -28,6 +29,7 @@ class Example:
     where: str = ""  # "path/to/file:LINE" or "hub:<path>/<split>[i]", for error messages
     references: Optional[List[str]] = None  # generation eval: every reference of this source
     choices: Optional[List[str]] = None  # multiple choice: this example's candidate answers
+    choice_labels: Optional[List[str]] = None  # multiple choice: the label each choice is listed and scored under
     tokens: Optional[List[str]] = None  # token classification: the words
     tags: Optional[List[int]] = None  # token classification: one tag index per word
 
@@ -72,7 +74,7 @@ def _how_to_fix(task: TaskConfig, split: str) -> str:
     ways = []
     if task.local is not None and split in task.local.files:
         ways.append(
-            f"set PTLAB_DATA_DIR (or paths.data_dir=...) to a folder holding {task.local.dir}/{task.local.files[split]}"
+            f"set PTLAB_DATA_DIR (or paths.data_dir=...) to a folder holding {task.local.dir}/{task.local.file(split)}"
         )
     if task.hub is not None:
         ways.append(f"make the hub dataset {_hub_label(task)} reachable")
@@ -83,12 +85,11 @@ def _how_to_fix(task: TaskConfig, split: str) -> str:
 
 
 def _load_local(task: TaskConfig, split: str, data_dir: Path) -> List[Example]:
-    local = task.local
+    local = task.local.of(split)
     if not data_dir.is_dir():
         raise DataError(f"data directory {data_dir} does not exist (set by paths.data_dir or PTLAB_DATA_DIR)")
     folder = data_dir / local.dir
-    fmt = format_of(local)
-    paths = fmt.paths(folder, local.files[split], local)
+    paths = local.paths(folder, split)
     if not folder.is_dir():
         raise DataError(f"task folder {folder} does not exist (expected {paths[0]})")
     for path in paths:
@@ -100,7 +101,9 @@ def _load_local(task: TaskConfig, split: str, data_dir: Path) -> List[Example]:
     needed = {f"task.columns.{f}": c for f, c in columns.items()}
     if carve is not None:
         needed["task.local.split_by.column"] = carve.column
-    records = fmt.records(paths, local, needed)
+    records = (
+        (where, paths_in.resolved(r, needed, where)) for where, r in format_of(local).records(paths, local, needed)
+    )
     if carve is not None:
         records = _in_groups(records, carve.column, *carve.groups[split])
     examples = [kind.example(_as_declared(task, columns, record), where) for where, record in records]
@@ -172,8 +175,9 @@ def _load_hub(task: TaskConfig, split: str, data_dir: Optional[Path]) -> List[Ex
     kind, columns = kind_of(task), split_columns(task, split)
     needed = {f"task.columns.{f}": c for f, c in columns.items()}
     check_columns(needed, [rename.get(c, c) for c in ds.column_names], where)
-    rows = (_as_declared(task, columns, {rename.get(k, k): v for k, v in row.items()}) for row in ds)
-    examples = [kind.example(row, f"{where}[{i}]") for i, row in enumerate(rows)]
+    rows = ({rename.get(k, k): v for k, v in row.items()} for row in ds)
+    at = (f"{where}[{i}]" for i in range(len(ds)))
+    examples = [kind.example(_as_declared(task, columns, paths_in.resolved(r, needed, w)), w) for w, r in zip(at, rows)]
     if not examples:
         raise DataError(f"{where}: no rows (split {split!r} of task {task.name} is empty)")
     return examples

@@ -277,10 +277,9 @@ def type_mismatch(values: Optional[Dict[Any, Any]], value: Any) -> str:
     if key is None or len(kinds) != 1 or key[0] in kinds:
         return ""
     [kind] = kinds
-    quote = "; YAML reads unquoted yes/no/on/off as true/false: quote them" if kind == "bool" else ""
     return (
         f"; {value!r} is {VALUE_TYPES[key[0]][0]} and task.label_values is keyed by {VALUE_TYPES[kind][1]}, "
-        f"which it never matches: key it by {VALUE_TYPES[key[0]][1]}{quote}"
+        f"which it never matches: key it by {VALUE_TYPES[key[0]][1]}"
     )
 
 
@@ -300,8 +299,7 @@ def _check_value_keys(key: str, mapping: Dict[Any, Any]) -> None:
         seen[read] = name
     if len({read[0] for read in seen}) > 1:
         raise ConfigError(
-            f"{key}: keys {list(mapping)} mix types (text, numbers, true/false), but a column holds one type "
-            f"(YAML reads unquoted yes/no/on/off as true/false: quote them)"
+            f"{key}: keys {list(mapping)} mix types (text, numbers, true/false), but a column holds one type"
         )
 
 

@@ -2,8 +2,10 @@
 
 The choices are data: `task.choices` names the task.columns fields that hold them (one text each,
 or a list of texts), so their number may differ between examples. The label is the gold choice's
-position: `task.label_values` maps data values to positions, else a label naming a choice column
-(e.g. "choice2") is that column's position; a bare integer is refused (0- or 1-based?).
+position: `task.label_values` maps data values to positions, `task.columns.choice_labels` names a
+list of per-example choice labels the label is looked up among (ARC's answerKey among
+question.choices[].label, "A"-"E" or "1"-"4"), else a label naming a choice column (e.g.
+"choice2") is that column's position; a bare integer is refused (0- or 1-based?).
 
 LMs (causal, seq2seq, API) rank-score every choice, written by `task.choice_template`, after the
 prompt through the shared scorer (each prompt read once per example) and train with the LM loss
@@ -13,6 +15,10 @@ knows as SEQ_CLS, so every peft method applies as on classification. `accuracy` 
 choice's summed log-probability, `accuracy_norm` its per-token mean, `accuracy_char_norm` its sum
 per character of the choice as written (lm-eval's acc_norm; LMs only); on an encoder the first
 two are the head's log-softmax over the choices.
+
+A template may instead list the choices under labels and score each label (MMLU style): its own
+`option_labels`, else each example's labels from the data (`task.columns.choice_labels`). The
+framing is the template's (ptlab/kinds/choice_options.py), so one task may hold both.
 """
 
 from __future__ import annotations
@@ -23,16 +29,19 @@ from typing import Any, Dict, List
 from ptlab.config import Family
 from ptlab.task_config import TaskConfig
 from ptlab.errors import ConfigError, DataError
-from ptlab.kinds import Constant, Head, MetricSpec, TaskKind, check_format, is_integer, most_frequent, text
+from ptlab.kinds import Constant, Head, MetricSpec, TaskKind, choice_options, is_integer, most_frequent, text
 from ptlab.kinds import type_mismatch, value_key
+from ptlab.kinds.choice_options import CHOICE_LABELS, OPTIONS, ChoiceTemplateConfig
 from ptlab.kinds.classification import example_scores, one_hot_constant
 
 
 @dataclass
 class MultipleChoiceTaskConfig(TaskConfig):
     choices: List[str] = field(default_factory=list)  # task.columns fields holding the choices, in order
-    choice_template: str = " {choice}"  # how a choice is written after the prompt
+    choice_template: str = " {choice}"  # how a choice is written after the prompt (a template may say otherwise)
     lowercase_first: bool = False  # lower-case each choice's first character (lm-eval's COPA prompt)
+    templates: Dict[str, ChoiceTemplateConfig] = field(default_factory=dict)
+    template_type = ChoiceTemplateConfig
 
 
 def _accuracy(task):
@@ -56,6 +65,7 @@ class MultipleChoice(TaskKind):
     action = "rank answer choices"
     answer_columns = ("label",)
     reads_label_values = True
+    encoding_version = 2  # an encoded row holds the continuations scored (a label, or the choice's text)
     metrics = {
         "accuracy": MetricSpec("accuracy", _accuracy, _reading("sum")),
         "accuracy_norm": MetricSpec("accuracy_norm", _accuracy, _reading("mean")),
@@ -75,8 +85,14 @@ class MultipleChoice(TaskKind):
                 raise ConfigError(
                     f"task.choices names {name!r}, which is not a field of task.columns: {list(task.columns)}"
                 )
-        if "choice" not in check_format(task.choice_template, ["choice"], "task.choice_template"):
-            raise ConfigError(f"task.choice_template={task.choice_template!r} must use {{choice}}")
+        for name, template in task.templates.items() or [(None, task.selected)]:
+            own = CHOICE_LABELS in task.columns
+            choice_options.check(template, name, task.choice_template, len(task.choices), self._options_taken(), own)
+        if CHOICE_LABELS in task.columns and task.label_values is not None:
+            raise ConfigError(
+                f"task.label_values and task.columns.{CHOICE_LABELS}: the label is looked up among each example's "
+                f"choice labels, so a fixed map of values to positions would contradict it; keep one"
+            )
         for key, position in (task.label_values or {}).items():
             if not isinstance(position, int) or isinstance(position, bool) or position < 0:
                 raise ConfigError(
@@ -91,15 +107,33 @@ class MultipleChoice(TaskKind):
         return 1  # an encoder scores one (prompt, choice) pair per sequence
 
     def template_fields(self) -> List[str]:
-        return [f for f in super().template_fields() if f not in self.task.choices]
+        listing = [] if self._options_taken() else [OPTIONS]
+        return [f for f in super().template_fields() if f not in self.task.choices and f != CHOICE_LABELS] + listing
+
+    def _options_taken(self) -> bool:
+        """Whether the task has a field of its own called `options`: then `{options}` is that field."""
+        return OPTIONS in self.task.columns or OPTIONS in self.task.derived
 
     # --- data ---
     def example(self, record: Dict[str, Any], where: str):
         from ptlab.data.sources import Example
 
         choices, names = self._choices(record, where)
-        label = self._position(record[self.task.columns["label"]], names, len(choices), where)
-        return Example(fields=self.fields(record, where), label=label, choices=choices, where=where)
+        columns = self.task.columns
+        value, own = record[columns["label"]], None
+        if CHOICE_LABELS in columns:
+            marks = record[columns[CHOICE_LABELS]]
+            label = self._labelled(value, marks, len(choices), where)
+            own = [text(mark, columns[CHOICE_LABELS], where) for mark in marks]
+        else:
+            label = self._position(value, names, len(choices), where)
+        template = self.task.selected
+        key = f"task.templates.{self.task.template}.option_labels"
+        shown = choice_options.shown(template, own, len(choices), where, key)
+        fields = self.fields(record, where)
+        if shown is not None and choice_options.lists(template, self._options_taken()):
+            fields[OPTIONS] = choice_options.listing(template, shown, choices)
+        return Example(fields=fields, label=label, choices=choices, choice_labels=shown, where=where)
 
     def _choices(self, record: Dict[str, Any], where: str) -> tuple:
         """The example's choices, and the data column naming each (None where a column holds a list)."""
@@ -117,6 +151,25 @@ class MultipleChoice(TaskKind):
         if empty:
             raise DataError(f"{where}: choice {empty[0]} is empty")
         return choices, names
+
+    def _labelled(self, value: Any, labels: Any, count: int, where: str) -> int:
+        """The position of the gold choice among the example's own choice labels (compared as data
+        values: a JSON 1 is the label "1")."""
+        column = self.task.columns[CHOICE_LABELS]
+        if not isinstance(labels, list) or len(labels) != count:
+            raise DataError(
+                f"{where}: task.columns.{CHOICE_LABELS} ({column!r}) holds {labels!r}; it needs one label per choice "
+                f"({count} choices)"
+            )
+        keys = [value_key(label) for label in labels]
+        if len(set(keys)) < count:
+            raise DataError(f"{where}: choice labels {labels} (column {column!r}) repeat; the label would be ambiguous")
+        if value_key(value) not in keys:
+            raise DataError(
+                f"{where}: label {value!r} (column {self.task.columns['label']!r}) is not one of this example's "
+                f"choice labels {labels} (column {column!r})"
+            )
+        return keys.index(value_key(value))
 
     def _position(self, value: Any, names: List[Any], count: int, where: str) -> int:
         """The gold choice's position (0-based) that the label value means."""
@@ -147,14 +200,20 @@ class MultipleChoice(TaskKind):
             raise DataError(f"{said} is choice position {position}, but this example has {count} choices")
         return position
 
-    def choice_text(self, choice: str) -> str:
-        """A choice as written after the prompt."""
+    def choice_text(self, choice: str, label: str = "") -> str:
+        """A choice as written after the prompt, under `label` where the template lists options."""
         if self.task.lowercase_first:
             choice = choice[:1].lower() + choice[1:]
-        return self.task.choice_template.format(choice=choice)
+        written = self.task.selected.choice_template
+        return (self.task.choice_template if written is None else written).format(choice=choice, label=label)
+
+    def continuations(self, ex) -> List[str]:
+        """What the model is scored on for each of the example's choices: its text, or its label."""
+        shown = ex.choice_labels or [""] * len(ex.choices)
+        return [self.choice_text(c, label) for c, label in zip(ex.choices, shown)]
 
     def answer_text(self, ex) -> str:
-        return self.choice_text(ex.choices[ex.label])
+        return self.continuations(ex)[ex.label]
 
     def constant(self, evaluated, source) -> Constant:
         """The most frequent gold position, chosen for every example (wrong where it has fewer choices)."""
@@ -165,9 +224,9 @@ class MultipleChoice(TaskKind):
 
     # --- model side ---
     def encode(self, reader, ex, train: bool) -> Dict[str, Any]:
-        texts = [self.choice_text(c) for c in ex.choices]
+        texts = self.continuations(ex)
         # An encoder's prompt_ids only sort batches by length: it reads the (prompt, choice) pairs.
-        row = {"prompt_ids": reader.encode_prompt(ex), "label": ex.label, "choices": ex.choices}
+        row = {"prompt_ids": reader.encode_prompt(ex), "label": ex.label, "choices": ex.choices, "continuations": texts}
         if not reader.has_lm_head:
             prompt = reader.prompt_text(ex)
             return {**row, "pairs": [reader.encode_pair(prompt, t.strip()) for t in texts], "answer_ids": []}
@@ -185,7 +244,7 @@ class MultipleChoice(TaskKind):
         import torch
 
         labels = torch.tensor([r["label"] for r in rows])
-        shown = {} if train else {"prompt": [r["prompt"] for r in rows], "choices": [r["choices"] for r in rows]}
+        shown = {} if train else {k: [r[k] for r in rows] for k in ("prompt", "choices", "continuations")}
         if reader.has_lm_head:
             prompts = [r["prompt_ids"] for r in rows]
             if train:
@@ -221,17 +280,17 @@ class MultipleChoice(TaskKind):
         out = {"sum": summed, "mean": mean, "gold": batch["label"].to(summed.device)}
         if reader.has_lm_head:
             width = summed.shape[1]
-            chars = [[len(self.choice_text(c)) for c in cs] + [1] * (width - len(cs)) for cs in batch["choices"]]
+            chars = [[len(c) for c in cs] + [1] * (width - len(cs)) for cs in batch["continuations"]]
             out["char"] = summed / torch.tensor(chars, device=summed.device)
         rows = []
-        for prompt, choices, gold, s, m in zip(
-            batch["prompt"], batch["choices"], out["gold"].tolist(), summed.tolist(), mean.tolist()
-        ):
+        shown = zip(batch["prompt"], batch["choices"], batch["continuations"], out["gold"].tolist())
+        for (prompt, choices, scored, gold), s, m in zip(shown, summed.tolist(), mean.tolist()):
             scores = s[: len(choices)]
             rows.append(
                 {
                     "prompt": prompt,
                     "choices": choices,
+                    "continuations": scored,  # the text each choice was scored as, after the prompt
                     "gold": gold,
                     "scores": scores,
                     "scores_norm": m[: len(choices)],

@@ -50,10 +50,12 @@ def format_of(local: "LocalSource") -> LocalFormat:
 
 def check_columns(columns: Dict[str, str], present: List[str], what: str) -> None:
     """A DataError naming `what` (a file's header, a record) unless it has every column of `columns`
-    (config key -> data column, e.g. task.columns.text -> sentence), each named with its key."""
+    (config key -> data column, e.g. task.columns.text -> sentence), each named with its key. A
+    column path (`question.stem`) needs its top-level column; ptlab/data/columns.py reads the rest."""
+    from ptlab.data.columns import present as holds
     from ptlab.errors import DataError
 
-    missing = [f"{c!r} ({key})" for key, c in columns.items() if c not in present]
+    missing = [f"{c!r} ({key})" for key, c in columns.items() if not holds(c, present)]
     if missing:
         raise DataError(f"{what} has no column {', '.join(missing)}; columns present: {present}")
 

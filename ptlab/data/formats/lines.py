@@ -2,8 +2,8 @@
 
 `local.pattern` is a regex whose named groups are the columns (TREC's `DESC:manner How did ...`
 is `^(?P<label>[^:]+):(?P<fine>\\S+) (?P<text>.*)$`); or `local.separator` cuts each line at its
-first len(names) - 1 occurrences into `local.names`. Blank lines are skipped; a line that does not
-fit is a DataError naming it.
+first len(names) - 1 occurrences into `local.names`. `local.skip_lines` skips the file's first lines
+(a header). Blank lines are skipped; a line that does not fit is a DataError naming it.
 """
 
 from __future__ import annotations
@@ -18,9 +18,11 @@ from ptlab.errors import ConfigError, DataError
 
 class Lines(LocalFormat):
     name = "lines"
-    uses = ("names", "pattern", "separator")
+    uses = ("names", "pattern", "separator", "skip_lines")
 
     def check(self, local) -> None:
+        if not isinstance(local.skip_lines, int) or local.skip_lines < 0:
+            raise ConfigError(f"task.local.skip_lines={local.skip_lines!r} must be a line count >= 0")
         if (local.pattern is None) == (local.separator is None):
             raise ConfigError("task.local.format=lines needs task.local.pattern or task.local.separator (one of them)")
         if local.pattern is not None:
@@ -42,7 +44,8 @@ class Lines(LocalFormat):
         pattern = re.compile(local.pattern) if local.pattern else None
         names = list(pattern.groupindex) if pattern else list(local.names)
         check_columns(columns, names, f"{path}: task.local.{'pattern' if pattern else 'names'}")
-        for line, raw in enumerate(read_utf8(path).split("\n"), start=1):
+        lines = read_utf8(path).split("\n")[local.skip_lines :]
+        for line, raw in enumerate(lines, start=local.skip_lines + 1):
             raw = raw.removesuffix("\r")
             if not raw.strip():
                 continue

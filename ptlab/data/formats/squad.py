@@ -1,9 +1,11 @@
 """squad: the official nested SQuAD json ({"data": [{"title", "paragraphs": [{"context", "qas"}]}]}).
 
 One record per question: title, context, question, id, and `answers`, the list of reference
-answer texts. Each answer is a non-empty text whose `answer_start` points at it in the context:
-anything else is a data error named by its JSON path and question id (the file is one line, so a
-line number would say nothing).
+answer texts. An article without a title (SQuAD-format sets of other sources) is named by its
+position, `data[3]`, so `split_by: {column: title}` still keeps each document in one split.
+Each answer is a non-empty text whose `answer_start` points at it in the context: anything else is
+a data error named by its JSON path and question id (the file is one line, so a line number would
+say nothing).
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ class Squad(LocalFormat):
                     if not answers:
                         raise DataError(f"{at} (id {qa.get('id')}): no reference answer")
                     record = {
-                        "title": _get(article, "title", f"{path}: data[{a}]"),
+                        "title": article.get("title", f"data[{a}]"),
                         "context": context,
                         "question": _get(qa, "question", at),
                         "id": _get(qa, "id", at),
