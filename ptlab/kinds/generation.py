@@ -29,6 +29,8 @@ class GenerationTaskConfig(TaskConfig):
     references: List[str] = field(default_factory=list)  # more data columns of references (text or list)
     # Where a prediction ends besides its first line's newline and eos (e.g. "Q:" after a QA
     # template): the text is cut at the earliest, and decoding stops there (ptlab/models/generate.py).
+    # Per task, not per template: where a prediction ends is the scorer's, which every template and
+    # method on the task shares.
     stop: List[str] = field(default_factory=list)
 
     @property

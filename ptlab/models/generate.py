@@ -50,9 +50,8 @@ class PredictionEnded(StoppingCriteria):
         new = input_ids[:, self.start :].tolist()
         live = [i for i, n in enumerate(self.ended) if n is None]
         texts = self.tokenizer.batch_decode([new[i] for i in live], skip_special_tokens=True) if self.stops else []
-        for j, i in enumerate(live):
-            stopped = bool(texts) and any(stop in texts[j].lstrip() for stop in self.stops)
-            if stopped or new[i][-1] == self.eos_id:
+        for i, text in zip(live, texts or [""] * len(live)):
+            if new[i][-1] == self.eos_id or any(stop in text.lstrip() for stop in self.stops):
                 self.ended[i] = len(new[i])
         return torch.tensor([n is not None for n in self.ended], device=input_ids.device)
 
