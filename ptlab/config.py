@@ -196,6 +196,9 @@ class DataConfig:
 @dataclass
 class DecodeConfig:
     num_beams: int = 1  # 1 = greedy
+    # Greedy rows stop decoding where their prediction ends (newline, task.stop, eos); false decodes
+    # to task.max_target_length and cuts after, the same predictions, slower (for comparison).
+    stop_early: bool = True
 
     def check(self) -> None:
         positive("decode.num_beams", self.num_beams)

@@ -178,7 +178,10 @@ def test_generation_goes_through_completions(served, server, data_dir, tmp_path)
     out, rows = data.kind.evaluate(data.reader, module.model, batch, run.decode)
     reader, limit = served.data.reader, run.task.max_target_length
     with torch.no_grad():  # the local reader's greedy decode of each prompt, unpadded
-        expected = [reader.generate(served.model, [reader.encode_text(p)], 1, limit)[0] for p in batch["prompt"]]
+        expected = [
+            reader.generate(served.model, [reader.encode_text(p)], 1, limit, run.task.stops, True)[0][0]
+            for p in batch["prompt"]
+        ]
     assert out["predictions"] == expected and all(expected)
     assert [r["predicted"] for r in rows] == expected
     assert all(r["stop"] == ["\n"] and r["max_tokens"] == limit and r["temperature"] == 0 for r in server.requests)

@@ -4,6 +4,9 @@ Only LM families apply (an encoder's head cannot write text). Training is the LM
 target; evaluation decodes (greedy or beam, `decode.num_beams`) and scores against every
 reference of a source: the target column's texts (a text or a list, e.g. SQuAD's answers), the
 `task.references` columns', and, with `task.group_by`, those of every example sharing the source.
+A prediction is the generated text from its first non-space character to the first newline or
+`task.stop` sequence; greedy decoding stops each row there (`decode.stop_early`), and each
+prediction row records its `decoded_tokens`.
 Metrics (ptlab/text_metrics.py, all in [0, 1]): sacreBLEU and chrF (corpus level, signatures in
 results.json), ROUGE-1/2/L (rouge-score, best reference), SQuAD exact match and token F1.
 """
@@ -15,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
 from ptlab.task_config import TaskConfig
+from ptlab.config_origin import origin
 from ptlab.errors import ConfigError, DataError
 from ptlab.kinds import Constant, MetricSpec, TaskKind, most_frequent, text
 
@@ -23,6 +27,16 @@ from ptlab.kinds import Constant, MetricSpec, TaskKind, most_frequent, text
 class GenerationTaskConfig(TaskConfig):
     group_by: Optional[str] = None  # template field whose equal values share references
     references: List[str] = field(default_factory=list)  # more data columns of references (text or list)
+    # Where a prediction ends besides its first line's newline and eos (e.g. "Q:" after a QA
+    # template): the text is cut at the earliest, and decoding stops there (ptlab/models/generate.py).
+    # Per task, not per template: where a prediction ends is the scorer's, which every template and
+    # method on the task shares.
+    stop: List[str] = field(default_factory=list)
+
+    @property
+    def stops(self) -> List[str]:
+        """Every stop sequence of a prediction: the newline that ends its line, then `stop`."""
+        return ["\n", *self.stop]
 
 
 def _sacre(name: str):
@@ -97,6 +111,9 @@ class Generation(TaskKind):
         fields = self.template_fields()
         if self.task.group_by is not None and self.task.group_by not in fields:
             raise ConfigError(f"task.group_by={self.task.group_by!r} is not a template field of task.columns: {fields}")
+        for i, stop in enumerate(self.task.stop):
+            if not stop:
+                raise ConfigError(f"task.stop[{i}] is empty{origin('task.stop')}; a stop sequence needs text")
 
     # --- data ---
     def example(self, record: Dict[str, Any], where: str):
@@ -179,10 +196,13 @@ class Generation(TaskKind):
         return reader.answer_loss(model, batch)
 
     def evaluate(self, reader, model, batch, decode):
-        texts = reader.generate(model, batch["prompt_ids"], decode.num_beams, self.task.max_target_length)
+        task = self.task
+        texts, decoded = reader.generate(
+            model, batch["prompt_ids"], decode.num_beams, task.max_target_length, task.stops, decode.stop_early
+        )
         rows = [
-            {"prompt": p, "predicted": t, "references": r}
-            for p, t, r in zip(batch["prompt"], texts, batch["references"])
+            {"prompt": p, "predicted": t, "references": r, **({"decoded_tokens": n} if n is not None else {})}
+            for p, t, r, n in zip(batch["prompt"], texts, batch["references"], decoded)
         ]
         return {"predictions": texts, "references": batch["references"]}, rows
 

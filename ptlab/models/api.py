@@ -5,7 +5,7 @@ Rank scoring is lm-eval's completions loglikelihood: prompt + choice go out as o
 log-probabilities from its first character on. There is no local tokenizer to count the prompt's
 tokens (lm-eval's `ctxlen`), so the server's `text_offset`s split prompt from choice; the mean is
 that sum over the choice's token count. Generation is a plain greedy completion (temperature 0)
-that stops at the first newline: a ptlab prediction is one line.
+that the server stops at the task's stop sequences (`stop`: the newline, and task.stop).
 
 The client is a parameter-free `nn.Module`, so the shared LightningModule and Lightning's
 validate/test loops run it unchanged; nothing trains (validation refuses training methods).
@@ -45,6 +45,7 @@ from ptlab.errors import ApiError
 from ptlab.kinds import Head
 from ptlab.models.api_answers import Unusable, completion, continuation, generated
 from ptlab.models.families import READERS, FamilyReader
+from ptlab.models.generate import cut
 from ptlab.models.tensors import flatten_choices, spread
 
 log = logging.getLogger(__name__)
@@ -256,13 +257,13 @@ class ApiReader(FamilyReader):
         counts = torch.tensor([n for _, n in found], device=device)
         return spread(sums, valid), spread(sums / counts, valid)
 
-    def generate(self, model: ApiClient, prompts: List[str], num_beams: int, max_new_tokens: int) -> List[str]:
-        """Greedy completions (validation refuses num_beams > 1), each cut to its first line."""
-        bodies = [
-            {"prompt": model.context + p, "max_tokens": max_new_tokens, "temperature": 0, "stop": ["\n"]}
-            for p in prompts
-        ]
-        return model.complete(bodies, [generated] * len(bodies))
+    def generate(self, model: ApiClient, prompts: List[str], num_beams: int, max_new_tokens: int, stops, early):
+        """Greedy completions (validation refuses num_beams > 1) that the server stops at `stops`
+        (the API's `stop`; if `early`), each cut there; the server's token counts are not read."""
+        stop = {"stop": list(stops)} if early else {}
+        bodies = [{"prompt": model.context + p, "max_tokens": max_new_tokens, "temperature": 0} | stop for p in prompts]
+        texts = model.complete(bodies, [generated] * len(bodies))
+        return [cut(text, stops) for text in texts], [None] * len(texts)
 
 
 # Registered from here, not imported by families.py's READERS: this module subclasses FamilyReader,

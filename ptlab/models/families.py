@@ -17,7 +17,7 @@ construction: methods differ only in which parameters train.
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Any, Dict, List, Optional
+from typing import Dict, List, Optional
 
 import torch
 
@@ -26,6 +26,7 @@ from ptlab.task_config import TaskConfig
 from ptlab.data.sources import Example
 from ptlab.kinds import Head
 from ptlab.models.context import tokens_after, tokens_before
+from ptlab.models.generate import cut, generate_until
 from ptlab.models.prompt_fit import fitted_fields
 from ptlab.models.tensors import (
     IGNORE,
@@ -133,20 +134,11 @@ class FamilyReader:
             "attention_mask": pad([[1] * len(p) for p in prompts], 0),
         }
 
-    def _gen_kwargs(self, num_beams: int, max_new_tokens: int) -> Dict[str, Any]:
-        return dict(
-            max_new_tokens=max_new_tokens,
-            num_beams=num_beams,
-            do_sample=False,
-            pad_token_id=self.pad_id,
-            eos_token_id=self.tokenizer.eos_token_id,
-        )
-
-    def _decode(self, ids: torch.Tensor) -> List[str]:
-        # A prediction is one line of text: everything after the first newline is the model
-        # continuing past its answer (zero-shot models do), not part of the prediction.
-        texts = self.tokenizer.batch_decode(ids, skip_special_tokens=True)
-        return [t.strip().split("\n")[0].strip() for t in texts]
+    def _predictions(self, new: torch.Tensor, ended, stops: List[str]) -> tuple[List[str], List[int]]:
+        """Each row's prediction (ptlab/models/generate.py's cut of its new tokens' text) and the
+        new tokens it decoded."""
+        texts = self.tokenizer.batch_decode(new, skip_special_tokens=True)
+        return [cut(t, stops) for t in texts], ended.decoded(len(texts), new.shape[1])
 
 
 class LMReader(FamilyReader):
@@ -181,7 +173,9 @@ class LMReader(FamilyReader):
         a prompt's missing choices score -inf."""
         raise NotImplementedError
 
-    def generate(self, model, prompts, num_beams: int, max_new_tokens: int) -> List[str]:
+    def generate(self, model, prompts, num_beams: int, max_new_tokens: int, stops: List[str], early: bool):
+        """(each prompt's prediction: its generated text cut at the first of `stops`, the new
+        tokens decoded for it); `early`: greedy rows stop decoding there (ptlab/models/generate.py)."""
         raise NotImplementedError
 
 
@@ -249,7 +243,7 @@ class CausalReader(LMReader):
         sums, _ = row_sums(head(hidden[answer]), targets, answer)
         return sums
 
-    def generate(self, model, prompts, num_beams, max_new_tokens):
+    def generate(self, model, prompts, num_beams, max_new_tokens, stops, early):
         inputs = to_model_device(
             {
                 "input_ids": pad(prompts, self.pad_id, left=True),
@@ -257,8 +251,8 @@ class CausalReader(LMReader):
             },
             model,
         )
-        out = model.generate(**inputs, **self._gen_kwargs(num_beams, max_new_tokens))
-        return self._decode(out[:, inputs["input_ids"].shape[1] :])
+        out, ended = generate_until(model, inputs, self, num_beams, max_new_tokens, stops, early)
+        return self._predictions(out[:, inputs["input_ids"].shape[1] :], ended, stops)
 
 
 class Seq2SeqReader(LMReader):
@@ -290,11 +284,10 @@ class Seq2SeqReader(LMReader):
         sums, counts = self._answer_logprobs(model, {**pairs, "encoder_outputs": (encoded[owner.to(encoded.device)],)})
         return spread(sums, valid), spread(sums / counts, valid)
 
-    def generate(self, model, prompts, num_beams, max_new_tokens):
-        out = model.generate(
-            **to_model_device(self.inputs(prompts), model), **self._gen_kwargs(num_beams, max_new_tokens)
-        )
-        return self._decode(out)
+    def generate(self, model, prompts, num_beams, max_new_tokens, stops, early):
+        inputs = to_model_device(self.inputs(prompts), model)
+        out, ended = generate_until(model, inputs, self, num_beams, max_new_tokens, stops, early)
+        return self._predictions(out[:, 1:], ended, stops)  # after the decoder's start token
 
 
 class EncoderReader(FamilyReader):
