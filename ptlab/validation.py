@@ -106,6 +106,7 @@ def validate(cfg: DictConfig) -> RunConfig:
     task_kind = kind(run.task)
     task_kind.check()
     _check_combination(run, task_kind, method(run, task_kind))
+    run.task = task_kind.for_head(task_kind.head(run.model.family))
     return run
 
 

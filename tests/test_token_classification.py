@@ -175,9 +175,10 @@ def test_each_method_trains_on_tiny_bert(compose_run, method, lr):
 
 @pytest.mark.parametrize("model", ["tiny-llama", "tiny-t5"])
 @pytest.mark.parametrize("method", ["full_finetune", "zero_shot"])
-def test_lms_are_not_applicable(compose_run, model, method):
+def test_lms_without_an_lm_template_are_not_applicable(compose_run, model, method):
+    """With conll2003's lm_template LMs generate the entities (tests/test_ner_lm.py)."""
     with pytest.raises(NotApplicable, match=f"model={model} .* cannot label each token. Use a model of family encoder"):
-        compose_run(f"model={model}", f"method={method}", "task=conll2003")
+        compose_run(f"model={model}", f"method={method}", "task=conll2003", "task.lm_template=null")
 
 
 def test_zero_shot_on_an_encoder_is_not_applicable(compose_run):

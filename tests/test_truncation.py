@@ -24,6 +24,7 @@ ARTICLES = [(f"pool{i}", "The sky is blue.", "What colour is the sky?", "blue") 
 ]
 RUN = ["model=tiny-llama", "method=zero_shot", "task=squad", "debug=smoke", "task.max_source_length=64"]
 RUN += ["task.max_target_length=2"]
+NER = ["model=tiny-bert", "method=full_finetune", "task=conll2003", "debug=smoke"]
 
 
 def squad_dir(root: Path) -> Path:
@@ -52,7 +53,8 @@ def _run(tmp_path: Path, cli_cache: Path, *overrides: str):
     assert proc.returncode == 0, proc.stderr[-3000:]
     (run_dir,) = run_dirs(log_dir)
     prompts = {
-        json.loads(line)["references"][0]: json.loads(line)["prompt"] for line in (run_dir / "predictions_test.jsonl").open()
+        json.loads(line)["references"][0]: json.loads(line)["prompt"]
+        for line in (run_dir / "predictions_test.jsonl").open()
     }
     return proc, record(run_dir), prompts
 
@@ -87,3 +89,15 @@ def test_truncate_field_must_be_a_field_of_the_template(tmp_path, cli_cache):
     proc = ptlab(*RUN, "task.truncate_field=title", log_dir=tmp_path / "runs", cache=cli_cache, timeout=CONFIG_TIMEOUT)
     line = error_line(proc)
     assert "task.truncate_field='title' is not a field of the template" in line and "'context'" in line
+
+
+def test_words_an_encoder_cuts_off_count_and_an_entity_among_them_is_a_lost_answer(compose_run):
+    """Token classification tokenizes its words itself: a sentence longer than max_source_length
+    loses its last words (scored as O), counted as cut, and as a lost answer when one of them
+    carried an entity tag."""
+    from ptlab.build import build_data
+
+    whole = build_data(compose_run(*NER)).truncation["test"]
+    assert whole == {"prompts": 8, "truncated": 0, "answers_lost": 0}
+    short = build_data(compose_run(*NER, "task.max_source_length=6")).truncation["test"]
+    assert short["prompts"] == 8 and 0 < short["answers_lost"] <= short["truncated"] <= 8

@@ -145,6 +145,11 @@ class TaskKind:
         """The head `family` reads this task with; None: the family cannot do this kind."""
         return LM_HEADS.get(family)
 
+    def for_head(self, head: Head) -> TaskConfig:
+        """The task as a model with `head` reads it (a kind may frame one task per head, e.g. NER
+        as an LM's generated text); validation gives the run this task."""
+        return self.task
+
     def num_labels(self) -> Optional[int]:
         """Output size of a classification head (None: the head is an LM's)."""
         return None

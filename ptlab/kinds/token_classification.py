@@ -1,29 +1,42 @@
 """Token classification (e.g. named-entity recognition): every word of a sentence gets one of `task.tags`.
 
-Encoders only: a token-classification head reads the words (`is_split_into_words`, cut on the
+Encoders: a token-classification head reads the words (`is_split_into_words`, cut on the
 right at task.max_source_length) and is trained and read at the first sub-token of each word
 (the other sub-tokens and the special tokens are ignored, -100). Evaluation covers every word of
-every sentence: a word cut off by truncation counts as predicted "O". LMs have no such head (a
-generation framing is future work), so causal, seq2seq and API models are n/a.
+every sentence: a word cut off by truncation counts as predicted "O".
 
-Metrics follow seqeval (strict mode, IOB2): entity-level micro F1, precision and recall;
-`entity_f1_by_type`, F1 per entity type of `task.tags`, logged as `entity_f1_<TYPE>`; and token
-accuracy over all words. The metric state is every word's gold and predicted tag index and each
-sentence's length (concatenated across DDP ranks); seqeval runs in compute().
+Causal and seq2seq LMs write the entities as text, prompted by `task.lm_template` (the task as
+`for_head` gives it to an LM: its template), and their text is parsed back to IOB2
+(ptlab/kinds/entity_generation.py); the kind picks the framing by the reader's head. Their runs
+also count the unparseable output (`unparseable`, `unparseable_predictions`). API models are n/a.
+
+Metrics follow seqeval (strict mode, IOB2; ptlab/kinds/entity_metrics.py), the same for both heads:
+entity-level micro F1, precision and recall; `entity_f1_by_type`, F1 per entity type of `task.tags`,
+logged as `entity_f1_<TYPE>`; and token accuracy over all words.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
-from functools import cache
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from ptlab.config import Family
 from ptlab.task_config import TaskConfig
 from ptlab.errors import ConfigError, DataError
-from ptlab.kinds import Constant, Head, MetricSpec, TaskKind, most_frequent
+from ptlab.kinds import LM_HEADS, Constant, Head, MetricSpec, TaskKind, check_format, most_frequent
+from ptlab.kinds.entity_generation import UNPARSEABLE, UNPARSEABLE_PREDICTIONS, EntityGeneration
+from ptlab.kinds.entity_metrics import (
+    ENTITY_PARTS,
+    OUTSIDE,
+    count_spec,
+    f1_by_type,
+    micro,
+    tag_metric,
+    tags_of,
+    token_accuracy,
+)
 
-OUTSIDE = "O"
 BY_TYPE = "entity_f1_by_type"  # a breakdown, not one number: it cannot be the main metric
 
 
@@ -31,91 +44,9 @@ BY_TYPE = "entity_f1_by_type"  # a breakdown, not one number: it cannot be the m
 class TokenClassificationTaskConfig(TaskConfig):
     # The tag set, IOB2 (O, B-<TYPE>, I-<TYPE>); order = class index. Required.
     tags: Optional[List[str]] = None
-
-
-def entity_types(tags: List[str]) -> List[str]:
-    """The entity types of an IOB2 tag set, in the order they first appear."""
-    return list(dict.fromkeys(t[2:] for t in tags if t != OUTSIDE))
-
-
-Sentences = List[List[str]]
-
-
-def _entity_scores(gold: Sentences, predicted: Sentences, average: Optional[str]):
-    from seqeval.metrics.v1 import precision_recall_fscore_support
-    from seqeval.scheme import IOB2
-
-    return precision_recall_fscore_support(
-        gold, predicted, average=average, mode="strict", scheme=IOB2, zero_division=0
-    )
-
-
-def _micro(part: int) -> Callable[[Sentences, Sentences, List[str]], float]:
-    """Entity-level micro precision (0), recall (1) or F1 (2)."""
-    return lambda gold, predicted, tags: float(_entity_scores(gold, predicted, "micro")[part]) if gold else 0.0
-
-
-def _f1_by_type(gold: Sentences, predicted: Sentences, tags: List[str]) -> Dict[str, float]:
-    """F1 of every declared entity type (0 for a type neither gold nor predicted has)."""
-    from seqeval.metrics.v1 import unique_labels
-    from seqeval.scheme import IOB2
-
-    found = unique_labels(gold, predicted, IOB2) if gold else []
-    f1 = _entity_scores(gold, predicted, None)[2] if found else []
-    scores = dict(zip(found, map(float, f1)))
-    return {f"entity_f1_{t}": scores.get(t, 0.0) for t in entity_types(tags)}
-
-
-def _token_accuracy(gold: Sentences, predicted: Sentences, tags: List[str]) -> float:
-    pairs = [(g, p) for gs, ps in zip(gold, predicted) for g, p in zip(gs, ps)]
-    return sum(g == p for g, p in pairs) / len(pairs) if pairs else 0.0
-
-
-@cache
-def _tag_sequences_class():
-    """The torchmetrics Metric class (built on first use: kind modules import torch lazily)."""
-    from torchmetrics import Metric
-    from torchmetrics.utilities import dim_zero_cat
-
-    class TagSequences(Metric):
-        """Every word's gold and predicted tag index and each sentence's length; `score` reads them
-        as tag-name sentences in compute()."""
-
-        full_state_update = False
-
-        def __init__(self, tags: List[str], score: Callable):
-            super().__init__()
-            self.tags, self.score = list(tags), score
-            for state in ("gold", "predicted", "lengths"):
-                self.add_state(state, default=[], dist_reduce_fx="cat")
-
-        def update(self, gold, predicted, lengths) -> None:
-            self.gold.append(gold)
-            self.predicted.append(predicted)
-            self.lengths.append(lengths)
-
-        def _sentences(self, state) -> Sentences:
-            names = [self.tags[i] for i in dim_zero_cat(state).tolist()]
-            ends = dim_zero_cat(self.lengths).cumsum(0).tolist()
-            return [names[start:end] for start, end in zip([0, *ends], ends)]
-
-        def compute(self):
-            if len(self.lengths) == 0:  # a list before a DDP sync, one tensor after it
-                return self.score([], [], self.tags)
-            return self.score(self._sentences(self.gold), self._sentences(self.predicted), self.tags)
-
-    return TagSequences
-
-
-def _tag_metric(score: Callable) -> Callable[[TaskConfig], Any]:
-    return lambda task: _tag_sequences_class()(task.tags, score)
-
-
-def _tags_of(metric, out) -> None:
-    metric.update(out["gold"], out["predicted"], out["lengths"])
-
-
-ENTITY_PARTS = {"entity_f1": 2, "entity_precision": 0, "entity_recall": 1}  # seqeval's micro (p, r, f)
+    # The prompt of causal and seq2seq LMs (str.format over the fields), which answer "TYPE: span; ..."
+    # (ptlab/kinds/entity_generation.py); encoders read the words as they are. null: LMs are n/a.
+    lm_template: Optional[str] = None
 
 
 class TokenClassification(TaskKind):
@@ -124,10 +55,16 @@ class TokenClassification(TaskKind):
     action = "label each token"
     answer_columns = ("tags",)
     metrics = {
-        **{name: MetricSpec(name, _tag_metric(_micro(part)), _tags_of) for name, part in ENTITY_PARTS.items()},
-        BY_TYPE: MetricSpec(BY_TYPE, _tag_metric(_f1_by_type), _tags_of, value=dict),
-        "token_accuracy": MetricSpec("token_accuracy", _tag_metric(_token_accuracy), _tags_of),
+        **{name: MetricSpec(name, tag_metric(micro(part)), tags_of) for name, part in ENTITY_PARTS.items()},
+        BY_TYPE: MetricSpec(BY_TYPE, tag_metric(f1_by_type), tags_of, value=dict),
+        "token_accuracy": MetricSpec("token_accuracy", tag_metric(token_accuracy), tags_of),
+        UNPARSEABLE: count_spec(UNPARSEABLE),
+        UNPARSEABLE_PREDICTIONS: count_spec(UNPARSEABLE_PREDICTIONS),
     }
+
+    def __init__(self, task: TaskConfig):
+        super().__init__(task)
+        self.lm = EntityGeneration(task)
 
     def check(self) -> None:
         task = self.task
@@ -140,17 +77,32 @@ class TokenClassification(TaskKind):
             raise ConfigError(f"task.tags must name each tag once, {OUTSIDE!r} included; got {task.tags}")
         if "tokens" not in task.columns:
             raise ConfigError(f"task {task.name}: a token_classification task needs task.columns.tokens")
-        if task.selected.text != "{tokens}":
+        if task.selected.text != "{tokens}" and task.template != task.lm_template:  # for_head's LM task passes
             raise ConfigError(
                 f"task.template: a token_classification task reads the words as they are; set it to "
                 f"'{{tokens}}' (got {task.selected.text!r})"
             )
         if task.main_metric == BY_TYPE:
             raise ConfigError(f"task.main_metric={BY_TYPE} is one F1 per entity type; choose entity_f1")
+        if task.main_metric in (UNPARSEABLE, UNPARSEABLE_PREDICTIONS):
+            raise ConfigError(f"task.main_metric={task.main_metric} counts unparseable LM output; choose entity_f1")
+        if task.lm_template is not None:
+            check_format(task.lm_template, self.template_fields(), "task.lm_template")
         super().check()
 
     def head(self, family: Family) -> Optional[Head]:
-        return Head.token_classification if family == Family.encoder else None
+        if family == Family.encoder:
+            return Head.token_classification
+        lm = self.task.lm_template is not None and family != Family.api  # the API reader takes no token ids
+        return LM_HEADS.get(family) if lm else None
+
+    def for_head(self, head: Head) -> TaskConfig:
+        """An LM reads `task.lm_template` as the task's template and is scored with the unparseable counts."""
+        task = self.task
+        if not head.is_lm:
+            return task
+        counts = [m for m in (UNPARSEABLE, UNPARSEABLE_PREDICTIONS) if m not in task.metrics]
+        return dataclasses.replace(task, template=task.lm_template, templates={}, metrics=[*task.metrics, *counts])
 
     @classmethod
     def example_statistics(cls, metric: str, rows: List[Dict[str, Any]]):
@@ -228,11 +180,20 @@ class TokenClassification(TaskKind):
         }
         return Constant(self.task.tags[tag], count, sum(len(ex.tags) for ex in source), outputs)
 
-    # --- model side ---
+    def answer_text(self, ex) -> str:
+        return self.lm.answer_text(ex)
+
+    # --- model side: an LM's head writes the entities (self.lm); an encoder's tags each word ---
     def encode(self, reader, ex, train: bool) -> Dict[str, Any]:
         from ptlab.models.tensors import IGNORE
 
+        if reader.has_lm_head:
+            return self.lm.encode(reader, ex, train)
+
         ids, starts = self._word_starts(reader, ex.tokens)
+        cut = [self.task.tags[tag] for tag, start in zip(ex.tags, starts) if start < 0]  # words truncation dropped
+        reader.truncated = reader.truncated or bool(cut)
+        reader.answer_lost = any(tag != OUTSIDE for tag in cut)  # an entity's word lost: counted, scored as O
         if train:
             labels = [IGNORE] * len(ids)
             for word, position in enumerate(starts):
@@ -257,6 +218,8 @@ class TokenClassification(TaskKind):
     def collate(self, reader, rows, train: bool) -> Dict[str, Any]:
         from ptlab.models.tensors import IGNORE, pad
 
+        if reader.has_lm_head:
+            return self.lm.collate(reader, rows, train)
         inputs = reader.inputs([r["prompt_ids"] for r in rows])
         if train:
             return {**inputs, "labels": pad([r["labels"] for r in rows], IGNORE)}
@@ -275,6 +238,8 @@ class TokenClassification(TaskKind):
 
         from ptlab.models.tensors import IGNORE
 
+        if reader.has_lm_head:
+            return self.lm.loss(reader, model, batch)
         logits = self._logits(reader, model, batch).float()
         labels = batch["labels"].to(logits.device)
         return F.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=IGNORE)
@@ -282,6 +247,8 @@ class TokenClassification(TaskKind):
     def evaluate(self, reader, model, batch, decode):
         import torch
 
+        if reader.has_lm_head:
+            return self.lm.evaluate(reader, model, batch, decode)
         logits = self._logits(reader, model, batch)
         best = logits.argmax(-1).tolist()
         outside = self.task.tags.index(OUTSIDE)

@@ -61,6 +61,7 @@ class FamilyReader:
         self.after_context: Optional[str] = None  # the text a method's context ends with, before each prompt
         self.truncated = False  # the row being encoded was cut (ptlab/models/prompt_fit.py)
         self.kept_text: Optional[str] = None  # what an LM's cut prompt kept, as text
+        self.answer_lost: Optional[bool] = None  # set by a kind that can tell (NER: a cut word had an entity)
 
     @property
     def has_lm_head(self) -> bool:
@@ -74,7 +75,7 @@ class FamilyReader:
 
     def begin_row(self) -> None:
         """Forget the previous row's cut: the flags below are the current row's."""
-        self.truncated, self.kept_text = False, None
+        self.truncated, self.kept_text, self.answer_lost = False, None, None
 
     truncation_side = "left"  # LMs keep the end of an over-long prompt: the answer cue sits there
 

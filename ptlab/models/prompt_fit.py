@@ -40,11 +40,13 @@ def _length(reader, text: str) -> int:
 def row_flags(reader, full_prompt: str, kept_prompt: str, references: List[Optional[str]]) -> Dict[str, Any]:
     """The row's `truncated` (0/1) and `answer_lost` (1: a reference answer that the full prompt
     holds is in no part of what was kept; 0: one still is; NO_ANSWER: no reference occurs in the
-    prompt, so the question does not apply, e.g. a label or a summary)."""
+    prompt, so the question does not apply, e.g. a label), unless the kind said (`answer_lost`)."""
     kept = _norm(reader.kept_text if reader.kept_text is not None else kept_prompt)
     full = _norm(full_prompt)
     findable = [r for r in (_norm(r or "") for r in references) if r and r in full]
     lost = NO_ANSWER if not findable else int(not any(r in kept for r in findable))
+    if reader.answer_lost is not None:  # the kind knows better (NER: a cut word carried an entity)
+        lost = int(reader.answer_lost)
     return {"truncated": int(reader.truncated), "answer_lost": lost}
 
 
