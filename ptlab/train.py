@@ -190,6 +190,7 @@ def _execute(
         },
         "tokenization_cache_hit": data.cache_hits,
         "metric_notes": data.kind.metric_notes(),  # e.g. sacreBLEU's signatures
+        "truncation": data.truncation(),  # prompts cut, answers lost to the cut (where the kind can tell)
         "world_size": trainer.world_size,
     }
 
@@ -200,6 +201,8 @@ def _execute(
     )
     if short and trainer.global_rank == 0:
         print(f"ptlab: note: {short}", file=sys.stderr)
+    if (cut := data.truncation_note()) and trainer.global_rank == 0:
+        print(f"ptlab: note: {cut}", file=sys.stderr)
     fit_started = time.perf_counter()
     if run.trains:
         trainer.fit(module, datamodule=data, ckpt_path=str(resume_from) if resume_from else None, weights_only=True)

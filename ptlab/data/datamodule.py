@@ -261,6 +261,25 @@ class TaskDataModule(L.LightningDataModule):
     def has_test(self) -> bool:
         return "test" in self.raw
 
+    def truncation(self) -> Dict[str, Dict[str, int]]:
+        """Per encoded split, its examples and how many of them a kind's encoding flagged as
+        `truncated` (the prompt was cut) or `answer_lost` (no input the model reads holds the answer)."""
+        counts = {}
+        for split, rows in self.splits.items():
+            flags = [flag for flag in ("truncated", "answer_lost") if flag in rows.column_names]
+            if flags:
+                counts[split] = {"examples": len(rows), **{flag: sum(rows[flag]) for flag in flags}}
+        return counts
+
+    def truncation_note(self) -> Optional[str]:
+        """One console line where any split lost text to truncation (None where none did)."""
+        parts = [
+            f"{split}: " + ", ".join(f"{n} of {c['examples']} {flag.replace('_', ' ')}" for flag, n in c.items() if n)
+            for split, c in self.truncation().items()
+            if any(n for flag, n in c.items() if flag != "examples")
+        ]
+        return "cut to task.max_source_length: " + "; ".join(parts) if parts else None
+
 
 def _origin(where: str) -> str:
     """An example's file or hub split, without its line or row ("dir/train.tsv:12" -> "dir/train.tsv")."""
