@@ -273,10 +273,11 @@ class TaskDataModule(L.LightningDataModule):
 
     def truncation_note(self) -> Optional[str]:
         """One console line where any split lost text to truncation (None where none did)."""
+        said = {"truncated": "prompts truncated", "answer_lost": "answers lost"}
         parts = [
-            f"{split}: " + ", ".join(f"{n} of {c['examples']} {flag.replace('_', ' ')}" for flag, n in c.items() if n)
+            f"{split}: " + ", ".join(f"{c[flag]} of {c['examples']} {said[flag]}" for flag in said if c.get(flag))
             for split, c in self.truncation().items()
-            if any(n for flag, n in c.items() if flag != "examples")
+            if any(c.get(flag) for flag in said)
         ]
         return "cut to task.max_source_length: " + "; ".join(parts) if parts else None
 

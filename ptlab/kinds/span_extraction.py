@@ -103,9 +103,7 @@ class SpanExtraction(TaskKind):
         question, truncated = self._question(reader, reader.prompt_text(ex))
         windows = self._windows(reader, question, ex.fields[CONTEXT])
         context = ex.fields[CONTEXT]
-        if not self.task.windows:
-            last = max(w["ends"] for w in windows)
-            truncated = truncated or last < len(context.rstrip())
+        truncated = truncated or max(e for w in windows for e in w["ends"]) < len(context.rstrip())  # context cut
         answers = [(s, s + len(a)) for a, s in zip(ex.references, ex.starts)]
         places = [[_place(w, *span) for w in windows] for span in answers]
         row = {
