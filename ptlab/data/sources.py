@@ -32,6 +32,7 @@ class Example:
     choice_labels: Optional[List[str]] = None  # multiple choice: the label each choice is listed and scored under
     tokens: Optional[List[str]] = None  # token classification: the words
     tags: Optional[List[int]] = None  # token classification: one tag index per word
+    starts: Optional[List[int]] = None  # span extraction: each reference's character offset in the context
 
 
 def resolve_data_dir(configured: Optional[str]) -> Optional[Path]:

@@ -35,6 +35,7 @@ class Head(str, Enum):
     seq2seq_lm = "seq2seq_lm"
     sequence_classification = "sequence_classification"
     token_classification = "token_classification"
+    question_answering = "question_answering"  # start/end logits over the input (extractive QA)
     api_lm = "api_lm"  # an LM behind an HTTP API: scored and decoded remotely, nothing trains
 
     @property

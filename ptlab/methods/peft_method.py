@@ -14,6 +14,7 @@ PEFT_TASK_TYPES = {
     Head.seq2seq_lm: "SEQ_2_SEQ_LM",
     Head.sequence_classification: "SEQ_CLS",
     Head.token_classification: "TOKEN_CLS",
+    Head.question_answering: "QUESTION_ANS",
 }
 
 

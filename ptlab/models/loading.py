@@ -31,6 +31,7 @@ from huggingface_hub.utils import validate_repo_id
 from transformers import (
     AutoConfig,
     AutoModelForCausalLM,
+    AutoModelForQuestionAnswering,
     AutoModelForSeq2SeqLM,
     AutoModelForSequenceClassification,
     AutoModelForTokenClassification,
@@ -52,6 +53,7 @@ _AUTO_CLASS = {
     Head.seq2seq_lm: AutoModelForSeq2SeqLM,
     Head.sequence_classification: AutoModelForSequenceClassification,
     Head.token_classification: AutoModelForTokenClassification,
+    Head.question_answering: AutoModelForQuestionAnswering,
 }
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 _T = TypeVar("_T")

@@ -17,7 +17,7 @@ from typing import Any, Dict, Iterator, List
 from ptlab.data.formats import LocalFormat, Record, check_columns, read_utf8
 from ptlab.errors import DataError
 
-COLUMNS = ["title", "context", "question", "id", "answers"]
+COLUMNS = ["title", "context", "question", "id", "answers", "answer_starts"]
 
 
 class Squad(LocalFormat):
@@ -50,6 +50,8 @@ class Squad(LocalFormat):
                         "question": _get(qa, "question", at),
                         "id": _get(qa, "id", at),
                         "answers": answers,
+                        # each answer's offset: span extraction trains on the annotated occurrence
+                        "answer_starts": [answer["answer_start"] for answer in qa["answers"]],
                     }
                     yield at, record
 
