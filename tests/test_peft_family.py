@@ -69,6 +69,17 @@ def test_ia3_starts_as_the_untouched_model(compose_run, model):
         torch.testing.assert_close(module.model(**inputs).logits, fresh.eval()(**inputs).logits)
 
 
+def test_adalora_reallocates_its_rank_budget_after_each_step(compose_run):
+    """By the run's last step (trainer.max_steps), peft's allocator, called through the method's
+    after_optimizer_step hook, has cut the ranks from init_r to the target_r budget."""
+    module, _, _ = _trained(compose_run, "tiny-llama", "adalora", steps=3)
+    cfg = module.run.method
+    pattern = module.model.peft_config["default"].rank_pattern
+    assert pattern, "update_and_allocate was never called"
+    kept = sum(sum(ranks) for ranks in pattern.values())
+    assert kept <= cfg.target_r * len(pattern) < cfg.init_r * len(pattern)
+
+
 @pytest.mark.parametrize("model,family", [("tiny-llama", "llama"), ("tiny-t5", "t5"), ("smollm2-135m", "llama")])
 def test_bitfit_is_not_applicable_before_loading_a_model_without_biases(compose_run, model, family):
     with pytest.raises(NotApplicable, match=f"a {family} model has none"):

@@ -61,6 +61,14 @@ class Method:
         """The module to train: the backbone with this method's parameters, only those trainable."""
         raise NotImplementedError
 
+    def training_loss(self, model, loss):
+        """The loss to train on, given the kind's: a method may add a term of its own."""
+        return loss
+
+    def after_optimizer_step(self, model, step: int) -> None:
+        """After each optimizer step (gradients still held), `step` steps done: e.g. a schedule of
+        the method's own that reads the gradients."""
+
     def export(self, model, directory: Path) -> None:
         """Save the trained method in its library's own format (peft methods: the adapter)."""
 
