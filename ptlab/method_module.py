@@ -170,6 +170,8 @@ class MethodModule(L.LightningModule):
         self.train_seconds = counters.get("train_seconds", 0.0)
         self.batches_trained = counters.get("batches_trained", 0)
         self._resume_rng = checkpoint.get("ptlab_rng")
+        if checkpoint.get("ptlab_method"):
+            self.method.load_state(self.model, checkpoint["ptlab_method"])
 
     def on_train_start(self):
         self.start_step = self.global_step
@@ -187,6 +189,7 @@ class MethodModule(L.LightningModule):
             "batches_trained": self.batches_trained,
         }
         checkpoint["ptlab_rng"] = rng_states()
+        checkpoint["ptlab_method"] = self.method.state(self.model)
         if not self.method.saves_frozen_weights:
             keep = self.trainable_names()
             checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if k in keep}

@@ -69,6 +69,14 @@ class Method:
         """After each optimizer step (gradients still held), `step` steps done: e.g. a schedule of
         the method's own that reads the gradients."""
 
+    def state(self, model) -> dict:
+        """What the method keeps outside the model's parameters, saved in each checkpoint so that
+        a resumed run continues exactly (e.g. a schedule's running statistics)."""
+        return {}
+
+    def load_state(self, model, state: dict) -> None:
+        """Restore `state()` from a checkpoint (only called with what `state()` saved)."""
+
     def export(self, model, directory: Path) -> None:
         """Save the trained method in its library's own format (peft methods: the adapter)."""
 

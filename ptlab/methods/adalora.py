@@ -94,3 +94,18 @@ class AdaLoRA(PeftMethod):
 
     def after_optimizer_step(self, model, step: int) -> None:
         model.base_model.update_and_allocate(step)
+
+    # The allocator's running importance scores and the ranks fixed so far: a resumed run
+    # reallocates as the uninterrupted one would.
+    STATE = ("ipt", "exp_avg_ipt", "exp_avg_unc")
+
+    def state(self, model) -> dict:
+        allocator = model.base_model.rankallocator
+        state = {key: dict(getattr(allocator, key)) for key in self.STATE}
+        return {**state, "rank_pattern": model.peft_config[model.active_adapter].rank_pattern}
+
+    def load_state(self, model, state: dict) -> None:
+        allocator = model.base_model.rankallocator
+        for key in self.STATE:
+            setattr(allocator, key, dict(state[key]))
+        model.peft_config[model.active_adapter].rank_pattern = state["rank_pattern"]
