@@ -8,24 +8,21 @@ import pytest
 import torch
 from peft import PeftModel
 
-from ptlab.methods import registry
 from ptlab.methods.prefix_tuning import accept_past_key_values
 from ptlab.models.loading import load_model
 from ptlab.build import build_data, build_module, build_run
-from conf_files import model_config
+from training import trained_methods
 
 FAMILIES = ["tiny-llama", "tiny-t5", "tiny-bert"]
-# Every trained method in the registry, with a learning rate that moves a tiny model in 12 steps
-# (one that trains every weight needs a tenth of it), on each family it applies to.
-TRAINED = {name: 3e-2 if m.trained_parameters else 3e-3 for name, m in sorted(registry().items()) if m.trains}
+# Every trained method in the registry on each family it applies to, at a rate that moves a tiny model.
+TRAINED = {model: trained_methods(model) for model in FAMILIES}
 HEAD = "classifier"  # an encoder's new task head, trained beside every method's own parameters
 CASES = [
     (model, method, task)
     for model in FAMILIES
-    for method in TRAINED
+    for method in TRAINED[model]
     for task in ("sst2", "e2e_nlg")
     if not (model == "tiny-bert" and task == "e2e_nlg")  # an encoder cannot generate
-    and not registry()[method].not_applicable_to(model_config(model))
 ]
 
 
@@ -34,7 +31,7 @@ def _build(compose_run, model, method, task):
         f"model={model}",
         f"method={method}",
         f"task={task}",
-        f"method.lr={TRAINED[method]}",
+        f"method.lr={TRAINED[model][method]}",
         "method.warmup_ratio=0",
         "data.k=8",
         "data.batch_size=8",
