@@ -4,17 +4,17 @@ bias terms (the shared contract tests in test_methods.py cover training and chec
 
 import copy
 
-import lightning as L
 import pytest
 import torch
 from peft import PeftModel
 from safetensors.torch import load_file
 
-from ptlab.build import build_data, build_module
+from ptlab.build import build_data, build_module, build_run
 from ptlab.errors import NotApplicable
 from ptlab.methods import registry
 from ptlab.methods.bitfit import EXPORT_FILE
 from ptlab.models.loading import load_model
+from training import eval_loss, fit
 
 PEFT = sorted(name for name, m in registry().items() if m.peft)
 
@@ -37,16 +37,8 @@ def _trained(compose_run, model, method, steps=4):
     inputs = {k: batch[k] for k in ("input_ids", "attention_mask")}
     if run.model.family.value == "seq2seq":
         inputs["decoder_input_ids"] = batch["labels"].clamp(min=0)
-    if not steps:
-        return module, fresh, inputs
-    L.Trainer(
-        max_steps=steps,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        accelerator="cpu",
-    ).fit(module, train_dataloaders=data.train_dataloader())
+    if steps:
+        fit(module, data.train_dataloader(), steps)
     return module, fresh, inputs
 
 
@@ -95,3 +87,25 @@ def test_bitfit_trains_biases_and_the_head_and_its_export_reloads(compose_run, t
     module.model.eval()
     with torch.no_grad():
         torch.testing.assert_close(fresh.eval()(**inputs).logits, module.model(**inputs).logits)
+
+
+def test_bitfit_trains_a_causal_lm_with_biases(compose_run):
+    """GPT-2's architecture has bias terms: BitFit applies, trains them alone (no head: the LM's
+    own), and the loss falls."""
+    run = compose_run(
+        "model=tiny-llama",
+        "model.name=tiny-gpt2",
+        "model.random_config.model_type=gpt2",  # the tiny config's sizes, GPT-2's modules
+        "method=bitfit",
+        "method.lr=3e-2",
+        "method.warmup_ratio=0",
+        "data.k=8",
+        "data.batch_size=8",
+    )
+    data, module = build_run(run)
+    batch = next(iter(data.train_dataloader()))
+    before = eval_loss(module, batch)
+    fit(module, data.train_dataloader(), steps=12)
+    assert eval_loss(module, batch) < before
+    trainable = {n for n, p in module.model.named_parameters() if p.requires_grad}
+    assert trainable and all(n.endswith("bias") for n in trainable)
