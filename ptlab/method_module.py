@@ -64,7 +64,7 @@ class MethodModule(L.LightningModule):
         self._step_started = time.perf_counter()
 
     def training_step(self, batch, batch_idx):
-        loss = self.kind.loss(self.reader, self.model, batch)
+        loss = self.method.training_loss(self.model, self.kind.loss(self.reader, self.model, batch))
         if not torch.isfinite(loss):
             last = RunDir(self.run.paths.output_dir).last_ckpt
             kept = f"{last} (the latest validation's) is kept" if last.exists() else "no checkpoint was saved yet"
@@ -87,6 +87,10 @@ class MethodModule(L.LightningModule):
 
     def on_train_batch_end(self, outputs, batch, batch_idx):
         self.train_seconds += time.perf_counter() - self._step_started
+
+    def optimizer_step(self, *args, **kwargs):
+        super().optimizer_step(*args, **kwargs)
+        self.method.after_optimizer_step(self.model, self.global_step)
 
     def parameter_groups(self) -> List[Dict[str, Any]]:
         """AdamW groups of the trained parameters: no weight decay on biases and norm scales
@@ -166,6 +170,8 @@ class MethodModule(L.LightningModule):
         self.train_seconds = counters.get("train_seconds", 0.0)
         self.batches_trained = counters.get("batches_trained", 0)
         self._resume_rng = checkpoint.get("ptlab_rng")
+        if checkpoint.get("ptlab_method"):
+            self.method.load_state(self.model, checkpoint["ptlab_method"])
 
     def on_train_start(self):
         self.start_step = self.global_step
@@ -183,6 +189,7 @@ class MethodModule(L.LightningModule):
             "batches_trained": self.batches_trained,
         }
         checkpoint["ptlab_rng"] = rng_states()
+        checkpoint["ptlab_method"] = self.method.state(self.model)
         if not self.method.saves_frozen_weights:
             keep = self.trainable_names()
             checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if k in keep}

@@ -147,4 +147,7 @@ def _check_combination(run: RunConfig, kind: TaskKind, method: Method) -> None:
         raise ConfigError("set data.k or data.k_per_class, not both")
     if run.data.k_per_class is not None and kind.label_words() is None:
         raise ConfigError(f"data.k_per_class needs a task with classes; a {kind.name} task has none (use data.k)")
+    reason = method.not_applicable_to(run.model)
+    if reason:
+        raise NotApplicable(f"method={method.name} does not apply to model={run.model.name}: {reason}")
     method.check()

@@ -8,20 +8,19 @@ import pytest
 import torch
 from peft import PeftModel
 
-from ptlab.methods import registry
 from ptlab.methods.prefix_tuning import accept_past_key_values
 from ptlab.models.loading import load_model
 from ptlab.build import build_data, build_module, build_run
+from training import trained_methods
 
 FAMILIES = ["tiny-llama", "tiny-t5", "tiny-bert"]
-# Every trained method in the registry, with a learning rate that moves a tiny model in 12 steps.
-LR = {"full_finetune": 3e-3}
-TRAINED = {name: LR.get(name, 3e-2) for name, m in sorted(registry().items()) if m.trains}
-PEFT_PARAMETERS = {"prefix_tuning": "prompt_encoder", "prompt_tuning": "prompt_encoder", "lora": "lora_"}
+# Every trained method in the registry on each family it applies to, at a rate that moves a tiny model.
+TRAINED = {model: trained_methods(model) for model in FAMILIES}
+HEAD = "classifier"  # an encoder's new task head, trained beside every method's own parameters
 CASES = [
     (model, method, task)
     for model in FAMILIES
-    for method in TRAINED
+    for method in TRAINED[model]
     for task in ("sst2", "e2e_nlg")
     if not (model == "tiny-bert" and task == "e2e_nlg")  # an encoder cannot generate
 ]
@@ -32,7 +31,7 @@ def _build(compose_run, model, method, task):
         f"model={model}",
         f"method={method}",
         f"task={task}",
-        f"method.lr={TRAINED[method]}",
+        f"method.lr={TRAINED[model][method]}",
         "method.warmup_ratio=0",
         "data.k=8",
         "data.batch_size=8",
@@ -75,18 +74,20 @@ def test_method_trains_only_its_parameters_and_reloads(compose_run, tmp_path, mo
     trainable = {n for n, p in module.model.named_parameters() if p.requires_grad}
     changed = {n for n, p in module.model.named_parameters() if not torch.equal(p, before[n])}
     assert changed and changed <= trainable
-    if method == "full_finetune":
+    own = module.method.trained_parameters
+    if own is None:
         assert trainable == set(before)
-    else:  # peft: the prompt/prefix tables or LoRA's matrices, plus an encoder's fresh head
-        own = PEFT_PARAMETERS[method]
-        assert all(own in n or "classifier" in n for n in trainable)
-        assert any(own in n for n in changed)
+    else:  # e.g. peft's prompt/prefix tables or LoRA's matrices, plus an encoder's fresh head
+        assert all(any(o in n for o in own) or HEAD in n for n in trainable)
+        assert any(any(o in n for o in own) for n in changed)
 
     path = tmp_path / "step.ckpt"
     trainer.save_checkpoint(path)
     state = torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
-    expected = {f"model.{n}" for n in (set(before) if method == "full_finetune" else trainable)}
-    assert set(state) >= expected if method == "full_finetune" else set(state) == expected
+    if module.method.saves_frozen_weights:
+        assert set(state) >= {f"model.{n}" for n in before}
+    else:
+        assert set(state) == {f"model.{n}" for n in trainable}
 
     _, fresh = _build(compose_run, model, method, task)  # same seed: the same frozen backbone
     fresh.load_state_dict(state, strict=fresh.strict_loading)

@@ -28,8 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 MODELS = ["smollm2-135m", "gpt2"]
 TASKS = {"sst2": "accuracy", "rte": "macro_f1"}  # rte's main metric differs on purpose
-METHODS = sorted(report_order(), key=report_order().get)  # the registry's: fewest trained first
-FRACTION = {  # 0: evaluated as loaded, no training
+FRACTION = {  # the fixture's methods (a report reads any): 0 evaluated as loaded, no training
     "zero_shot": 0.0,
     "in_context": 0.0,
     "prompt_tuning": 8.56e-05,
@@ -37,6 +36,7 @@ FRACTION = {  # 0: evaluated as loaded, no training
     "lora": 3.42e-03,
     "full_finetune": 1.0,
 }
+METHODS = sorted(FRACTION, key=report_order().get)  # in the registry's order: fewest trained first
 SEEDS = [0, 1, 2]
 FAILED = ("gpt2", "sst2", "prefix_tuning", 2)
 RUNNING = ("smollm2-135m", "rte", "prompt_tuning", 1)

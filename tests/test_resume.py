@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 
 from cli import PROCESS_TIMEOUT, ptlab_cmd, ptlab_env, record, run_dirs
+from conf_files import model_config
+from ptlab.methods import registry
 
 pytestmark = pytest.mark.slow
 
@@ -30,6 +32,13 @@ SETUPS = {
     "llama-prefix_tuning": ["model=tiny-llama", "method=prefix_tuning", *COMMON],
     "t5-lora": ["model=tiny-t5", "method=lora", *COMMON],
 }
+# Every trained method in the registry, on the first tiny family it applies to, under USR1.
+METHOD_SETUPS = {
+    name: next(m for m in ("tiny-t5", "tiny-llama", "tiny-bert") if not method.not_applicable_to(model_config(m)))
+    for name, method in sorted(registry().items())
+    if method.trains
+}
+SETUPS.update({f"usr1-{name}": [f"model={model}", f"method={name}", *COMMON] for name, model in METHOD_SETUPS.items()})
 _references: dict = {}
 
 
@@ -69,8 +78,9 @@ def wait_for(path_glob: str, root: Path, proc: subprocess.Popen, timeout: float 
         ("bert-full_finetune", signal.SIGKILL),
         ("llama-prefix_tuning", signal.SIGTERM),
         ("t5-lora", signal.SIGUSR1),
+        *[(f"usr1-{name}", signal.SIGUSR1) for name in METHOD_SETUPS],
     ],
-    ids=["bert-usr1", "bert-term", "bert-kill9", "llama-prefix-term", "t5-lora-usr1"],
+    ids=["bert-usr1", "bert-term", "bert-kill9", "llama-prefix-term", "t5-lora-usr1", *METHOD_SETUPS],
 )
 def test_interrupted_run_resumes_to_the_uninterrupted_result(setup, sig, tmp_path, tmp_path_factory, cli_cache):
     expected, expected_predictions = reference(setup, tmp_path_factory, cli_cache)

@@ -19,7 +19,7 @@ from ptlab.kinds import kind_of
 from ptlab.metrics import TaskMetrics
 from ptlab.models.families import make_reader
 from ptlab.models.loading import load_tokenizer
-from training import eval_loss, fit
+from training import eval_loss, fit, trained_methods
 
 TASK = ("task=conll2003", "data.eval_limit=8", "data.test_limit=8")
 HEADER = "-DOCSTART- -X- -X- O\n\n"
@@ -151,9 +151,7 @@ def test_words_cut_by_truncation_are_scored_as_predicted_o(compose_run):
 
 
 # --- methods ---
-@pytest.mark.parametrize(
-    "method,lr", [("full_finetune", 3e-3), ("lora", 3e-2), ("prefix_tuning", 3e-2), ("prompt_tuning", 3e-2)]
-)
+@pytest.mark.parametrize("method,lr", trained_methods("tiny-bert").items())
 def test_each_method_trains_on_tiny_bert(compose_run, method, lr):
     run = compose_run(
         "model=tiny-bert",

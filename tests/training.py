@@ -27,3 +27,16 @@ def fit(module, loader, steps: int) -> L.Trainer:
     )
     trainer.fit(module, train_dataloaders=loader)
     return trainer
+
+
+def trained_methods(model: str) -> dict:
+    """Every trained method in the registry that applies to `model`, with a learning rate that
+    moves a tiny model in about ten steps (one that trains every weight needs a tenth of it)."""
+    from conf_files import model_config
+    from ptlab.methods import registry
+
+    return {
+        name: 3e-2 if m.trained_parameters else 3e-3
+        for name, m in sorted(registry().items())
+        if m.trains and not m.not_applicable_to(model_config(model))
+    }

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Dict, Optional
+from typing import TYPE_CHECKING, Dict, Optional, Tuple
 
 from ptlab.config import MethodConfig
 from ptlab.plugins import discover, lookup
@@ -34,12 +34,21 @@ class Method:
     reads_train_split = None  # None: exactly when it trains; in-context reads it without training
     saves_frozen_weights = False  # checkpoints hold every weight (nothing is frozen)
     report_order = 50  # ptlab-report's column order: fewest trained parameters first
+    # What its trained parameters' names contain (None: every weight trains), besides an encoder's
+    # new task head: what the shared tests check "only its parameters change" against.
+    trained_parameters: Optional[Tuple[str, ...]] = None
 
     def __init__(self, run: "RunConfig", kind: "TaskKind"):
         self.run, self.cfg, self.kind = run, run.method, kind
 
     def check(self) -> None:
         """Rules between this method's config and the model/task (torch-free, before any load)."""
+
+    @classmethod
+    def not_applicable_to(cls, model) -> Optional[str]:
+        """Why this method cannot run on `model` (a ModelConfig), known torch-free before it loads
+        (None: it can); validation raises it as NotApplicable, so a sweep skips the point."""
+        return None
 
     def prepare(self, data) -> None:
         """Before tokenization, with the data read: e.g. take demonstrations from the training split."""
@@ -51,6 +60,22 @@ class Method:
     def wrap(self, backbone, reader):
         """The module to train: the backbone with this method's parameters, only those trainable."""
         raise NotImplementedError
+
+    def training_loss(self, model, loss):
+        """The loss to train on, given the kind's: a method may add a term of its own."""
+        return loss
+
+    def after_optimizer_step(self, model, step: int) -> None:
+        """After each optimizer step (gradients still held), `step` steps done: e.g. a schedule of
+        the method's own that reads the gradients."""
+
+    def state(self, model) -> dict:
+        """What the method keeps outside the model's parameters, saved in each checkpoint so that
+        a resumed run continues exactly (e.g. a schedule's running statistics)."""
+        return {}
+
+    def load_state(self, model, state: dict) -> None:
+        """Restore `state()` from a checkpoint (only called with what `state()` saved)."""
 
     def export(self, model, directory: Path) -> None:
         """Save the trained method in its library's own format (peft methods: the adapter)."""

@@ -37,6 +37,7 @@ class LoRA(PeftMethod):
     name = "lora"
     config = LoraMethodConfig
     report_order = 30
+    trained_parameters = ("lora_",)
 
     def peft_config(self, reader):
         from peft import LoraConfig

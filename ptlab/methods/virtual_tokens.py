@@ -34,6 +34,8 @@ class VirtualTokensConfig(MethodConfig):
 
 
 class VirtualTokensMethod(PeftMethod):
+    trained_parameters = ("prompt_encoder",)  # peft's table of virtual tokens (or its encoder)
+
     def check(self) -> None:
         if self.cfg.init == PromptInit.labels and self.kind.label_words() is None:
             raise ConfigError(

@@ -1,0 +1,15 @@
+"""The shipped conf/ YAMLs as the typed configs the registries' class-level questions read."""
+
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from ptlab.config import ModelConfig
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+
+
+def model_config(model: str) -> ModelConfig:
+    """conf/model/<model>.yaml as a ModelConfig, e.g. for a method's `not_applicable_to`."""
+    yaml = OmegaConf.load(CONF / "model" / f"{model}.yaml")
+    return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(ModelConfig), yaml))
