@@ -164,38 +164,3 @@ def test_encoder_prefix_enters_every_layer_and_reloads_from_its_export(compose_r
     accept_past_key_values(loaded)
     with torch.no_grad():
         torch.testing.assert_close(loaded(**inputs).logits, logits)
-
-
-@pytest.mark.parametrize("model", FAMILIES)
-def test_lora_adapter_export_reloads_with_peft_alone(compose_run, tmp_path, model):
-    """The exported LoRA adapter is plain peft: PeftModel.from_pretrained on a fresh backbone gives
-    the trained model's outputs (and an untrained LoRA is the backbone itself: B starts at zero)."""
-    run = compose_run(f"model={model}", "method=lora", "method.lr=3e-2", "data.k=8", "data.batch_size=8")
-    data = build_data(run)
-    backbone = load_model(run.model, run.paths.cache_dir, data.reader.head, data.kind.num_labels())
-    fresh = copy.deepcopy(backbone)
-    module = build_module(run, data, backbone)
-    batch = next(iter(data.train_dataloader()))
-    inputs = {k: batch[k] for k in ("input_ids", "attention_mask")}
-    if model == "tiny-t5":
-        inputs["decoder_input_ids"] = batch["labels"].clamp(min=0)
-    module.model.eval()
-    with torch.no_grad():
-        base = copy.deepcopy(fresh).eval()
-        if model != "tiny-bert":  # an encoder's head is new and random: only LMs start equal
-            torch.testing.assert_close(module.model(**inputs).logits, base(**inputs).logits)
-    module.model.train()
-    L.Trainer(
-        max_steps=4,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        accelerator="cpu",
-    ).fit(module, train_dataloaders=data.train_dataloader())
-    module.method.export(module.model, tmp_path / "adapter")
-    loaded = PeftModel.from_pretrained(fresh, str(tmp_path / "adapter")).eval()
-    module.model.eval()
-    with torch.no_grad():
-        torch.testing.assert_close(loaded(**inputs).logits, module.model(**inputs).logits)
-        assert not torch.allclose(loaded(**inputs).logits, base(**inputs).logits)

@@ -42,20 +42,27 @@ def _trained(compose_run, model, method, steps=4):
     return module, fresh, inputs
 
 
-@pytest.mark.parametrize("model", ["tiny-llama", "tiny-t5"])
-@pytest.mark.parametrize("method", PEFT)
+# Every peft method on both LM families, and LoRA on an encoder (its new head exported with it).
+EXPORTS = [(model, method) for model in ("tiny-llama", "tiny-t5") for method in PEFT] + [("tiny-bert", "lora")]
+
+
+@pytest.mark.parametrize("model, method", EXPORTS)
 def test_peft_export_reloads_with_peft_alone(compose_run, tmp_path, model, method):
     module, fresh, inputs = _trained(compose_run, model, method)
     module.method.export(module.model, tmp_path / "adapter")
+    base = copy.deepcopy(fresh).eval()
     loaded = PeftModel.from_pretrained(fresh, str(tmp_path / "adapter")).eval()
     module.model.eval()
     with torch.no_grad():
         torch.testing.assert_close(loaded(**inputs).logits, module.model(**inputs).logits)
+        before = base(**inputs).logits  # virtual tokens add positions in front: compare the text's
+        assert not torch.allclose(loaded(**inputs).logits[:, -before.shape[1] :], before)  # it trained
 
 
 @pytest.mark.parametrize("model", ["tiny-llama", "tiny-t5"])
-def test_ia3_starts_as_the_untouched_model(compose_run, model):
-    module, fresh, inputs = _trained(compose_run, model, "ia3", steps=0)
+@pytest.mark.parametrize("method", ["ia3", "lora"])  # IA3's vectors start at 1, LoRA's B at zero
+def test_a_rescaling_or_low_rank_method_starts_as_the_untouched_model(compose_run, model, method):
+    module, fresh, inputs = _trained(compose_run, model, method, steps=0)
     module.model.eval()
     with torch.no_grad():
         torch.testing.assert_close(module.model(**inputs).logits, fresh.eval()(**inputs).logits)
