@@ -70,7 +70,8 @@ class FamilyReader:
     # --- encoding (cached per task/tokenizer/template by the DataModule) ---
     def prompt_text(self, ex: Example, fit: bool = True) -> str:
         """The filled-in template; with `task.truncate_field` (and `fit`), that field cut to fit."""
-        fields = ex.fields if not fit or self.task.truncate_field is None else fitted_fields(self, ex.fields)
+        cut = fit and self.task.truncate_field is not None and self.tokenizer is not None  # an API model: no tokens
+        fields = fitted_fields(self, ex.fields) if cut else ex.fields
         return self.task.selected.text.format(**fields)
 
     def begin_row(self) -> None:
