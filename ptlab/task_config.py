@@ -6,7 +6,6 @@ the YAML onto the kind's schema and runs each part's `check` before anything loa
 
 from __future__ import annotations
 
-import string
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar, Dict, List, Optional
@@ -231,12 +230,6 @@ class TaskConfig:
             )
         if self.main_metric not in self.metrics:
             raise ConfigError(f"task.main_metric={self.main_metric!r} is not among task.metrics={self.metrics}")
-        fields = [name for _, name, _, _ in string.Formatter().parse(self.selected.text) if name]
-        if self.truncate_field is not None and self.truncate_field not in fields:
-            raise ConfigError(
-                f"task.truncate_field={self.truncate_field!r} is not a field of the template "
-                f"task.template={self.template!r}: {fields}"
-            )
         splits = list(self.local.files if self.local else {}) + list(self.hub.splits if self.hub else {})
         if self.validation_from_train is not None:
             self.validation_from_train.check(self.columns)

@@ -122,9 +122,14 @@ class TaskKind:
         for name, spec in task.derived.items():
             _check_value_keys(f"task.derived.{name}.values", spec.get("values") or {})
         for name, template in task.templates.items() or [(None, task.selected)]:
-            check_format(
+            used = check_format(
                 template.text, self.template_fields(), f"task.templates.{name}.text" if name else "task.template"
             )
+            if task.truncate_field is not None and name in (None, task.template) and task.truncate_field not in used:
+                raise ConfigError(
+                    f"task.truncate_field={task.truncate_field!r} is not a field of the template "
+                    f"task.template={task.template!r}: {sorted(used)}"
+                )
 
     def _check_derived(self) -> None:
         """Each `task.derived` field reads a column field (not an answer) by a lookup table or an rstrip."""
