@@ -60,7 +60,7 @@ def scored(kind: TaskKind, lm_head: bool, evaluated: list, source: list) -> Opti
     constant = kind.constant(evaluated, source) if evaluated and source else None
     if constant is None:
         return None
-    metrics = TaskMetrics(kind, lm_head)
+    metrics = TaskMetrics(kind, lm_head, local=True)
     metrics.update(constant.outputs)
     return {
         "answer": constant.answer,

@@ -16,11 +16,15 @@ from ptlab.kinds import TaskKind
 class TaskMetrics(nn.Module):
     """`update` per batch, `compute` once per epoch, `reset` after."""
 
-    def __init__(self, kind: TaskKind, lm_head: bool):
+    def __init__(self, kind: TaskKind, lm_head: bool, local: bool = False):
+        """`local`: compute on this process's updates only, never gathering across DDP ranks (a
+        baseline that rank 0 scores alone, from data every rank holds, would wait for the others)."""
         super().__init__()
         specs = {name: kind.metrics[name] for name in kind.task.metrics}
         self.specs = {name: spec for name, spec in specs.items() if lm_head or not spec.lm_only}
         self.metrics = nn.ModuleDict({name: spec.build(kind.task) for name, spec in self.specs.items()})
+        for metric in self.metrics.values() if local else ():
+            metric.sync_on_compute = metric._to_sync = False  # torchmetrics' own switch, read by compute()
 
     def update(self, outputs: Dict[str, Any]) -> None:
         for name, metric in self.metrics.items():
