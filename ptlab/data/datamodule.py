@@ -64,6 +64,8 @@ class TaskDataModule(L.LightningDataModule):
         self.raw: Dict[str, List[Example]] = {}
         self.splits: Dict[str, datasets.Dataset] = {}
         self.cache_hits: Dict[str, bool] = {}
+        # Per encoded split: prompts, how many were cut to max_source_length, answers lost (setup)
+        self.truncation: Dict[str, Dict[str, Any]] = {}
         self.origins: Dict[str, str] = {}  # split -> the file (or hub split) it was read from
         self.dropped: Dict[str, int] = {}  # split -> examples left out because test has their inputs
         self.selection: dict = {}  # the selection split's overlap with the pool, lengths (carve.py)
@@ -152,17 +154,13 @@ class TaskDataModule(L.LightningDataModule):
         for split, examples in self.raw.items():
             if split != "train" or self.run.trains:  # in-context reads its demonstrations from `raw`
                 self.splits[split] = self._encoded(split, examples)
+                self.truncation[split] = prompt_fit.split_counts(self.splits[split])
 
     def _encode_row(self, split: str, ex: Example) -> dict:
         self.reader.begin_row()
         row = {**self.kind.encode(self.reader, ex, train=split == "train"), "prompt": self.reader.prompt_text(ex)}
         full = row["prompt"] if self.run.task.truncate_field is None else self.reader.prompt_text(ex, fit=False)
         return {**row, **prompt_fit.row_flags(self.reader, full, row["prompt"], ex.references or [ex.target])}
-
-    @property
-    def truncation(self) -> Dict[str, Dict[str, Any]]:
-        """Per encoded split: prompts, how many were cut to max_source_length, answers lost."""
-        return {split: prompt_fit.split_counts(rows) for split, rows in self.splits.items()}
 
     def _encoded(self, split: str, examples: List[Example]) -> datasets.Dataset:
         rows, self.cache_hits[split] = self.cache.get(

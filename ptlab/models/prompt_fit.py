@@ -56,10 +56,19 @@ def _norm(text: str) -> str:
 
 def split_counts(rows) -> Dict[str, Any]:
     """Per encoded split: its prompts, how many were cut, and (None where no row's answer occurs
-    in its prompt) how many lost every occurrence of their answer."""
-    cut = rows["truncated"] if "truncated" in rows.column_names else []
-    lost = [v for v in (rows["answer_lost"] if "answer_lost" in rows.column_names else []) if v != NO_ANSWER]
-    return {"prompts": len(rows), "truncated": int(sum(cut)), "answers_lost": int(sum(lost)) if lost else None}
+    in its prompt) how many lost every occurrence of their answer. Summed by arrow: iterating a
+    column of a large split row by row in Python takes seconds."""
+    import pyarrow.compute as pc
+
+    table = rows.with_format("arrow")
+    cut = pc.sum(table["truncated"]).as_py() if "truncated" in rows.column_names and len(rows) else 0
+    lost = table["answer_lost"] if "answer_lost" in rows.column_names else None
+    known = pc.filter(lost, pc.not_equal(lost, NO_ANSWER)) if lost is not None else []
+    return {
+        "prompts": len(rows),
+        "truncated": int(cut or 0),
+        "answers_lost": int(pc.sum(known).as_py()) if len(known) else None,
+    }
 
 
 def note(counts: Dict[str, Dict[str, Any]], task) -> Optional[str]:
