@@ -9,37 +9,13 @@ import torch
 from peft import PeftModel
 from safetensors.torch import load_file
 
-from ptlab.build import build_data, build_module, build_run
+from ptlab.build import build_run
 from ptlab.errors import NotApplicable
 from ptlab.methods import registry
 from ptlab.methods.bitfit import EXPORT_FILE
-from ptlab.models.loading import load_model
-from training import eval_loss, fit
+from training import eval_loss, fit, trained
 
 PEFT = sorted(name for name, m in registry().items() if m.peft)
-
-
-def _trained(compose_run, model, method, steps=4):
-    """The run's module after `steps` steps (the run's length), its fresh backbone and one batch's inputs."""
-    run = compose_run(
-        f"model={model}",
-        f"method={method}",
-        "method.lr=3e-2",
-        "data.k=8",
-        "data.batch_size=8",
-        f"trainer.max_steps={max(steps, 1)}",
-    )
-    data = build_data(run)
-    backbone = load_model(run.model, run.paths.cache_dir, data.reader.head, data.kind.num_labels())
-    fresh = copy.deepcopy(backbone)
-    module = build_module(run, data, backbone)
-    batch = next(iter(data.train_dataloader()))
-    inputs = {k: batch[k] for k in ("input_ids", "attention_mask")}
-    if run.model.family.value == "seq2seq":
-        inputs["decoder_input_ids"] = batch["labels"].clamp(min=0)
-    if steps:
-        fit(module, data.train_dataloader(), steps)
-    return module, fresh, inputs
 
 
 # Every peft method on both LM families, and LoRA on an encoder (its new head exported with it).
@@ -48,7 +24,7 @@ EXPORTS = [(model, method) for model in ("tiny-llama", "tiny-t5") for method in 
 
 @pytest.mark.parametrize("model, method", EXPORTS)
 def test_peft_export_reloads_with_peft_alone(compose_run, tmp_path, model, method):
-    module, fresh, inputs = _trained(compose_run, model, method)
+    module, fresh, inputs = trained(compose_run, model, method)
     module.method.export(module.model, tmp_path / "adapter")
     base = copy.deepcopy(fresh).eval()
     loaded = PeftModel.from_pretrained(fresh, str(tmp_path / "adapter")).eval()
@@ -62,7 +38,7 @@ def test_peft_export_reloads_with_peft_alone(compose_run, tmp_path, model, metho
 @pytest.mark.parametrize("model", ["tiny-llama", "tiny-t5"])
 @pytest.mark.parametrize("method", ["ia3", "lora"])  # IA3's vectors start at 1, LoRA's B at zero
 def test_a_rescaling_or_low_rank_method_starts_as_the_untouched_model(compose_run, model, method):
-    module, fresh, inputs = _trained(compose_run, model, method, steps=0)
+    module, fresh, inputs = trained(compose_run, model, method, steps=0)
     module.model.eval()
     with torch.no_grad():
         torch.testing.assert_close(module.model(**inputs).logits, fresh.eval()(**inputs).logits)
@@ -71,7 +47,7 @@ def test_a_rescaling_or_low_rank_method_starts_as_the_untouched_model(compose_ru
 def test_adalora_reallocates_its_rank_budget_after_each_step(compose_run):
     """By the run's last step (trainer.max_steps), peft's allocator, called through the method's
     after_optimizer_step hook, has cut the ranks from init_r to the target_r budget."""
-    module, _, _ = _trained(compose_run, "tiny-llama", "adalora", steps=3)
+    module, _, _ = trained(compose_run, "tiny-llama", "adalora", steps=3)
     cfg = module.run.method
     pattern = module.model.peft_config["default"].rank_pattern
     assert pattern, "update_and_allocate was never called"
@@ -86,7 +62,7 @@ def test_bitfit_is_not_applicable_before_loading_a_model_without_biases(compose_
 
 
 def test_bitfit_trains_biases_and_the_head_and_its_export_reloads(compose_run, tmp_path):
-    module, fresh, inputs = _trained(compose_run, "tiny-bert", "bitfit")
+    module, fresh, inputs = trained(compose_run, "tiny-bert", "bitfit")
     trainable = {n for n, p in module.model.named_parameters() if p.requires_grad}
     assert trainable == {n for n, _ in module.model.named_parameters() if n.endswith("bias") or "classifier" in n}
     module.method.export(module.model, tmp_path / "adapter")

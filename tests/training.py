@@ -1,9 +1,15 @@
-"""A few training steps on a built run, and its loss on one batch: what the 'loss decreases' tests share."""
+"""A few training steps on a built run, and its loss on one batch: what the 'loss decreases' and
+method tests share."""
 
 from __future__ import annotations
 
+import copy
+
 import lightning as L
 import torch
+
+from ptlab.build import build_data, build_module
+from ptlab.models.loading import load_model
 
 
 def eval_loss(module, batch) -> float:
@@ -40,3 +46,27 @@ def trained_methods(model: str) -> dict:
         for name, m in sorted(registry().items())
         if m.trains and not m.not_applicable_to(model_config(model))
     }
+
+
+def trained(compose_run, model, method, steps=4, *overrides):
+    """The run's module after `steps` steps (the run's length), its fresh backbone and one batch's inputs."""
+    run = compose_run(
+        f"model={model}",
+        f"method={method}",
+        "method.lr=3e-2",
+        "data.k=8",
+        "data.batch_size=8",
+        f"trainer.max_steps={max(steps, 1)}",
+        *overrides,
+    )
+    data = build_data(run)
+    backbone = load_model(run.model, run.paths.cache_dir, data.reader.head, data.kind.num_labels())
+    fresh = copy.deepcopy(backbone)
+    module = build_module(run, data, backbone)
+    batch = next(iter(data.train_dataloader()))
+    inputs = {k: batch[k] for k in ("input_ids", "attention_mask")}
+    if run.model.family.value == "seq2seq":
+        inputs["decoder_input_ids"] = batch["labels"].clamp(min=0)
+    if steps:
+        fit(module, data.train_dataloader(), steps)
+    return module, fresh, inputs

@@ -61,6 +61,17 @@ class Method:
         """The module to train: the backbone with this method's parameters, only those trainable."""
         raise NotImplementedError
 
+    @staticmethod
+    def train_new_head(backbone, reader) -> None:
+        """Let an encoder's new task head train (everything outside the pretrained body): it starts
+        random, so a method that freezes the body must still train it (peft does, as modules_to_save)."""
+        if reader.head.is_lm:
+            return
+        body = f"{backbone.base_model_prefix}."
+        for name, parameter in backbone.named_parameters():
+            if not name.startswith(body):
+                parameter.requires_grad_(True)
+
     def training_loss(self, model, loss):
         """The loss to train on, given the kind's: a method may add a term of its own."""
         return loss
@@ -93,3 +104,12 @@ def method_class(name: str) -> type:
 
 def report_order() -> Dict[str, int]:
     return {name: m.report_order for name, m in registry().items()}
+
+
+def export_trained(model, path: Path) -> None:
+    """The model's trained tensors in one safetensors file: the export of a method peft does not
+    implement, loaded back onto the same base with `load_state_dict(load_file(path), strict=False)`."""
+    from safetensors.torch import save_file
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file({n: p.detach().contiguous() for n, p in model.named_parameters() if p.requires_grad}, str(path))
