@@ -44,7 +44,8 @@ def test_the_export_goes_back_onto_a_fresh_base(compose_run, tmp_path, model):
 
 
 def test_target_modules_choose_the_places(compose_run):
-    module, _, _ = trained(compose_run, "tiny-llama", "adapter", 0, "method.target_modules=[layers\\.0\\.mlp\\.up_proj]")
+    only = "method.target_modules=[layers\\.0\\.mlp\\.up_proj]"
+    module, _, _ = trained(compose_run, "tiny-llama", "adapter", 0, only)
     placed = [n for n, _ in module.model.named_modules() if n.endswith(f".{CHILD}")]
     assert placed == [f"model.layers.0.mlp.up_proj.{CHILD}"]
 
@@ -66,7 +67,7 @@ def test_an_architecture_without_known_places_is_not_applicable_before_loading(c
         ("method.reduction_factor=0", "method.reduction_factor must be an integer >= 1"),
         ("method.activation=softmax", "method.activation must be one of"),
         ("method.target_modules=[]", "method.target_modules is empty"),
-        ("method.target_modules=[(]", "is not a regex"),
+        ("method.target_modules=['(']", "is not a regex"),
     ],
 )
 def test_bad_adapter_settings_fail_validation(compose_run, override, message):
