@@ -125,6 +125,8 @@ class ModelConfig:
     random_config: Optional[Dict[str, Any]] = None
     trust_remote_code: bool = False
     dtype: DType = DType.float32
+    # Recompute activations in backward instead of keeping them (ptlab/models/training_memory.py).
+    gradient_checkpointing: bool = False
     # A Hub token for gated or private models; unset, the Hub reads HF_TOKEN from the environment.
     # Redacted everywhere a config is written (see ptlab/redaction.py).
     hub_token: Optional[str] = None

@@ -19,6 +19,7 @@ from ptlab.errors import DivergedError
 from ptlab.kinds import TaskKind
 from ptlab.methods import Method
 from ptlab.metrics import TaskMetrics
+from ptlab.models import training_memory
 from ptlab.models.families import FamilyReader
 from ptlab.rng_state import rng_states, set_rng_states
 from ptlab.run_dir import RunDir
@@ -32,7 +33,11 @@ class MethodModule(L.LightningModule):
         self.run, self.kind, self.reader, self.method = run, kind, reader, method
         # from_pretrained returns eval mode, and Lightning keeps submodules' modes: without
         # this, dropout would stay off during training.
+        if method.trains and run.model.gradient_checkpointing:
+            training_memory.checkpoint_activations(backbone)
         self.model = method.wrap(backbone, reader).train()
+        if method.trains:
+            training_memory.train_in_fp32(self.model)  # a low-precision base's trained tensors
         # Checkpoints of parameter-efficient methods hold only what trains (the frozen backbone is
         # reloaded from its source); full fine-tuning must save every weight.
         self.strict_loading = method.saves_frozen_weights

@@ -30,6 +30,7 @@ from ptlab.config import (
 from ptlab.errors import ConfigError, NotApplicable, did_you_mean
 from ptlab.kinds import LM_HEADS, TaskKind, kind_class
 from ptlab.methods import Method, method_class
+from ptlab.models import training_memory
 
 
 def _typed(schema: type, node: Any, key: str) -> Any:
@@ -151,3 +152,4 @@ def _check_combination(run: RunConfig, kind: TaskKind, method: Method) -> None:
     if reason:
         raise NotApplicable(f"method={method.name} does not apply to model={run.model.name}: {reason}")
     method.check()
+    training_memory.check(run, method)

@@ -37,6 +37,8 @@ class Method:
     # What its trained parameters' names contain (None: every weight trains), besides an encoder's
     # new task head: what the shared tests check "only its parameters change" against.
     trained_parameters: Optional[Tuple[str, ...]] = None
+    # Why activation checkpointing (model.gradient_checkpointing) cannot work with it (None: it can).
+    no_activation_checkpointing: Optional[str] = None
 
     def __init__(self, run: "RunConfig", kind: "TaskKind"):
         self.run, self.cfg, self.kind = run, run.method, kind
