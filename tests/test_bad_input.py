@@ -93,6 +93,14 @@ def snapshot(run_dir: Path) -> Dict[str, Tuple[str, str, int]]:
 CONFIG_ERRORS = {
     # id: (overrides, needles in the error line)
     "report-margin-0": (["report.margin=0"], ["report.margin=0", "positive number of points"]),
+    "prefix-with-checkpointing": (
+        ["model=tiny-llama", "method=prefix_tuning", "model.gradient_checkpointing=true"],
+        ["model.gradient_checkpointing=true", "method=prefix_tuning", "refuses activation checkpointing"],
+    ),
+    "bf16-base-without-autocast": (
+        ["model=tiny-llama", "method=lora", "+model.dtype=bfloat16"],
+        ["model.dtype=bfloat16", "trainer.precision=32-true", "set trainer.precision=bf16-mixed"],
+    ),
     "prefix-num_virtual_tokens-0": (
         ["model=tiny-llama", "method=prefix_tuning", "method.num_virtual_tokens=0"],
         ["method.num_virtual_tokens", "> 0", "got 0"],

@@ -9,6 +9,7 @@ import torch
 
 from ptlab.build import build_run
 from ptlab.errors import ConfigError
+from ptlab.methods import method_class
 from training import eval_loss, trained_methods
 
 STEPS = 3
@@ -45,6 +46,11 @@ def _trained(compose_run, model, method, *overrides):
 
 @pytest.mark.parametrize("model,method", FAMILY_METHODS, ids=["-".join(c) for c in FAMILY_METHODS])
 def test_checkpointing_activations_trains_to_the_same_model(compose_run, model, method):
+    refusal = method_class(method).no_activation_checkpointing
+    if refusal:  # known before loading: a config error naming the method
+        with pytest.raises(ConfigError, match=f"cannot work with method={method}: {refusal}"):
+            compose_run(f"model={model}", f"method={method}", "model.gradient_checkpointing=true")
+        return
     plain, batch, _ = _trained(compose_run, model, method)
     saved, _, _ = _trained(compose_run, model, method, "model.gradient_checkpointing=true")
     backbone = saved.model.get_base_model() if hasattr(saved.model, "get_base_model") else saved.model
@@ -57,7 +63,7 @@ def test_checkpointing_activations_trains_to_the_same_model(compose_run, model, 
 @pytest.mark.parametrize("method", ["lora", "prompt_tuning", "full_finetune"])
 def test_a_bfloat16_base_trains_fp32_parameters_close_to_an_fp32_run(compose_run, method):
     half, batch, before = _trained(
-        compose_run, "tiny-llama", method, "model.dtype=bfloat16", "trainer.precision=bf16-mixed"
+        compose_run, "tiny-llama", method, "+model.dtype=bfloat16", "trainer.precision=bf16-mixed"
     )
     full, _, _ = _trained(compose_run, "tiny-llama", method)
     trained = {n: p.dtype for n, p in half.model.named_parameters() if p.requires_grad}
@@ -72,10 +78,10 @@ def test_a_bfloat16_base_trains_fp32_parameters_close_to_an_fp32_run(compose_run
 @pytest.mark.parametrize(
     "overrides,message",
     [
-        (["model=api", "method=zero_shot", "model.gradient_checkpointing=true"], "family api\\) has no local weights"),
-        (["model=tiny-llama", "method=lora", "model.dtype=bfloat16"], "set trainer.precision=bf16-mixed"),
+        (["model=api", "method=zero_shot", "+model.gradient_checkpointing=true"], "family api\\) has no local weights"),
+        (["model=tiny-llama", "method=lora", "+model.dtype=bfloat16"], "set trainer.precision=bf16-mixed"),
         (
-            ["model=tiny-llama", "method=lora", "model.dtype=float16", "trainer.precision=bf16-mixed"],
+            ["model=tiny-llama", "method=lora", "+model.dtype=float16", "trainer.precision=bf16-mixed"],
             "set trainer.precision=16-mixed",
         ),
     ],
@@ -86,5 +92,5 @@ def test_memory_options_that_cannot_work_fail_validation(compose_run, overrides,
 
 
 def test_a_low_precision_base_needs_no_autocast_when_nothing_trains(compose_run):
-    run = compose_run("model=tiny-llama", "method=zero_shot", "model.dtype=bfloat16")
+    run = compose_run("model=tiny-llama", "method=zero_shot", "+model.dtype=bfloat16")
     assert run.model.dtype.value == "bfloat16"

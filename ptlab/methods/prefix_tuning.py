@@ -31,6 +31,8 @@ class PrefixTuning(VirtualTokensMethod):
     name = "prefix_tuning"
     config = PrefixTuningConfig
     report_order = 20
+    # peft refuses it (its prefixes enter as a key/value cache, which a recomputed layer would extend twice)
+    no_activation_checkpointing = "peft's prefix tuning refuses activation checkpointing"
 
     def check(self) -> None:
         super().check()
