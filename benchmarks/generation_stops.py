@@ -10,13 +10,16 @@ fits the model), in the same batches (lm-eval's order: longest first), the same 
 
 - `full`: ptlab's reader decoding every row to max_target_length (or eos), cut after: ptlab's
   decoding before stop sequences (`decode.stop_early=false`);
-- `stopped`: the same reader, each row stopping at its prediction's end (ptlab/models/generate.py);
+- `stopped`: the same reader, each row stopping at its prediction's end (ptlab/models/generate.py),
+  under ptlab's default rule (a newline before the answer is read past);
+- `stopped_lm_eval_rule`: the same, under lm-eval's rule (`decode.stop_at_start=true`: a leading
+  newline ends the prediction at "");
 - `lm_eval`: lm-eval 0.4.13's HFLM.generate_until on the same model folder, `until: ["\\n"]`.
 
-Printed: identical predictions (stopped vs full's cut; stopped vs lm-eval's text, stripped), the
-new tokens decoded (all rows, and the decoding steps of the batches: a batch runs until its last
-row stops), the seconds of each and the speed-ups. lm-eval cuts a generation that starts
-with a newline to "" where ptlab reads the next line: such rows are the expected differences.
+Printed: identical predictions (stopped vs full's cut; lm-eval's rule vs lm-eval's text, stripped;
+ptlab's default rule vs lm-eval, which differ where a generation starts with a newline), the new
+tokens decoded (all rows, and the decoding steps of the batches: a batch runs until its last row
+stops), the seconds of each and the speed-ups.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from lm_eval_parity import smollm2_dir  # noqa: E402 - the SmolLM2 folder ptlab dequantizes the GGUF into
+
+from ptlab.models.ending import Ending  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -70,12 +75,12 @@ def timed(fn):
     return out, time.perf_counter() - started
 
 
-def ptlab_pass(reader, model, groups, max_new: int, stops: List[str], early: bool) -> Dict[str, object]:
+def ptlab_pass(reader, model, groups, max_new: int, ending, early: bool) -> Dict[str, object]:
     def run():
         texts, decoded, steps = [], 0, 0
         with torch.no_grad():
             for group in groups:
-                t, n = reader.generate(model, [r["prompt_ids"] for r in group], 1, max_new, stops, early)
+                t, n = reader.generate(model, [r["prompt_ids"] for r in group], 1, max_new, ending, early)
                 texts, decoded, steps = texts + t, decoded + sum(n), steps + max(n)
         return texts, decoded, steps
 
@@ -103,33 +108,38 @@ def measure(task: str, args) -> Dict[str, object]:
     groups = batches(rows, args.batch)
     same_ids = sum(lm.tok_encode(r["prompt"]) == list(r["prompt_ids"]) for g in groups for r in g)
     stops, max_new = run.task.stops, run.task.max_target_length
+    ptlab_rule, lm_eval_rule = Ending(tuple(stops)), Ending(tuple(stops), stop_at_start=True)
     passes = {
-        "full": ptlab_pass(reader, model, groups, max_new, stops, early=False),
-        "stopped": ptlab_pass(reader, model, groups, max_new, stops, early=True),
+        "full": ptlab_pass(reader, model, groups, max_new, ptlab_rule, early=False),
+        "stopped": ptlab_pass(reader, model, groups, max_new, ptlab_rule, early=True),
+        "stopped_lm_eval_rule": ptlab_pass(reader, model, groups, max_new, lm_eval_rule, early=True),
         "lm_eval": lm_eval_pass(lm, groups, max_new, stops),
     }
-    stopped = passes["stopped"]["texts"]
+    texts = {k: p["texts"] for k, p in passes.items()}
     differ = [
         {"prompt_end": r["prompt"][-80:], "ptlab": s, "lm_eval": e}
-        for r, s, e in zip((r for g in groups for r in g), stopped, passes["lm_eval"]["texts"])
+        for r, s, e in zip((r for g in groups for r in g), texts["stopped"], texts["lm_eval"])
         if s != e
     ]
+    ours = ("full", "stopped", "stopped_lm_eval_rule")
+    seconds = {k: p["seconds"] for k, p in passes.items()}
     return {
         "task": task,
         "prompts": len(rows),
         "prompts_tokenized_alike": same_ids,
         "max_new_tokens": max_new,
         "stops": stops,
-        "seconds": {k: round(p["seconds"], 3) for k, p in passes.items()},
-        "decoded_tokens": {k: passes[k]["decoded_tokens"] for k in ("full", "stopped")},
-        "batch_steps": {k: passes[k]["batch_steps"] for k in ("full", "stopped")},  # a batch runs to its last row
+        "seconds": {k: round(v, 3) for k, v in seconds.items()},
+        "decoded_tokens": {k: passes[k]["decoded_tokens"] for k in ours},
+        "batch_steps": {k: passes[k]["batch_steps"] for k in ours},  # a batch runs to its last row
         "identical": {
-            "stopped_vs_full": sum(a == b for a, b in zip(stopped, passes["full"]["texts"])),
-            "stopped_vs_lm_eval": len(rows) - len(differ),
+            "stopped_vs_full": sum(a == b for a, b in zip(texts["stopped"], texts["full"])),
+            "lm_eval_rule_vs_lm_eval": sum(a == b for a, b in zip(texts["stopped_lm_eval_rule"], texts["lm_eval"])),
+            "ptlab_rule_vs_lm_eval": len(rows) - len(differ),
         },
         "speedup": {
-            "full_over_stopped": round(passes["full"]["seconds"] / passes["stopped"]["seconds"], 2),
-            "lm_eval_over_stopped": round(passes["lm_eval"]["seconds"] / passes["stopped"]["seconds"], 2),
+            "full_over_stopped": round(seconds["full"] / seconds["stopped"], 2),
+            "lm_eval_over_lm_eval_rule": round(seconds["lm_eval"] / seconds["stopped_lm_eval_rule"], 2),
         },
         "lm_eval_differs": differ[:10],
     }

@@ -201,9 +201,19 @@ class DecodeConfig:
     # Greedy rows stop decoding where their prediction ends (newline, task.stop, eos); false decodes
     # to task.max_target_length and cuts after, the same predictions, slower (for comparison).
     stop_early: bool = True
+    # A stop sequence before the prediction's first non-space character: false reads past it (the
+    # answer on the next line); true ends the prediction there, at "" (lm-eval's `until`, the
+    # OpenAI API's `stop`): for numbers comparable with lm-eval's (ptlab/models/ending.py).
+    stop_at_start: bool = False
 
     def check(self) -> None:
         positive("decode.num_beams", self.num_beams)
+
+    def ending(self, stops):
+        """Where this run's predictions end, given the task's stop sequences."""
+        from ptlab.models.ending import Ending
+
+        return Ending(tuple(stops), self.stop_at_start)
 
 
 @dataclass

@@ -1,7 +1,8 @@
-"""Generation stops where the prediction ends (ptlab/models/generate.py): the cut equals lm-eval
-0.4.13's `until` handling, on strings and on a model's own decoding; stopped greedy decoding
-gives the predictions of decoding to max_target_length, in fewer tokens, on both LM families, in
-context, through the CLI and through an API server (its `stop`); a bad `task.stop` is one error."""
+"""Generation stops where the prediction ends (ptlab/models/ending.py, generate.py): the cut
+equals lm-eval 0.4.13's `until` handling (exactly, with decode.stop_at_start), on strings and on a
+model's own decoding; stopped greedy decoding gives the predictions of decoding to
+max_target_length, in fewer tokens, on both LM families, in context, through the CLI and through an
+API server (its `stop`); a bad `task.stop` is one error."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import torch
 
 from cli import ptlab_ok, run_dirs
 from ptlab.build import build_run
-from ptlab.models.generate import PredictionEnded, cut, generate_until
+from ptlab.models.ending import Ending
+from ptlab.models.generate import PredictionEnded, generate_until
 from ptlab.models.tensors import pad
 from test_api import api, compose, served, server  # noqa: F401 - the API server fixtures
 from test_bad_input import CONFIG_TIMEOUT, error_line, ptlab, written
@@ -30,6 +32,13 @@ CASES = [
 ]
 
 
+LEADING = [("\nParis\nThe capital", ["\n"]), ("\n\n Paris. Q: x", ["\n", "Q:"]), ("  \n", ["\n"])]
+
+
+def cut(text, stops, stop_at_start=False) -> str:
+    return Ending(tuple(stops), stop_at_start).cut(text)
+
+
 @pytest.mark.parametrize("text,stops", CASES)
 def test_the_cut_is_lm_evals(text, stops):
     from lm_eval.models.utils import postprocess_generated_text
@@ -37,8 +46,15 @@ def test_the_cut_is_lm_evals(text, stops):
     assert cut(text, stops) == postprocess_generated_text(text, stops, None).strip()
 
 
+@pytest.mark.parametrize("text,stops", CASES + LEADING)
+def test_stop_at_start_is_lm_evals_until_exactly(text, stops):
+    from lm_eval.models.utils import postprocess_generated_text
+
+    assert cut(text, stops, stop_at_start=True) == postprocess_generated_text(text, stops, None).strip()
+
+
 def test_a_prediction_starts_at_its_first_character_where_lm_eval_cuts_a_leading_stop():
-    """ptlab's one difference, kept from its earlier newline cut: the answer on the next line is read."""
+    """ptlab's default, kept from its earlier newline cut: the answer on the next line is read."""
     from lm_eval.models.utils import postprocess_generated_text
 
     assert cut("\nParis\nThe capital", ["\n"]) == "Paris"
@@ -95,9 +111,9 @@ def test_a_row_that_stopped_is_not_extended(compose_run):
     }
     width = inputs["input_ids"].shape[1]
     with torch.no_grad():
-        texts, _ = reader.generate(module.model, prompts, 1, 20, ["\n"], False)
+        texts, _ = reader.generate(module.model, prompts, 1, 20, Ending(("\n",)), False)
         stops = mid_words(texts)
-        out, ended = generate_until(module.model, inputs, reader, 1, 20, ["\n", *stops], True)
+        out, ended = generate_until(module.model, inputs, reader, 1, 20, Ending(("\n", *stops)), True)
     decoded = ended.decoded(len(prompts), out.shape[1] - width)
     assert min(decoded) < max(decoded) == out.shape[1] - width < 20
     for row, n in zip(out[:, width:].tolist(), decoded):
@@ -124,7 +140,7 @@ def test_a_row_stops_where_lm_evals_stop_sequence_criteria_stop_it(compose_run):
             ids = torch.tensor([prompt])
             until = stop_sequences_criteria(reader.tokenizer, stops, len(prompt), 1)
             theirs = model.generate(input_ids=ids, stopping_criteria=until, **kwargs)[0, len(prompt) :]
-            ended = PredictionEnded(reader.tokenizer, stops, eos)
+            ended = PredictionEnded(reader.tokenizer, Ending(tuple(stops)), eos)
             ours = model.generate(input_ids=ids, stopping_criteria=StoppingCriteriaList([ended]), **kwargs)
             ours = ours[0, len(prompt) :]
             assert ours.tolist() == theirs.tolist() and ended.decoded(1, len(ours)) == [len(ours)]
@@ -191,5 +207,10 @@ def test_an_api_model_sends_the_stop_sequences(served, server, data_dir, tmp_pat
     data, module = build_run(run)
     batch = data.kind.collate(data.reader, list(data.splits["validation"]), train=False)
     _, rows = data.kind.evaluate(data.reader, module.model, batch, run.decode)
-    assert len(server.requests) == 2 and all(r["stop"] == ["\n", "Q:", "###"] for r in server.requests)
+    # the newline could come before the answer: ptlab cuts there itself, the server stops at the rest
+    assert len(server.requests) == 2 and all(r["stop"] == ["Q:", "###"] for r in server.requests)
     assert all("decoded_tokens" not in r and "\n" not in r["predicted"] for r in rows)
+    server.requests.clear()
+    run.decode.stop_at_start = True  # lm-eval's rule is the API's: the server may stop at every stop
+    data.kind.evaluate(data.reader, module.model, batch, run.decode)
+    assert len(server.requests) == 2 and all(r["stop"] == ["\n", "Q:", "###"] for r in server.requests)

@@ -105,8 +105,9 @@ class EntityGeneration:
         from ptlab.models.tensors import to_model_device
 
         tags = self.task.tags
+        ending = decode.ending(["\n"])
         texts, _ = reader.generate(
-            model, batch["prompt_ids"], decode.num_beams, self.task.max_target_length, ["\n"], decode.stop_early
+            model, batch["prompt_ids"], decode.num_beams, self.task.max_target_length, ending, decode.stop_early
         )
         parsed = [parse_entities(t, words, entity_types(tags)) for t, words in zip(texts, batch["tokens"])]
         predicted = [[tags.index(name) for name in names] for names, _ in parsed]

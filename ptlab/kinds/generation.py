@@ -197,8 +197,9 @@ class Generation(TaskKind):
 
     def evaluate(self, reader, model, batch, decode):
         task = self.task
+        ending = decode.ending(task.stops)
         texts, decoded = reader.generate(
-            model, batch["prompt_ids"], decode.num_beams, task.max_target_length, task.stops, decode.stop_early
+            model, batch["prompt_ids"], decode.num_beams, task.max_target_length, ending, decode.stop_early
         )
         rows = [
             {"prompt": p, "predicted": t, "references": r, **({"decoded_tokens": n} if n is not None else {})}

@@ -45,7 +45,6 @@ from ptlab.errors import ApiError
 from ptlab.kinds import Head
 from ptlab.models.api_answers import Unusable, completion, continuation, generated
 from ptlab.models.families import READERS, FamilyReader
-from ptlab.models.generate import cut
 from ptlab.models.tensors import flatten_choices, spread
 
 log = logging.getLogger(__name__)
@@ -257,13 +256,15 @@ class ApiReader(FamilyReader):
         counts = torch.tensor([n for _, n in found], device=device)
         return spread(sums, valid), spread(sums / counts, valid)
 
-    def generate(self, model: ApiClient, prompts: List[str], num_beams: int, max_new_tokens: int, stops, early):
-        """Greedy completions (validation refuses num_beams > 1) that the server stops at `stops`
-        (the API's `stop`; if `early`), each cut there; the server's token counts are not read."""
-        stop = {"stop": list(stops)} if early else {}
+    def generate(self, model: ApiClient, prompts: List[str], num_beams: int, max_new_tokens: int, ending, early):
+        """Greedy completions (validation refuses num_beams > 1) that the server stops at the stops
+        it can be given (the API's `stop`, if `early`: `Ending.server_stops`), each cut by `ending`
+        as a local model's is; the server's token counts are not read."""
+        stops = ending.server_stops() if early else []
+        stop = {"stop": stops} if stops else {}
         bodies = [{"prompt": model.context + p, "max_tokens": max_new_tokens, "temperature": 0} | stop for p in prompts]
         texts = model.complete(bodies, [generated] * len(bodies))
-        return [cut(text, stops) for text in texts], [None] * len(texts)
+        return [ending.cut(text) for text in texts], [None] * len(texts)
 
 
 # Registered from here, not imported by families.py's READERS: this module subclasses FamilyReader,

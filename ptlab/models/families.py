@@ -26,7 +26,7 @@ from ptlab.task_config import TaskConfig
 from ptlab.data.sources import Example
 from ptlab.kinds import Head
 from ptlab.models.context import tokens_after, tokens_before
-from ptlab.models.generate import cut, generate_until
+from ptlab.models.generate import generate_until
 from ptlab.models.prompt_fit import fitted_fields
 from ptlab.models.tensors import (
     IGNORE,
@@ -136,11 +136,10 @@ class FamilyReader:
             "attention_mask": pad([[1] * len(p) for p in prompts], 0),
         }
 
-    def _predictions(self, new: torch.Tensor, ended, stops: List[str]) -> tuple[List[str], List[int]]:
-        """Each row's prediction (ptlab/models/generate.py's cut of its new tokens' text) and the
-        new tokens it decoded."""
+    def _predictions(self, new: torch.Tensor, ended, ending) -> tuple[List[str], List[int]]:
+        """Each row's prediction (the Ending's cut of its new tokens' text) and the new tokens it decoded."""
         texts = self.tokenizer.batch_decode(new, skip_special_tokens=True)
-        return [cut(t, stops) for t in texts], ended.decoded(len(texts), new.shape[1])
+        return [ending.cut(t) for t in texts], ended.decoded(len(texts), new.shape[1])
 
 
 class LMReader(FamilyReader):
@@ -175,9 +174,9 @@ class LMReader(FamilyReader):
         a prompt's missing choices score -inf."""
         raise NotImplementedError
 
-    def generate(self, model, prompts, num_beams: int, max_new_tokens: int, stops: List[str], early: bool):
-        """(each prompt's prediction: its generated text cut at the first of `stops`, the new
-        tokens decoded for it); `early`: greedy rows stop decoding there (ptlab/models/generate.py)."""
+    def generate(self, model, prompts, num_beams: int, max_new_tokens: int, ending, early: bool):
+        """(each prompt's prediction: its generated text cut where `ending` (ptlab/models/ending.py)
+        says, the new tokens decoded for it); `early`: greedy rows stop decoding there."""
         raise NotImplementedError
 
 
@@ -245,7 +244,7 @@ class CausalReader(LMReader):
         sums, _ = row_sums(head(hidden[answer]), targets, answer)
         return sums
 
-    def generate(self, model, prompts, num_beams, max_new_tokens, stops, early):
+    def generate(self, model, prompts, num_beams, max_new_tokens, ending, early):
         inputs = to_model_device(
             {
                 "input_ids": pad(prompts, self.pad_id, left=True),
@@ -253,8 +252,8 @@ class CausalReader(LMReader):
             },
             model,
         )
-        out, ended = generate_until(model, inputs, self, num_beams, max_new_tokens, stops, early)
-        return self._predictions(out[:, inputs["input_ids"].shape[1] :], ended, stops)
+        out, ended = generate_until(model, inputs, self, num_beams, max_new_tokens, ending, early)
+        return self._predictions(out[:, inputs["input_ids"].shape[1] :], ended, ending)
 
 
 class Seq2SeqReader(LMReader):
@@ -286,10 +285,10 @@ class Seq2SeqReader(LMReader):
         sums, counts = self._answer_logprobs(model, {**pairs, "encoder_outputs": (encoded[owner.to(encoded.device)],)})
         return spread(sums, valid), spread(sums / counts, valid)
 
-    def generate(self, model, prompts, num_beams, max_new_tokens, stops, early):
+    def generate(self, model, prompts, num_beams, max_new_tokens, ending, early):
         inputs = to_model_device(self.inputs(prompts), model)
-        out, ended = generate_until(model, inputs, self, num_beams, max_new_tokens, stops, early)
-        return self._predictions(out[:, 1:], ended, stops)  # after the decoder's start token
+        out, ended = generate_until(model, inputs, self, num_beams, max_new_tokens, ending, early)
+        return self._predictions(out[:, 1:], ended, ending)  # after the decoder's start token
 
 
 class EncoderReader(FamilyReader):

@@ -1,44 +1,33 @@
-"""Where a generated prediction ends, and greedy decoding that stops there.
+"""Greedy decoding that stops where each row's prediction ends (ptlab/models/ending.py).
 
-A prediction is the generated text with its leading whitespace dropped (a model often starts its
-answer on a new line), cut at the earliest of its stop sequences (the newline that ends a
-one-line answer, and a task's `stop` list), and stripped. That is lm-eval's `until` handling
-(`postprocess_generated_text`: the text before the earliest stop) on the text after its leading
-whitespace; lm-eval cuts a generation that starts with a stop sequence to "", ptlab reads on.
-
-Decoding needs no more than that text, so each row of a greedy batch stops as soon as its own
-prediction has ended (eos, or a stop sequence after its first non-space character), and the batch
-as soon as every row has: transformers then pads the rows that stopped instead of extending them.
-The rows' tokens up to there are the ones a run to `max_new_tokens` decodes, so the prediction is
-the same, only sooner. Beam search always runs to its end: a beam's end changes the hypotheses'
-scores, so stopping one early could change which beam wins.
+Decoding needs no more than the prediction's text, so each row of a greedy batch stops as soon as
+its own prediction has ended (eos, or a stop sequence that counts under the run's Ending), and the
+batch as soon as every row has: transformers then pads the rows that stopped instead of extending
+them. The rows' tokens up to there are the ones a run to `max_new_tokens` decodes, so the
+prediction is the same, only sooner. Beam search always runs to its end: a beam's end changes the
+hypotheses' scores, so stopping one early could change which beam wins.
 """
 
 from __future__ import annotations
 
-from typing import List, Optional, Sequence
+from typing import List, Optional
 
 import torch
 from transformers import StoppingCriteria, StoppingCriteriaList
 
-
-def cut(text: str, stops: Sequence[str]) -> str:
-    """The prediction in a generated text: from its first non-space character to the earliest stop."""
-    text = text.lstrip()
-    ends = [text.find(stop) for stop in stops if stop in text]
-    return (text[: min(ends)] if ends else text).strip()
+from ptlab.models.ending import Ending
 
 
 class PredictionEnded(StoppingCriteria):
-    """True for each row whose prediction has ended: its new tokens hold eos, or their text (leading
-    whitespace dropped) holds a stop sequence. `decoded` counts each row's new tokens up to there.
+    """True for each row whose prediction has ended: its new tokens hold eos, or their text holds a
+    stop sequence that counts (`ending.ended`). `decoded` counts each row's new tokens up to there.
 
     The new tokens start where the first call finds one more token than the input had, whatever
     the caller's input is (left padding, an in-context prefix, peft's virtual tokens)."""
 
-    def __init__(self, tokenizer, stops: Sequence[str], eos_id: Optional[int]):
+    def __init__(self, tokenizer, ending: Ending, eos_id: Optional[int]):
         self.tokenizer = tokenizer
-        self.stops = list(stops)
+        self.ending = ending
         self.eos_id = eos_id
         self.start: Optional[int] = None
         self.ended: List[Optional[int]] = []  # per row: its new tokens when it ended (None: not yet)
@@ -49,9 +38,10 @@ class PredictionEnded(StoppingCriteria):
             self.ended = [None] * input_ids.shape[0]
         new = input_ids[:, self.start :].tolist()
         live = [i for i, n in enumerate(self.ended) if n is None]
-        texts = self.tokenizer.batch_decode([new[i] for i in live], skip_special_tokens=True) if self.stops else []
+        stops = self.ending.stops
+        texts = self.tokenizer.batch_decode([new[i] for i in live], skip_special_tokens=True) if stops else []
         for i, text in zip(live, texts or [""] * len(live)):
-            if new[i][-1] == self.eos_id or any(stop in text.lstrip() for stop in self.stops):
+            if new[i][-1] == self.eos_id or (stops and self.ending.ended(text)):
                 self.ended[i] = len(new[i])
         return torch.tensor([n is not None for n in self.ended], device=input_ids.device)
 
@@ -60,10 +50,11 @@ class PredictionEnded(StoppingCriteria):
         return [width if n is None else n for n in self.ended] if self.ended else [width] * rows
 
 
-def generate_until(model, inputs, reader, num_beams: int, max_new_tokens: int, stops: Sequence[str], early: bool):
+def generate_until(model, inputs, reader, num_beams: int, max_new_tokens: int, ending: Ending, early: bool):
     """`model.generate` on a batch; greedy rows stop where their prediction ends if `early`.
     Returns the output ids and the PredictionEnded that counts each row's decoded tokens."""
-    ended = PredictionEnded(reader.tokenizer, stops if early else [], reader.tokenizer.eos_token_id)
+    watched = ending if early else Ending(())
+    ended = PredictionEnded(reader.tokenizer, watched, reader.tokenizer.eos_token_id)
     out = model.generate(
         **inputs,
         max_new_tokens=max_new_tokens,
