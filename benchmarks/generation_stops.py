@@ -2,11 +2,12 @@
 test): SmolLM2-135M zero-shot on SQuAD and AESLC test prompts, greedy, side by side in one run.
 
     PTLAB_DATA_DIR=../shared/data python benchmarks/generation_stops.py --limit 100 \
-        --out benchmarks/results/generation-stops.json
+        --rounds 3 --out benchmarks/results/cpu-smollm2-135m-generation-stops.json
 
 Per task, the same prompts (ptlab's template, no truncation: lm-eval does not cut a prompt that
 fits the model), in the same batches (lm-eval's order: longest first), the same stop sequences
-(the newline; each side adds eos) and max new tokens (task.max_target_length), timed three ways:
+(the newline; each side adds eos) and max new tokens (task.max_target_length), timed four ways,
+each `--rounds` times with the order rotated every round (medians kept):
 
 - `full`: ptlab's reader decoding every row to max_target_length (or eos), cut after: ptlab's
   decoding before stop sequences (`decode.stop_early=false`);
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -100,6 +102,18 @@ def lm_eval_pass(lm, groups, max_new: int, stops: List[str]) -> Dict[str, object
     return {"seconds": seconds, "texts": [t.strip() for t in texts]}
 
 
+def rotated(runs: Dict[str, object], rounds: int) -> Dict[str, Dict[str, object]]:
+    """Each pass `rounds` times, the order rotated every round (a machine's drift and the first
+    pass's warm-up hit every pass alike); each pass's last result with its median seconds."""
+    names, seconds, last = list(runs), {name: [] for name in runs}, {}
+    for r in range(rounds):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            last[name] = runs[name]()
+            seconds[name].append(last[name]["seconds"])
+    median = {name: statistics.median(seconds[name]) for name in names}
+    return {name: {**last[name], "seconds": median[name], "rounds": seconds[name]} for name in names}
+
+
 def measure(task: str, args) -> Dict[str, object]:
     from lm_eval.models.huggingface import HFLM
 
@@ -109,12 +123,13 @@ def measure(task: str, args) -> Dict[str, object]:
     same_ids = sum(lm.tok_encode(r["prompt"]) == list(r["prompt_ids"]) for g in groups for r in g)
     stops, max_new = run.task.stops, run.task.max_target_length
     ptlab_rule, lm_eval_rule = Ending(tuple(stops)), Ending(tuple(stops), stop_at_start=True)
-    passes = {
-        "full": ptlab_pass(reader, model, groups, max_new, ptlab_rule, early=False),
-        "stopped": ptlab_pass(reader, model, groups, max_new, ptlab_rule, early=True),
-        "stopped_lm_eval_rule": ptlab_pass(reader, model, groups, max_new, lm_eval_rule, early=True),
-        "lm_eval": lm_eval_pass(lm, groups, max_new, stops),
+    runs = {
+        "full": lambda: ptlab_pass(reader, model, groups, max_new, ptlab_rule, early=False),
+        "stopped": lambda: ptlab_pass(reader, model, groups, max_new, ptlab_rule, early=True),
+        "stopped_lm_eval_rule": lambda: ptlab_pass(reader, model, groups, max_new, lm_eval_rule, early=True),
+        "lm_eval": lambda: lm_eval_pass(lm, groups, max_new, stops),
     }
+    passes = rotated(runs, args.rounds)
     texts = {k: p["texts"] for k, p in passes.items()}
     differ = [
         {"prompt_end": r["prompt"][-80:], "ptlab": s, "lm_eval": e}
@@ -129,7 +144,8 @@ def measure(task: str, args) -> Dict[str, object]:
         "prompts_tokenized_alike": same_ids,
         "max_new_tokens": max_new,
         "stops": stops,
-        "seconds": {k: round(v, 3) for k, v in seconds.items()},
+        "seconds": {k: round(v, 3) for k, v in seconds.items()},  # medians over the rounds
+        "rounds": {k: [round(x, 3) for x in p["rounds"]] for k, p in passes.items()},
         "decoded_tokens": {k: passes[k]["decoded_tokens"] for k in ours},
         "batch_steps": {k: passes[k]["batch_steps"] for k in ours},  # a batch runs to its last row
         "identical": {
@@ -150,6 +166,7 @@ def main() -> None:
     parser.add_argument("--tasks", nargs="+", default=["squad", "aeslc"])
     parser.add_argument("--limit", type=int, default=100, help="test prompts per task")
     parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=3, help="each pass this often, order rotated; medians")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--data-dir", default=str(REPO.parent / "shared/data"))
     parser.add_argument("--cache", default=str(Path("~/.cache/ptlab").expanduser()))
