@@ -3,14 +3,13 @@ to the same weights as without it (the same RNG for dropout in the recomputation
 base trains its fp32 parameters under autocast to scores close to fp32's. Bad combinations are
 config errors before anything loads."""
 
-import lightning as L
 import pytest
 import torch
 
 from ptlab.build import build_run
 from ptlab.errors import ConfigError
 from ptlab.methods import method_class
-from training import eval_loss, trained_methods
+from training import eval_loss, fit, trained_methods
 
 STEPS = 3
 FAMILIES = ("tiny-llama", "tiny-t5", "tiny-bert")
@@ -30,17 +29,8 @@ def _trained(compose_run, model, method, *overrides):
     )
     data, module = build_run(run)
     batch = next(iter(data.train_dataloader()))
-    trainer = L.Trainer(
-        max_steps=STEPS,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        accelerator="cpu",
-        precision=run.trainer.get("precision") or "32-true",
-    )
     before = eval_loss(module, batch)
-    trainer.fit(module, train_dataloaders=data.train_dataloader())
+    fit(module, data.train_dataloader(), STEPS, run.trainer.get("precision") or "32-true")
     return module, batch, before
 
 

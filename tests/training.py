@@ -21,8 +21,8 @@ def eval_loss(module, batch) -> float:
     return loss
 
 
-def fit(module, loader, steps: int) -> L.Trainer:
-    """`steps` optimizer steps on CPU, nothing written."""
+def fit(module, loader, steps: int, precision: str = "32-true") -> L.Trainer:
+    """`steps` optimizer steps on CPU at `precision`, nothing written."""
     trainer = L.Trainer(
         max_steps=steps,
         logger=False,
@@ -30,6 +30,7 @@ def fit(module, loader, steps: int) -> L.Trainer:
         enable_progress_bar=False,
         enable_model_summary=False,
         accelerator="cpu",
+        precision=precision,
     )
     trainer.fit(module, train_dataloaders=loader)
     return trainer
