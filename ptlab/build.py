@@ -42,8 +42,7 @@ def build_run(run: RunConfig):
 
     L.seed_everything(run.seed, workers=True, verbose=False)
     data = build_data(run)
-    options = data.method.load_options()
-    backbone = load_model(run.model, run.paths.cache_dir, data.reader.head, data.kind.num_labels(), **options)
+    backbone = load_model(run.model, run.paths.cache_dir, data.reader.head, data.kind.num_labels())
     return data, build_module(run, data, backbone)
 
 
