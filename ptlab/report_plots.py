@@ -26,11 +26,7 @@ ZERO_FLOOR = 1e-7  # where a method with no trainable parameters sits on a log x
 
 
 def write_plots(
-    runs: pd.DataFrame,
-    table: pd.DataFrame,
-    split: str,
-    out: Path,
-    picks: Optional[pd.DataFrame] = None,
+    runs: pd.DataFrame, table: pd.DataFrame, split: str, out: Path, picks: Optional[pd.DataFrame] = None
 ) -> List[Path]:
     """The plots for every task with a completed run, one color per method column throughout;
     the paths written (a task whose runs logged no validation curve has no curves plot). With tuned
