@@ -284,7 +284,7 @@ class RunProgress(ProgressBar):
 
     def _eval_start(self, trainer, what: str, total) -> None:
         if not trainer.sanity_checking:
-            _log_only(f"{what}: scoring {total} batches")  # ptlab.log's timeline of the run
+            _log_only(f"{what}: scoring {total} batch{'' if total == 1 else 'es'}")  # ptlab.log's timeline of the run
         if self.enabled and sys.stdout.isatty() and not trainer.sanity_checking:
             from tqdm import tqdm
 
