@@ -81,4 +81,7 @@ class QLoRA(LoRA):
         config = super().peft_config(reader)
         if self.cfg.target_modules is None:
             config.target_modules = "all-linear"
+            # peft's all-linear spares a causal LM's lm_head and a sequence classifier's head, not a
+            # token classifier's: a head trains whole (modules_to_save), never under LoRA as well
+            config.exclude_modules = rf"(.*\.)?({'|'.join(UNQUANTIZED)})(\..*)?"
         return config
