@@ -111,11 +111,12 @@ def load_tokenizer(cfg: ModelConfig, cache_dir: str | Path) -> PreTrainedTokeniz
 
 
 def load_model(
-    cfg: ModelConfig, cache_dir: str | Path, head: Head, num_labels: int | None = None
+    cfg: ModelConfig, cache_dir: str | Path, head: Head, num_labels: int | None = None, **options: Any
 ) -> PreTrainedModel | torch.nn.Module:
     """The model with the `head` the task kind chose (with `num_labels` outputs for a
     classification head): pretrained weights, or random ones if `random_config` is set. For an API
-    model, the client of its endpoint (ptlab/models/api.py): no weights, nothing from the Hub."""
+    model, the client of its endpoint (ptlab/models/api.py): no weights, nothing from the Hub.
+    `options` go to `from_pretrained` (a method's `load_options`, e.g. QLoRA's quantization)."""
     if cfg.family == Family.api:
         from ptlab.models.api import ApiClient
 
@@ -126,12 +127,18 @@ def load_model(
     dtype = _DTYPES[cfg.dtype]
     labels = {} if head.is_lm else {"num_labels": num_labels}
     if cfg.random_config:
-        return _random_model(cfg, load_tokenizer(cfg, cache_dir), dtype, auto, labels)
+        model = _random_model(cfg, load_tokenizer(cfg, cache_dir), dtype, auto, labels)
+        if not options:
+            return model
+        Path(cache_dir).expanduser().mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=Path(cache_dir).expanduser()) as folder:
+            model.save_pretrained(folder)  # options (a quantization) apply in from_pretrained only
+            return auto.from_pretrained(folder, dtype=dtype, **labels, **options)
     source = resolve_source(cfg)
     if cfg.gguf_file:
-        model = auto.from_pretrained(_gguf_model_dir(cfg, source, cache_dir), dtype=dtype, **labels)
+        model = auto.from_pretrained(_gguf_model_dir(cfg, source, cache_dir), dtype=dtype, **labels, **options)
     else:
-        model = _from_source(cfg, source, "model", auto.from_pretrained, dtype=dtype, **labels)
+        model = _from_source(cfg, source, "model", auto.from_pretrained, dtype=dtype, **labels, **options)
     if model.config.pad_token_id is None:  # GPT-2: batched classification/generation needs one
         pad_id = load_tokenizer(cfg, cache_dir).pad_token_id
         model.config.pad_token_id = pad_id
