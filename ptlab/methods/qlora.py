@@ -45,8 +45,9 @@ class QLoRA(LoRA):
     trained_parameters = ("lora_",)
 
     def check(self) -> None:
+        super().check()
         if importlib.util.find_spec("bitsandbytes") is None:
-            raise ConfigError("method=qlora quantizes the base with bitsandbytes: pip install 'bitsandbytes>=0.46'")
+            raise ConfigError("method=qlora quantizes the base with bitsandbytes: pip install 'ptlab[qlora]' (bitsandbytes>=0.46)")
 
     def load_options(self) -> dict:
         import torch
