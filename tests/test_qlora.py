@@ -3,8 +3,6 @@ matrices train and the loss falls, and the export loads onto the quantized base 
 outputs and onto the full-precision base (the shared contract tests in test_methods.py and
 test_resume.py cover checkpoints and resume)."""
 
-import copy
-
 import pytest
 import torch
 from peft import PeftModel
@@ -31,13 +29,15 @@ def test_qlora_trains_lora_over_a_4bit_base(compose_run, model):
 
 
 def test_the_qlora_export_loads_onto_the_quantized_and_the_full_base(compose_run, tmp_path):
-    module, fresh, inputs = trained(compose_run, "tiny-llama", "qlora", 4)
+    module, _, inputs = trained(compose_run, "tiny-llama", "qlora", 4)
     module.method.export(module.model, tmp_path / "adapter")
     run, data = module.run, build_data(module.run)
     base = load_model(run.model, run.paths.cache_dir, data.reader.head, None, **module.method.load_options())
     loaded = PeftModel.from_pretrained(base, str(tmp_path / "adapter")).eval()
     module.model.eval()
+    full_base = load_model(run.model, run.paths.cache_dir, data.reader.head, None)  # not quantized
+    full = PeftModel.from_pretrained(full_base, str(tmp_path / "adapter")).eval()
     with torch.no_grad():
         torch.testing.assert_close(loaded(**inputs).logits, module.model(**inputs).logits)
-        full = PeftModel.from_pretrained(copy.deepcopy(fresh), str(tmp_path / "adapter")).eval()
         assert torch.isfinite(full(**inputs).logits).all()
+    assert not any(isinstance(m, bnb.nn.Linear4bit) for m in full.modules())
