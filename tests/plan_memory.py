@@ -39,17 +39,25 @@ def measure(model_name: str, method_name: str, batch: int, length: int) -> dict:
 
     resolvers.register()
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        run = validate(compose("train", overrides=[f"model={model_name}", f"method={method_name}", "task=sst2"]))
+        run = validate(
+            compose(
+                "train",
+                overrides=[
+                    f"model={model_name}",
+                    f"method={method_name}",
+                    "task=sst2",
+                    "paths.output_dir=/tmp/ptlab-plan-memory",
+                ],
+            )
+        )
     kind = kind_class(run.task.kind)(run.task)
     head = kind.head(run.model.family)
     reader = make_reader(run.model.family, load_tokenizer(run.model, run.paths.cache_dir), run.task, head)
     method = method_class(run.method.name)(run, kind)
     inputs = {k: torch.zeros(v.shape, dtype=v.dtype) for k, v in dummy_batch(head, batch, length, 2).items()}
-    if "input_ids" in inputs:
-        inputs["input_ids"] = torch.randint(0, len(reader.tokenizer), (batch, length))
-        inputs["attention_mask"] = torch.ones_like(inputs["input_ids"])
-        if "labels" in inputs and inputs["labels"].shape == inputs["input_ids"].shape:
-            inputs["labels"] = inputs["input_ids"]
+    inputs["input_ids"] = torch.randint(0, len(reader.tokenizer), (batch, length))
+    if inputs.get("labels") is not None and inputs["labels"].shape == inputs["input_ids"].shape:
+        inputs["labels"] = inputs["input_ids"]
     gc.collect()
     ctypes.CDLL("libc.so.6").malloc_trim(0)
     with open("/proc/self/clear_refs", "w") as f:

@@ -16,6 +16,9 @@ from ptlab.errors import ConfigError
 from ptlab.methods.lora import LoRA, LoraMethodConfig
 
 QUANT_TYPES = ("nf4", "fp4")
+# The output layers transformers' Auto classes put on a body: kept in full precision, since a new
+# task head trains (peft's modules_to_save) and a 4-bit layer cannot.
+UNQUANTIZED = ("lm_head", "classifier", "score", "qa_outputs")
 COMPUTE_DTYPES = ("bfloat16", "float16", "float32")
 
 
@@ -59,6 +62,7 @@ class QLoRA(LoRA):
             bnb_4bit_quant_type=cfg.quant_type,
             bnb_4bit_use_double_quant=cfg.double_quant,
             bnb_4bit_compute_dtype=getattr(torch, cfg.compute_dtype),
+            llm_int8_skip_modules=list(UNQUANTIZED),  # (the name covers 4-bit too)
         )
         on_gpu = self.run.trainer.get("accelerator") != "cpu" and torch.cuda.is_available()
         device = f"cuda:{torch.cuda.current_device()}" if on_gpu else "cpu"

@@ -97,7 +97,7 @@ def measure(run, method, reader, num_labels, batch_size: int, length: int) -> Fo
     return Footprint(
         parameters=sum(p.numel() for p in parameters),
         trainable=sum(p.numel() for p in trainable),
-        frozen_bytes=sum(_frozen_bytes(n, m, bits) for n, m in _frozen(model)),
+        frozen_bytes=_frozen_bytes(model, bits),
         trainable_bytes=sum(p.numel() * p.element_size() for p in trainable),
         sharded_bytes=sum(p.numel() * p.element_size() for b in blocks for p in b.parameters()),
         activations=sum(saved.values()),
@@ -113,9 +113,10 @@ def measure(run, method, reader, num_labels, batch_size: int, length: int) -> Fo
 
 def dummy_batch(head: Head, batch_size: int, length: int, num_labels) -> dict:
     """Inputs and labels a head's forward computes its loss from (token ids are all zero: the meta
-    device never reads them)."""
+    device never reads them). No attention mask: rows without padding (building a mask reads its
+    values), the worst case of a length-grouped batch."""
     ids = torch.zeros(batch_size, length, dtype=torch.long, device="meta")
-    batch = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
+    batch = {"input_ids": ids}
     if head in (Head.causal_lm, Head.seq2seq_lm, Head.token_classification):
         batch["labels"] = ids
     elif head == Head.sequence_classification:
@@ -130,22 +131,18 @@ def _key(t: torch.Tensor) -> int:
     return t.untyped_storage()._cdata
 
 
-def _frozen(model):
-    """(name, module) of each module that directly holds frozen parameters."""
+def _frozen_bytes(model, bits) -> int:
+    """The frozen parameters' bytes, each tensor once (a tied embedding and LM head share one); a
+    quantized base (`bits`) stores Linear weights at that many bits, except the output head, which
+    bitsandbytes leaves unquantized."""
+    seen, total = set(), 0
     for name, module in model.named_modules():
-        if any(not p.requires_grad for p in module.parameters(recurse=False)):
-            yield name, module
-
-
-def _frozen_bytes(name: str, module, bits) -> int:
-    """A module's frozen parameter bytes; a quantized base (`bits`) stores Linear weights at that
-    many bits, except the output head bitsandbytes leaves unquantized."""
-    total = 0
-    for pname, p in module.named_parameters(recurse=False):
-        if p.requires_grad:
-            continue
-        quantized = bits and isinstance(module, torch.nn.Linear) and pname == "weight" and "lm_head" not in name
-        total += int(p.numel() * bits / 8) if quantized else p.numel() * p.element_size()
+        for pname, p in module.named_parameters(recurse=False):
+            if p.requires_grad or id(p) in seen:
+                continue
+            seen.add(id(p))
+            quantized = bits and isinstance(module, torch.nn.Linear) and pname == "weight" and "lm_head" not in name
+            total += int(p.numel() * bits / 8) if quantized else p.numel() * p.element_size()
     return total
 
 
