@@ -58,6 +58,8 @@ def measure(model_name: str, method_name: str, batch: int, length: int) -> dict:
     inputs["input_ids"] = torch.randint(0, len(reader.tokenizer), (batch, length))
     if inputs.get("labels") is not None and inputs["labels"].shape == inputs["input_ids"].shape:
         inputs["labels"] = inputs["input_ids"]
+    import peft  # noqa: F401 - its import is no training memory: done before the baseline
+
     gc.collect()
     ctypes.CDLL("libc.so.6").malloc_trim(0)
     with open("/proc/self/clear_refs", "w") as f:

@@ -1,9 +1,10 @@
 """Peak memory per device and step time of one training setting, from a measured Footprint, and the
 cheapest change that makes a setting fit.
 
-Per device: weights + gradients (of what trains, in its dtype) + AdamW's two moments + the
-activations autograd saves + the largest saved tensor's gradient (the transient at the start of
-backward: for an LM, the logits'). FSDP over N devices divides the blocks' weights, gradients and
+Per device: weights + AdamW's two moments + the larger of (the activations autograd saves + the
+largest saved tensor's gradient, the transient at the start of backward: for an LM, the logits')
+and the gradients of what trains, which backward writes as it frees the activations (both, when
+gradients accumulate over micro-batches). FSDP over N devices divides the blocks' weights, gradients and
 moments by N, not the activations. Activations were traced at the model's dtype; under a 16-bit
 autocast of an fp32 model they are counted at half. Step time is FLOPs over peak x utilisation:
 2 per Linear weight and token forward, as much again backward for the input gradients, again for
@@ -49,10 +50,16 @@ class Estimate:
     activations: int
     transient: int
     step_seconds: float  # one optimizer step (all accumulated micro-batches) on one device
+    accumulating: bool = False  # gradients outlive a micro-batch (accumulation over several)
 
     @property
     def total(self) -> int:
-        return self.weights + self.gradients + self.optimizer + self.activations + self.transient
+        """The peak: backward frees the saved activations as it writes the gradients (which do not
+        exist before it: they are set to None after each step), so a step holds the larger of the
+        two at once, not their sum, unless gradients accumulate over micro-batches."""
+        live = self.activations + self.transient
+        working = live + self.gradients if self.accumulating else max(live, self.gradients)
+        return self.weights + self.optimizer + working
 
 
 @dataclass(frozen=True)
@@ -87,6 +94,7 @@ class Case:
             activations=int((fp.checkpointed if setting.checkpointing else fp.activations) * scale),
             transient=int(fp.largest_saved * scale),
             step_seconds=flops / (self.device.flops(self.precision) * self.utilisation),
+            accumulating=setting.accumulation > 1,
         )
 
     def fits(self, setting: Setting) -> bool:
