@@ -31,7 +31,8 @@ class Footprint:
     frozen_bytes: int  # the frozen weights as loaded (a quantized base at its bits)
     trainable_bytes: int  # the trained weights (fp32)
     sharded_bytes: int  # of frozen + trainable: what FSDP can shard (the blocks' weights)
-    activations: int  # saved for backward, whole model, no checkpointing
+    activations: int  # saved for backward, whole model, no checkpointing, plus the outputs (an LM's
+    # logits), which the loss holds through backward though autograd does not save them
     checkpointed: int  # the same with every block checkpointed
     largest_saved: int  # the largest single saved tensor (its gradient is a transient of backward)
     matmul_weights: int  # weights of the Linear layers (count): 2 FLOPs each per token, forward
@@ -83,12 +84,14 @@ def measure(run, method, reader, num_labels, batch_size: int, length: int) -> Fo
     hooks += [b.register_forward_hook(leave) for b in blocks]
     try:
         with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-            model(**dummy_batch(reader.head, batch_size, length, num_labels))
+            out = model(**dummy_batch(reader.head, batch_size, length, num_labels))
     finally:
         for hook in hooks:
             hook.remove()
     in_blocks = {k for r in per_block for k in r}
-    outside = sum(v for k, v in saved.items() if k not in in_blocks)
+    held = {_key(t): t.untyped_storage().nbytes() for t in out.values() if isinstance(t, torch.Tensor)}
+    outputs = sum(v for k, v in held.items() if k not in saved)
+    outside = sum(v for k, v in saved.items() if k not in in_blocks) + outputs
     biggest_block = max((sum(r.values()) for r in per_block), default=0)
     parameters = list(model.parameters())
     trainable = [p for p in parameters if p.requires_grad]
@@ -100,7 +103,7 @@ def measure(run, method, reader, num_labels, batch_size: int, length: int) -> Fo
         frozen_bytes=_frozen_bytes(model, bits),
         trainable_bytes=sum(p.numel() * p.element_size() for p in trainable),
         sharded_bytes=sum(p.numel() * p.element_size() for b in blocks for p in b.parameters()),
-        activations=sum(saved.values()),
+        activations=sum(saved.values()) + outputs,
         checkpointed=outside + block_inputs + biggest_block,
         largest_saved=max(saved.values(), default=0),
         matmul_weights=sum(w.numel() for w in matmuls),
