@@ -70,6 +70,11 @@ class QLoRA(LoRA):
         device = f"cuda:{torch.cuda.current_device()}" if on_gpu else "cpu"
         return {"quantization_config": quantization, "device_map": {"": device}}
 
+    def base_weight_bits(self) -> float:
+        # 4-bit codes, an absmax per 64 weights: fp32, or (double quantization) 8-bit with an fp32
+        # scale per 256 of those (Dettmers et al., 2023, sec. 3: 0.127 bits instead of 0.5)
+        return 4 + (8 / 64 + 32 / (64 * 256) if self.cfg.double_quant else 32 / 64)
+
     def wrap(self, backbone, reader):
         from peft import prepare_model_for_kbit_training
 

@@ -36,6 +36,7 @@ from transformers import (
     AutoModelForSequenceClassification,
     AutoModelForTokenClassification,
     AutoTokenizer,
+    PretrainedConfig,
     PreTrainedModel,
     PreTrainedTokenizerBase,
 )
@@ -147,6 +148,20 @@ def load_model(
     return model
 
 
+def meta_model(cfg: ModelConfig, cache_dir: str | Path, head: Head, num_labels: int | None = None) -> PreTrainedModel:
+    """The model's architecture with no weights read (build it under `torch.device("meta")`):
+    what ptlab-plan measures. Only the config is read: config.json, or a GGUF file's header."""
+    auto = _AUTO_CLASS[head]
+    labels = {} if head.is_lm else {"num_labels": num_labels}
+    if cfg.random_config:
+        config = _random_config(cfg, load_tokenizer(cfg, cache_dir), labels)
+    elif cfg.gguf_file:
+        config = _from_gguf(cfg, _gguf_path(cfg, resolve_source(cfg)), AutoConfig.from_pretrained, **labels)
+    else:
+        config = _from_source(cfg, resolve_source(cfg), "config", AutoConfig.from_pretrained, **labels)
+    return auto.from_config(config, dtype=_DTYPES[cfg.dtype])
+
+
 def _random_model(
     cfg: ModelConfig,
     tokenizer: PreTrainedTokenizerBase,
@@ -155,6 +170,11 @@ def _random_model(
     labels: dict[str, int],
 ) -> PreTrainedModel:
     """Random weights (seeded by the caller's torch seed) sized to the real tokenizer."""
+    return auto.from_config(_random_config(cfg, tokenizer, labels), dtype=dtype)
+
+
+def _random_config(cfg: ModelConfig, tokenizer: PreTrainedTokenizerBase, labels: dict[str, int]) -> PretrainedConfig:
+    """model.random_config completed from the real tokenizer (vocabulary and special tokens)."""
     params = {**cfg.random_config, **labels}
     params.setdefault("vocab_size", len(tokenizer))
     params.setdefault("pad_token_id", tokenizer.pad_token_id)
@@ -162,10 +182,9 @@ def _random_model(
     if cfg.family == Family.seq2seq:
         params.setdefault("decoder_start_token_id", tokenizer.pad_token_id)  # T5 convention
     try:
-        config = AutoConfig.for_model(**params)
+        return AutoConfig.for_model(**params)
     except (ValueError, TypeError) as err:
         raise ConfigError(f"model {cfg.name}: bad model.random_config: {err}") from None
-    return auto.from_config(config, dtype=dtype)
 
 
 def _from_source(cfg: ModelConfig, source: str, part: str, load: Callable[..., _T], **kwargs: Any) -> _T:
