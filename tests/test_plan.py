@@ -12,6 +12,7 @@ import pytest
 
 from ptlab.planning.cli import plan_rows
 
+pytestmark = pytest.mark.slow  # about 9 minutes: every method of three models, traced and trained
 ROOT = Path(__file__).resolve().parents[1]
 # (model, micro-batch, tokens per row): shapes whose training memory is far above the allocator's noise
 CASES = [("tiny-llama", 8, 256), ("smollm2-135m", 4, 128), ("minilm-l6", 32, 128)]

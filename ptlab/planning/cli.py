@@ -20,6 +20,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import List, Optional, Sequence
 
+from hydra.errors import HydraException
+
 from ptlab.errors import ConfigError, NotApplicable, PtlabError
 from ptlab.planning.devices import GIB, NAMES, device
 from ptlab.planning.estimate import Case, Setting
@@ -72,25 +74,32 @@ def plan_rows(
                 "fix_estimate": {**asdict(fixed_estimate), "total": fixed_estimate.total} if fixed else None,
                 "device": hardware.name,
                 "device_memory": hardware.memory,
+                "device_flops": hardware.flops(case.precision),
             }
         )
     _suggest_qlora(rows)
     return rows
 
 
-def _case(overrides, architecture, hardware, batch, length, utilisation):
+def planned_run(overrides, architecture=None):
+    """The validated run of these overrides and what it trains with: (run, kind, method, reader, head)."""
     from ptlab.kinds import kind_class
     from ptlab.methods import method_class
-    from ptlab.models import training_memory
     from ptlab.models.families import make_reader
     from ptlab.models.loading import load_tokenizer
-    from ptlab.planning.footprint import measure
 
     run = _compose(overrides, architecture)
     kind = kind_class(run.task.kind)(run.task)
     head = kind.head(run.model.family)
     reader = make_reader(run.model.family, load_tokenizer(run.model, run.paths.cache_dir), run.task, head)
-    method = method_class(run.method.name)(run, kind)
+    return run, kind, method_class(run.method.name)(run, kind), reader, head
+
+
+def _case(overrides, architecture, hardware, batch, length, utilisation):
+    from ptlab.models import training_memory
+    from ptlab.planning.footprint import measure
+
+    run, kind, method, reader, head = planned_run(overrides, architecture)
     batch = batch or run.data.batch_size
     length = length or run.task.max_source_length + (run.task.max_target_length if head.is_lm else 0)
     footprint = measure(run, method, reader, kind.num_labels(), batch, length)
@@ -172,7 +181,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument("--utilisation", type=float, default=UTILISATION, help="share of peak FLOP/s a step reaches")
     parser.add_argument("--config-json", type=Path, help="a Hugging Face config.json instead of model=")
     parser.add_argument("--json", type=Path, help="also write the rows here")
-    args = parser.parse_args(argv)
+    parser.error = lambda message: parser.exit(2, f"ptlab-plan: error: {message}\n")  # one line, no usage
+    args = parser.parse_intermixed_args(argv)  # overrides may follow the options
     overrides, architecture = list(args.overrides), None
     try:
         if args.config_json:
@@ -182,12 +192,16 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         rows = plan_rows(
             overrides, methods, args.device, args.count, args.batch, args.length, args.utilisation, architecture
         )
-    except (PtlabError, OSError, ValueError) as err:
-        parser.exit(2, f"ptlab-plan: error: {err}\n")
+    except (PtlabError, OSError, ValueError, KeyError, HydraException) as err:  # bad input: one line
+        parser.exit(2, f"ptlab-plan: error: {_one_line(err)}\n")
     print(table(rows))
     print(f"\nDevice: {args.device} x {args.count}, step time at {args.utilisation:.0%} of peak FLOP/s.")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
+
+
+def _one_line(err: Exception) -> str:
+    return " ".join(str(err).split("Config search path")[0].split()) or type(err).__name__
 
 
 def _stand_in(architecture: dict) -> str:

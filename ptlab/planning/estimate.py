@@ -79,6 +79,8 @@ class Case:
         ratio = setting.batch / self.measured_batch
         every = fp.frozen_bytes + fp.trainable_bytes
         sharded_share = fp.sharded_bytes / every if every else 0.0
+        if not 0 <= sharded_share <= 1:  # the blocks are part of the model, counted in the same bytes
+            raise ValueError(f"ptlab-plan: the blocks' {fp.sharded_bytes} bytes exceed the model's {every}")
         per_device = 1 - sharded_share + sharded_share / setting.shards
         trained = fp.trainable_bytes * per_device
         tokens = fp.tokens * ratio

@@ -102,7 +102,10 @@ def measure(run, method, reader, num_labels, batch_size: int, length: int) -> Fo
         trainable=sum(p.numel() for p in trainable),
         frozen_bytes=_frozen_bytes(model, bits),
         trainable_bytes=sum(p.numel() * p.element_size() for p in trainable),
-        sharded_bytes=sum(p.numel() * p.element_size() for b in blocks for p in b.parameters()),
+        sharded_bytes=sum(  # the blocks' bytes as stored: a quantized base's at its bits
+            _frozen_bytes(b, bits) + sum(p.numel() * p.element_size() for p in b.parameters() if p.requires_grad)
+            for b in blocks
+        ),
         activations=sum(saved.values()) + outputs,
         checkpointed=outside + block_inputs + biggest_block,
         largest_saved=max(saved.values(), default=0),
