@@ -20,7 +20,7 @@ TOLERANCE = 0.15
 
 
 @pytest.mark.parametrize("model, batch, length", CASES)
-def test_plan_predicts_the_peak_rss_training_adds(model, batch, length, data_dir, cli_cache):
+def test_plan_predicts_the_peak_rss_training_adds(model, batch, length, data_dir, cli_cache, tmp_path):
     overrides = [f"model={model}", "task=sst2", f"paths.cache_dir={cli_cache}", f"paths.data_dir={data_dir}"]
     rows = [r for r in plan_rows(overrides, [], "cpu", 1, batch, length, 0.5) if "estimate" in r]
     # glibc's default raises its mmap threshold as large blocks are freed, then keeps freed tensors'
@@ -41,5 +41,6 @@ def test_plan_predicts_the_peak_rss_training_adds(model, batch, length, data_dir
     measured = {m["method"]: m["measured"] for m in map(json.loads, out.splitlines())}
     errors = {r["method"]: r["estimate"]["total"] / measured[r["method"]] - 1 for r in rows}
     print(model, {k: f"{v:+.1%}" for k, v in errors.items()})
+    (tmp_path / "errors.json").write_text(json.dumps({"model": model, "measured": measured, "errors": errors}))
     assert len(rows) >= 8
     assert all(abs(e) <= TOLERANCE for e in errors.values()), errors
