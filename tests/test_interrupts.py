@@ -26,6 +26,13 @@ pytestmark = pytest.mark.slow
 SMOKE = ["model=tiny-bert", "method=full_finetune", "debug=smoke"]
 
 
+def _ctrl_c_heard() -> None:
+    """A suite started in the background by a non-interactive shell (`nohup pytest &`) inherits
+    SIGINT ignored, and so would ptlab, which a Ctrl-C then never reaches: as a terminal's process
+    group would be, the run starts with the default."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Run:
     """A ptlab process with its output in files (read while it runs, for markers)."""
 
@@ -34,7 +41,9 @@ class Run:
         self.command = ptlab_cmd(*overrides)
         self.env = ptlab_env(self.log_dir, cache)
         with self.out.open("w") as out, self.err.open("w") as err:
-            self.proc = subprocess.Popen(self.command, env=self.env, cwd=tmp_path, stdout=out, stderr=err)
+            self.proc = subprocess.Popen(
+                self.command, env=self.env, cwd=tmp_path, stdout=out, stderr=err, preexec_fn=_ctrl_c_heard
+            )
 
     def wait_for(self, found: Callable[[], bool], what: str) -> None:
         deadline = time.monotonic() + PROCESS_TIMEOUT
