@@ -39,7 +39,7 @@ def case(shape: str, method: str, checkpointing: bool, args, hardware: str) -> d
     from ptlab.models import training_memory
     from ptlab.models.loading import load_model
     from ptlab.planning.cli import plan_rows, planned_run
-    from ptlab.planning.footprint import dummy_batch
+    from ptlab.planning.footprint import real_batch
 
     architecture = json.loads((ROOT / "benchmarks" / "plans" / f"{SHAPES[shape]}.json").read_text())
     overrides = ["model=tiny-llama", "task=sst2", f"model.gradient_checkpointing={str(checkpointing).lower()}"]
@@ -63,11 +63,7 @@ def case(shape: str, method: str, checkpointing: bool, args, hardware: str) -> d
     model = method_obj.wrap(backbone, reader).train()
     training_memory.train_in_fp32(model)
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
-    shapes = dummy_batch(head, args.batch, args.length, 2).items()  # (on the meta device)
-    inputs = {k: torch.zeros(v.shape, dtype=v.dtype, device=args.device) for k, v in shapes}
-    inputs["input_ids"] = torch.randint(0, len(reader.tokenizer), (args.batch, args.length), device=args.device)
-    if inputs.get("labels") is not None and inputs["labels"].shape == inputs["input_ids"].shape:
-        inputs["labels"] = inputs["input_ids"]
+    inputs = real_batch(head, args.batch, args.length, len(reader.tokenizer), args.device)
     autocast = torch.autocast(args.device, dtype=torch.bfloat16, enabled=args.device != "cpu")
 
     def step() -> None:

@@ -51,7 +51,7 @@ def measure(model_name: str, method_name: str, batch: int, length: int) -> dict:
     from ptlab.models import training_memory
     from ptlab.models.families import make_reader
     from ptlab.models.loading import load_model, load_tokenizer
-    from ptlab.planning.footprint import dummy_batch
+    from ptlab.planning.footprint import real_batch
     from ptlab.validation import validate
 
     resolvers.register()
@@ -71,10 +71,7 @@ def measure(model_name: str, method_name: str, batch: int, length: int) -> dict:
     head = kind.head(run.model.family)
     reader = make_reader(run.model.family, load_tokenizer(run.model, run.paths.cache_dir), run.task, head)
     method = method_class(run.method.name)(run, kind)
-    inputs = {k: torch.zeros(v.shape, dtype=v.dtype) for k, v in dummy_batch(head, batch, length, 2).items()}
-    inputs["input_ids"] = torch.randint(0, len(reader.tokenizer), (batch, length))
-    if inputs.get("labels") is not None and inputs["labels"].shape == inputs["input_ids"].shape:
-        inputs["labels"] = inputs["input_ids"]
+    inputs = real_batch(head, batch, length, len(reader.tokenizer))
     import peft  # noqa: F401 - its import is no training memory: done before the baseline
 
     gc.collect()

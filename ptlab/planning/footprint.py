@@ -157,3 +157,14 @@ def _attention_flops(config, batch_size: int, length: int) -> float:
     layers = getattr(config, "num_hidden_layers", None) or getattr(config, "num_layers", 0)
     width = getattr(config, "hidden_size", None) or getattr(config, "d_model", 0)
     return 4.0 * batch_size * length * length * width * layers
+
+
+def real_batch(head: Head, batch_size: int, length: int, vocab_size: int, device="cpu") -> dict:
+    """The planner's batch with values, for measuring what it predicts: random token ids, labels
+    the ids themselves where they are per token (every position labelled), else zeros."""
+    shapes = dummy_batch(head, batch_size, length, 2)
+    batch = {k: torch.zeros(v.shape, dtype=v.dtype, device=device) for k, v in shapes.items()}
+    batch["input_ids"] = torch.randint(0, vocab_size, (batch_size, length), device=device)
+    if shapes.get("labels") is not None and shapes["labels"].shape == shapes["input_ids"].shape:
+        batch["labels"] = batch["input_ids"]
+    return batch
