@@ -11,11 +11,13 @@ import urllib.parse
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Optional
 
 
 from ptlab import redaction
 from ptlab.errors import ConfigError, positive
+from ptlab.method_config import MethodConfig
+from ptlab.methods import method_class
 from ptlab.task_config import TaskConfig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,18 +28,6 @@ class Family(str, Enum):
     encoder = "encoder"  # encoder + classification head (BERT, RoBERTa, MiniLM)
     seq2seq = "seq2seq"  # encoder-decoder LM (T5)
     api = "api"  # a hosted LM behind an OpenAI-compatible /v1/completions endpoint (no local weights)
-
-
-class Schedule(str, Enum):
-    """transformers.get_scheduler names that need nothing but warmup and total steps."""
-
-    linear = "linear"
-    cosine = "cosine"
-    cosine_with_restarts = "cosine_with_restarts"
-    polynomial = "polynomial"
-    constant = "constant"
-    constant_with_warmup = "constant_with_warmup"
-    inverse_sqrt = "inverse_sqrt"
 
 
 class DType(str, Enum):
@@ -144,34 +134,6 @@ class ModelConfig:
 
 
 @dataclass
-class MethodConfig:
-    """Shared optimisation settings; each method's module extends it with its own fields."""
-
-    name: str
-    lr: float = 1e-4
-    weight_decay: float = 0.0
-    warmup_ratio: float = 0.06
-    schedule: Schedule = Schedule.linear
-    export_adapter: bool = True  # peft methods: save the best adapter in peft's format
-    # hparams_search=optuna tunes lr log-uniformly in [low, high]; hparams_search=grid tries each of
-    # lr_grid. Per method: prompt tuning wants rates ~1000x full fine-tuning's.
-    lr_range: Optional[List[float]] = None
-    lr_grid: Optional[List[float]] = None
-
-    def check(self) -> None:
-        if not self.lr > 0:
-            raise ConfigError(f"method.lr must be > 0, got {self.lr}")
-        if self.lr_range is not None and not (len(self.lr_range) == 2 and 0 < self.lr_range[0] < self.lr_range[1]):
-            raise ConfigError(f"method.lr_range must be [low, high] with 0 < low < high, got {self.lr_range}")
-        if self.lr_grid is not None and not (self.lr_grid and all(lr > 0 for lr in self.lr_grid)):
-            raise ConfigError(f"method.lr_grid must be a non-empty list of rates > 0, got {self.lr_grid}")
-        if self.weight_decay < 0:
-            raise ConfigError(f"method.weight_decay must be >= 0, got {self.weight_decay}")
-        if not 0 <= self.warmup_ratio < 1:
-            raise ConfigError(f"method.warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
-
-
-@dataclass
 class DataConfig:
     source: str = "auto"  # auto (local files when a data dir is set, else hub) | hub | local
     k: Optional[int] = None  # few-shot: k training examples, sampled with the run's seed
@@ -275,14 +237,10 @@ class RunConfig:
 
     @property
     def trains(self) -> bool:
-        from ptlab.methods import method_class  # the registry imports this module
-
         return method_class(self.method.name).trains
 
     @property
     def reads_train_split(self) -> bool:
-        from ptlab.methods import method_class
-
         method = method_class(self.method.name)
         return method.trains if method.reads_train_split is None else method.reads_train_split
 

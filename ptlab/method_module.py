@@ -20,7 +20,7 @@ from ptlab.kinds import TaskKind
 from ptlab.methods import Method
 from ptlab.metrics import TaskMetrics
 from ptlab.models import training_memory
-from ptlab.models.families import FamilyReader
+from ptlab.models.family_reader import FamilyReader
 from ptlab.rng_state import rng_states, set_rng_states
 from ptlab.run_dir import RunDir
 

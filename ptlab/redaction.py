@@ -26,6 +26,7 @@ from omegaconf.errors import MissingMandatoryValue
 from omegaconf.resolvers import oc
 
 from ptlab.errors import ConfigError
+from ptlab.result_keys import IGNORED
 
 # hf_token, access_token, wandb_api_key, client_secret, password; not num_virtual_tokens.
 SECRET_KEY = re.compile(r"(^|[_.-])(api[_-]?key|token|secret|password|passwd)$", re.IGNORECASE)
@@ -160,9 +161,8 @@ def recordable(cfg: DictConfig) -> dict:
 
 
 def may_hold_secret(key: str) -> bool:
-    """Keys that change neither the result nor the run dir's name (fingerprint.IGNORED less the
+    """Keys that change neither the result nor the run dir's name (result_keys.IGNORED less the
     run dir's parts): only these may read secrets."""
-    from ptlab.fingerprint import IGNORED
     from ptlab.run_dir import RUN_DIR_KEYS
 
     return key not in RUN_DIR_KEYS and any(key == k or key.startswith(k + ".") for k in IGNORED)

@@ -13,6 +13,7 @@ from typing import Dict, List, Optional
 
 import pandas as pd
 
+from ptlab.report_figures import figure, label_panel, title_row
 from ptlab.report_scale import scale_of
 
 LR = re.compile(r"(?:^|,)method\.lr=([^,]+)")
@@ -41,14 +42,12 @@ def lr_points(runs: pd.DataFrame, task: str) -> pd.DataFrame:
 def plot_lr(runs: pd.DataFrame, task: str, metric: str, split: str, colors: Dict[str, str], path: Path) -> bool:
     """<task>_lr_sensitivity.png: one panel per model; solid = selection split, dashed = reported.
     False (nothing written) when no method of the task ran at two rates."""
-    from ptlab.report_plots import _figure, _label, _titles
-
     points = lr_points(runs, task)
     if points.empty:
         return False
     models = sorted(points["model"].unique())
     scale = scale_of(runs, task)
-    fig, axes = _figure(len(models), width=6.0 if len(models) > 1 else 7.0)
+    fig, axes = figure(len(models), width=6.0 if len(models) > 1 else 7.0)
     for ax, model in zip(axes, models):
         for (method, rest), line in points[points["model"] == model].groupby(["method", "rest"], sort=False):
             label = method + (f" [{rest}]" if rest else "")
@@ -60,8 +59,8 @@ def plot_lr(runs: pd.DataFrame, task: str, metric: str, split: str, colors: Dict
                     color=color, capsize=3, label=f"{label}: {which} (n={_seeds(line)})",
                 )  # fmt: skip
         ax.set_xscale("log")
-        _label(ax, model, "learning rate (method.lr)")
-    _titles(fig, axes, f"{metric}{scale.named} (mean ± std over seeds)", f"{task}: learning-rate sensitivity")
+        label_panel(ax, model, "learning rate (method.lr)")
+    title_row(fig, axes, f"{metric}{scale.named} (mean ± std over seeds)", f"{task}: learning-rate sensitivity")
     fig.savefig(path, dpi=120)
     return True
 

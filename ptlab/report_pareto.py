@@ -14,6 +14,7 @@ from typing import Dict, List, Sequence
 
 import pandas as pd
 
+from ptlab.report_figures import figure
 from ptlab.report_scale import scale_of
 
 GIB = 2**30
@@ -101,15 +102,13 @@ def count_floor(counts: pd.Series) -> float:
 def plot_pareto(runs: pd.DataFrame, task: str, split: str, colors: Dict[str, str], path: Path) -> bool:
     """<task>_pareto.png: three panels (trainable parameters, peak memory, training time) of quality
     mean ± std over seeds, with each model's Pareto front as a step line; False when nothing to draw."""
-    from ptlab.report_plots import _figure
-
     points = pareto_points(runs, task)
     if points.empty:
         return False
     models = sorted(points["model"].unique())
     metric = runs[runs["task"] == task]["metric"].dropna().iloc[0] + scale_of(runs, task).named
     floor = count_floor(points["trainable"].dropna())
-    fig, axes = _figure(3, width=5.0)
+    fig, axes = figure(3, width=5.0)
     for ax, (cost, std, title) in zip(axes, PANELS):
         for row in points.itertuples():
             x = getattr(row, cost)

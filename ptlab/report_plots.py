@@ -15,6 +15,7 @@ from typing import Dict, List, Optional, Sequence
 
 import pandas as pd
 
+from ptlab.report_figures import figure, label_panel, title_row
 from ptlab.report_gather import columns_of
 from ptlab.report_scale import Scale, scale_of
 from ptlab.report_lr import plot_lr
@@ -69,7 +70,7 @@ def plot_templates(
     """The metric per template (x) per method (a line each, nudged apart), mean ± std over seeds;
     one panel per model."""
     models = sorted(per["model"].unique())
-    fig, axes = _figure(len(models), width=6.0 if len(models) > 1 else 7.0)
+    fig, axes = figure(len(models), width=6.0 if len(models) > 1 else 7.0)
     for ax, model in zip(axes, models):
         rows = per[per["model"] == model]
         templates = sorted(rows["template"].unique())
@@ -89,8 +90,8 @@ def plot_templates(
                 label=f"{setting} (n={seeds} seeds)",
             )
         ax.set_xticks(range(len(templates)), templates, rotation=30 if len(templates) > 4 else 0)
-        _label(ax, model, "prompt template")
-    _titles(
+        label_panel(ax, model, "prompt template")
+    title_row(
         fig,
         axes,
         f"{metric}{scale.named} ({split}, mean ± std over seeds)",
@@ -101,30 +102,6 @@ def plot_templates(
 
 def _stem(task: str) -> str:
     return re.sub(r"[^\w.-]", "_", task)
-
-
-def _figure(ncols: int = 1, width: float = 7.0):
-    """A figure drawn by Agg directly, so no pyplot/global backend state is touched."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width * ncols, 4.5), layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig, fig.subplots(1, ncols, sharey=True, squeeze=False)[0]
-
-
-def _label(ax, title: str, xlabel: str) -> None:
-    """One model's panel: its title, x label, grid and legend."""
-    ax.set_title(title)
-    ax.set_xlabel(xlabel)
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=7)
-
-
-def _titles(fig, axes, ylabel: str, title: str) -> None:
-    """A row of panels: the shared y label on the first, and the figure's title."""
-    axes[0].set_ylabel(ylabel)
-    fig.suptitle(title, fontsize=10)
 
 
 def _colors(columns: Sequence[str]) -> Dict[str, str]:
@@ -139,7 +116,7 @@ def plot_metric_vs_params(table: pd.DataFrame, task: str, split: str, colors: Di
     rows = table[(table["task"] == task) & (table["n"] > 0)]
     models = sorted(rows["model"].unique())
     scale = Scale.of(rows.iloc[0])
-    fig, (ax,) = _figure()
+    fig, (ax,) = figure()
     for row in rows.itertuples():
         x = row.trainable_fraction if row.trainable_fraction > 0 else ZERO_FLOOR
         marker = "osD^v<>ph*"[models.index(row.model) % 10]
@@ -177,7 +154,7 @@ def plot_val_curves(runs: pd.DataFrame, task: str, metric: str, colors: Dict[str
     scale = scale_of(runs, task)
     runs = runs[(runs["task"] == task) & (runs["state"] == "completed")]
     models = sorted(runs["model"].unique())
-    fig, axes = _figure(len(models), width=6.0 if len(models) > 1 else 7.0)
+    fig, axes = figure(len(models), width=6.0 if len(models) > 1 else 7.0)
     drawn = False
     for ax, model in zip(axes, models):
         for column in columns:
@@ -208,8 +185,8 @@ def plot_val_curves(runs: pd.DataFrame, task: str, metric: str, colors: Dict[str
                 ms=3,
                 label=label if len(aligned) else f"{column} (seeds not aligned)",
             )
-        _label(ax, model, "step")
-    _titles(
+        label_panel(ax, model, "step")
+    title_row(
         fig,
         axes,
         f"val {metric}{scale.named}",

@@ -1,311 +1,188 @@
-"""One run's life: one composed config trains and evaluates any model x method x task.
+"""`ptlab-train`: the command line around `train()`, and what a person sees when something fails.
 
-Order matters for a researcher's time: the config is validated, the run dir checked and the data
-read and tokenized before the model (the slow part) loads, so bad input fails in seconds.
+Hydra composes the config; each failure becomes one `ptlab: error:` line naming the key, file or
+line (another library's error too, named by type and first line), a non-zero exit, and nothing
+left behind that the run did not write: no empty run dir, no secret echoed. In a sweep a failed
+point is recorded and the others go on; `PTLAB_DEBUG=1` shows tracebacks.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
+import errno
 import os
 import sys
-import time
 import traceback
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Union
 
+import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from ptlab import baselines, redaction, review, run_lock
-from ptlab.build import build_run, build_trainer
-from ptlab.config import RunConfig
-from ptlab.errors import ConfigError, PtlabError
-from ptlab.fingerprint import fingerprint
-from ptlab.models import prompt_fit
-from ptlab.launch import global_rank, launch_token, rank_zero_decision, record_decision
-from ptlab.run_dir import RunDir, inside
-from ptlab.selection import best_of_run, logged_metrics, rule, validate_now
-from ptlab.trainer_options import cut_short
-from ptlab.preemption import Interrupted, Preempted, interruption, requeue, signum, watching
-from ptlab.record import (
-    SCHEMA_VERSION,
-    Decision,
-    PeakMemory,
-    check_run_dir,
-    git_commit,
-    read_results,
-    remove_dead_temps,
-    versions,
-    write_json,
-    write_text,
+from ptlab import library_output, redaction, resolvers, tuning
+from ptlab.config import ROOT
+from ptlab.errors import ConfigError, NotApplicable, PtlabError
+from ptlab.hydra_callbacks import SweepReport
+from ptlab.record import SCHEMA_VERSION, write_json
+from ptlab.run_dir import RunDir
+from ptlab.execution import command_line, now, redacted_overrides, train
+from ptlab.typos import refused_override
+
+resolvers.register()  # before Hydra composes (here, and in a submitit job that unpickles this module)
+
+_failures: list = []
+# Either set to 1: errors show their traceback. main() sets HYDRA_FULL_ERROR for Hydra itself,
+# marked as its own so that the processes it starts (DDP ranks, submitit jobs) do not take it
+# for the user's wish.
+OWN_FULL_ERROR = "PTLAB_SET_HYDRA_FULL_ERROR"
+DEBUG = os.environ.get("PTLAB_DEBUG", "0") not in ("", "0") or (
+    os.environ.get("HYDRA_FULL_ERROR", "0") not in ("", "0") and OWN_FULL_ERROR not in os.environ
 )
-from ptlab.validation import validate
 
 
-def train(cfg: DictConfig) -> Dict[str, Any]:
-    """Run one job from a composed config; returns the results record."""
-    run = validate(cfg)
-    _check_launch(run)
-    out = RunDir(inside(run.paths.log_dir, run.paths.output_dir))  # never a path outside the log dir
-    rank, token = global_rank(), launch_token()
-    resolved = redaction.recordable(cfg)  # secrets redacted (and refused where they would count)
-    prints = fingerprint(run, resolved)  # reads only: a failure here leaves nothing behind
-    with run_lock.owning(out) if rank == 0 else contextlib.nullcontext():
-        decision = _decide(out, run, prints, resolved, token) if rank == 0 else rank_zero_decision(out, token)
-        if decision.note:
-            print(f"ptlab: {decision.note}", file=sys.stderr)
-        if decision.action == "skip":
-            print(f"ptlab: {out} holds a completed run; leaving it as it is (if_exists=rerun runs it again).")
-            return read_results(out)
-        return _run(run, cfg, out, resolved, prints, decision, rank, token)
-
-
-def _decide(out: RunDir, run: RunConfig, prints: Dict[str, Any], resolved: Dict[str, Any], token: str) -> Decision:
-    """Rank 0's decision about the run dir, recorded for the other ranks (a refusal too)."""
-    try:
-        decision = check_run_dir(out, run.if_exists.value, prints, resolved)
-    except PtlabError as err:
-        record_decision(out, token, Decision("refused"), str(err))
-        raise
-    record_decision(out, token, decision)
-    return decision
-
-
-def _run(
-    run: RunConfig,
-    cfg: DictConfig,
-    out: RunDir,
-    resolved: Dict[str, Any],
-    prints: Dict[str, Any],
-    decision: Decision,
-    rank: int,
-    token: str,
-) -> Dict[str, Any]:
-    """The run's life in its (owned) dir: a `running` record, the work, the final record; Ctrl-C
-    anywhere in it is recorded as `interrupted` and ends in one line (exit 130, ptlab/cli.py)."""
-    if rank == 0:
-        remove_dead_temps(out)  # a killed run's half-written files: this launch holds the lock
-    if rank == 0 and not out.config.exists():  # a resumed run keeps its first config
-        write_text(out.config, OmegaConf.to_yaml(OmegaConf.create(resolved)))
-    record = {
-        **_identity(run, out),
-        "fingerprint": prints,
-        "launch": token,
-        "action": decision.action,
-        "resume_from": str(decision.checkpoint) if decision.checkpoint else None,
-    }
-    if rank == 0:
-        write_json(out.results, record)  # status "running": a killed run is visible as unfinished
-    try:
-        return _live(run, cfg, out, resolved, decision, record, rank)
-    except BaseException as err:
-        if not interruption(err):
-            raise
-        if rank == 0 and record["status"] == "running":  # Ctrl-C before _live's handler (importing lightning)
-            write_json(out.results, {**record, "status": "interrupted", "error": INTERRUPTED, "finished_at": now()})
-        left = next((path for path in out.resumable if path.exists()), None)
-        raise Interrupted(
-            f"interrupted; run the same command to resume from {left}" if left else "interrupted"
-        ) from None
-
-
-INTERRUPTED = "interrupted by Ctrl-C (SIGINT)"
-
-
-def _live(
-    run: RunConfig,
-    cfg: DictConfig,
-    out: RunDir,
-    resolved: Dict[str, Any],
-    decision: Decision,
-    record: Dict[str, Any],
-    rank: int,
-) -> Dict[str, Any]:
-    """The work, its log routed to ptlab.log, and the final record, whatever ends it."""
-    started = time.perf_counter()
-    live: Dict[str, Any] = {}  # the trainer and module, for closing the W&B run at the end
-    preempted: Optional[Preempted] = None
-    from ptlab import console  # imports lightning: the console module routes its logging
-
-    with watching(run.preemption) as flag, console.routed(run, out, decision.action):
-        try:
-            record.update(_execute(run, cfg, out, resolved, live, decision.checkpoint, flag))
-            record["status"], record["error"] = "completed", None
-        except BaseException as err:
-            if isinstance(err, Preempted) or flag.received:  # also Lightning's own SIGTERM stop mid-eval
-                preempted = err if isinstance(err, Preempted) else Preempted(flag.received, None, None)
-                record["status"], record["error"] = "preempted", str(preempted)
-            elif interruption(err):
-                record["status"], record["error"] = "interrupted", INTERRUPTED
-                raise
-            else:
-                record["status"], record["error"] = "failed", f"{type(err).__name__}: {err}"
-                record["traceback"] = traceback.format_exc()
-                raise
-        finally:
-            record["time"] = {**record.get("time", {}), "total_seconds": time.perf_counter() - started}
-            record["finished_at"] = now()
-            if rank == 0:
-                write_json(out.results, record)
-            if live:
-                review.finish(live["trainer"], live["module"].predictions, out.results, record["status"])
-    if preempted:
-        print(f"ptlab: {preempted}; {requeue(preempted, run.preemption)}", file=sys.stderr)
-        raise SystemExit(128 + signum(preempted.signame))  # not a return: a wrapper must not record a result
-    print(console.results_line(record, out.results), flush=True)
+@hydra.main(version_base="1.3", config_path=str(ROOT / "conf"), config_name="train")
+def _hydra_main(cfg: DictConfig) -> Union[Dict[str, Any], float, None]:
+    record = _job(cfg)
+    # The Optuna sweeper (hparams_search=optuna) takes a number: the selection split's score.
+    sweeper = HydraConfig.get().sweeper
+    if str(sweeper.get("_target_", "")).endswith("OptunaSweeper"):
+        return tuning.objective(record, sweeper.direction)
     return record
 
 
-def _execute(
-    run: RunConfig,
-    cfg: DictConfig,
-    out: RunDir,
-    resolved: Dict[str, Any],
-    live: Dict[str, Any],
-    resume_from: Optional[Path],
-    flag,
-) -> Dict[str, Any]:
-    data, module = build_run(run)
-    trainer = build_trainer(cfg, run, out, flag)
-    live.update(trainer=trainer, module=module)
-    review.start(trainer, resolved, run.task.main_metric, module.parameter_counts())
-    memory = PeakMemory("cuda" if trainer.strategy.root_device.type == "cuda" else "cpu")
-    memory.reset()
-    main = run.task.main_metric
-    result: Dict[str, Any] = {
-        "params": module.parameter_counts(),
-        "method_details": module.method.summary(),  # e.g. in-context: the demonstrations used
-        "data": {split: len(examples) for split, examples in data.raw.items()},  # as drawn (k, limits)
-        # Selection (best checkpoint, tuning) reads validation only; test, when the task has one, is
-        # only reported. Without one, the reported score is the selection split's (optimistic).
-        "splits": {
-            "selected_on": "validation",
-            "reported": "test" if data.has_test else "validation",
-            "from": data.origins,
-            "dropped_as_in_test": data.dropped,  # examples whose inputs the reported split also has
-            "selection_data": data.selection,  # validation's overlap with the training pool; words (carve.py)
-        },
-        "tokenization_cache_hit": data.cache_hits,
-        "truncation": data.truncation,  # per split: prompts cut to max_source_length, answers lost
-        "metric_notes": data.kind.metric_notes(),  # e.g. sacreBLEU's signatures
-        "world_size": trainer.world_size,
-    }
-
-    short = (
-        cut_short(run.trainer, len(data.splits["train"]), run.data.batch_size, trainer.world_size)
-        if run.trains
-        else None
-    )
-    cut = prompt_fit.note(result["truncation"], run.task)
-    for line in filter(None, (short, cut)) if trainer.global_rank == 0 else ():
-        print(f"ptlab: note: {line}", file=sys.stderr)
-    fit_started = time.perf_counter()
-    if run.trains:
-        trainer.fit(module, datamodule=data, ckpt_path=str(resume_from) if resume_from else None, weights_only=True)
-    train_seconds = time.perf_counter() - fit_started if run.trains else 0.0
-
-    eval_started = time.perf_counter()
-    if module.last_val and module.last_val[0] == trainer.global_step:
-        final = module.last_val[1]  # training ended on a validation: no need to score twice
-    else:
-        final = validate_now(trainer, module, data)
-    best, best_step = final, trainer.global_step
-    if run.trains:
-        best, best_step = best_of_run(trainer, module, data, final, data.kind.metrics[main], out)
-    test = logged_metrics(trainer.test(module, datamodule=data, verbose=False)[0], "test") if data.has_test else None
-    eval_seconds = time.perf_counter() - eval_started
-
-    result["resumed_from_step"] = module.start_step if resume_from else None
-    if trainer.global_rank != 0:
-        return result
-    for split in ("val", "test"):
-        if module.predictions[split]:
-            _write_jsonl(out.predictions(split), module.predictions[split])
-    scores = {"validation": best, "test": test}  # the predictions' checkpoint (the selected one)
-    result["baselines"] = baselines.of_run(data.kind, module.reader.has_lm_head, data.raw, module.predictions, scores)
-    if run.trains and run.method.export_adapter:
-        module.method.export(module.model, out.adapter)
-    result.update(
-        {
-            "main_metric": main,
-            "metrics": {"val_final": final, "val_best": best, "test": test},
-            "best": {
-                "step": best_step,
-                "checkpoint": out.rel(out.best_ckpt) if run.trains else None,
-                "rule": rule(data.kind.metrics[main]),
-            },
-            "memory": memory.read(),
-            "time": {
-                "train_seconds": train_seconds,
-                "train_step_seconds": module.train_seconds,
-                "eval_seconds": eval_seconds,
-            },
-            "throughput": {
-                "train_tokens": module.train_tokens,
-                "train_tokens_per_second": module.train_tokens / module.train_seconds if module.train_seconds else None,
-                "padding_fraction": module.padding_fraction,
-            },
-        }
-    )
-    return result
+def _job(cfg: DictConfig) -> Optional[Dict[str, Any]]:
+    multirun = HydraConfig.get().mode == RunMode.MULTIRUN
+    out = Path(HydraConfig.get().runtime.output_dir)
+    try:
+        return train(cfg)
+    except KeyboardInterrupt:  # Ctrl-C stops a sweep too; a run that wrote nothing leaves no dir
+        _remove_empty_dirs(out, _log_dir(cfg))
+        raise
+    except Exception as err:  # noqa: BLE001 - one failed sweep point must not stop the others
+        _remove_empty_dirs(out, _log_dir(cfg))
+        if multirun and isinstance(err, NotApplicable):  # e.g. zero-shot x encoder: the report says n/a
+            print(f"ptlab: skipped, not applicable: {err}", file=sys.stderr)
+            return None
+        if DEBUG:
+            traceback.print_exc()
+        print(f"ptlab: error: {_scrubbed(_one_line(err, out))}", file=sys.stderr)
+        if not multirun:
+            sys.exit(1)
+        if isinstance(err, ConfigError) and not RunDir(out).results.exists():
+            _record_invalid(cfg, out, err)  # a sweep point whose values fail validation is a failed run
+        _failures.append(_scrubbed(f"{out}: {type(err).__name__}: {err}"))
+        return None  # results.json records the failure; the sweep goes on
 
 
-def _check_launch(run: RunConfig) -> None:
-    """Lightning starts extra local ranks by re-running the command, which in a multirun would
-    re-run the whole sweep in every rank; sweeps get their ranks from srun/torchrun instead."""
-    devices, nodes = run.trainer.get("devices", 1), run.trainer.get("num_nodes", 1)
-    many = nodes != 1 or devices not in (1, "1", "auto", None, [0])
-    started_elsewhere = any(k in os.environ for k in ("SLURM_NTASKS", "WORLD_SIZE", "LOCAL_RANK"))
-    if many and not started_elsewhere and HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
-        raise ConfigError(
-            f"trainer.devices={devices} (num_nodes={nodes}) in a local multirun: run one configuration "
-            f"per command, or sweep with hydra/launcher=slurm (one task per device), or start the ranks "
-            f"with torchrun/srun."
+def _one_line(err: Exception, out: Optional[Path] = None) -> str:
+    """ptlab's own errors say what to do; anything else is named by type and first line, with
+    where to find the whole story (never another library's advice spread over 50 lines)."""
+    if isinstance(err, PtlabError):
+        return str(err)
+    if isinstance(err, OSError) and err.filename:
+        hint = (
+            " (set paths.log_dir or PTLAB_LOG_DIR to a writable directory with free space)"
+            if err.errno in (errno.EROFS, errno.EACCES, errno.ENOSPC)
+            else ""
         )
+        return f"{err.strerror}: {err.filename}{hint}"
+    first = next((line.strip() for line in str(err).splitlines() if line.strip()), "")
+    results = RunDir(out).results if out else None
+    where = f"the traceback is in {results}; " if results and results.exists() else ""
+    return f"{type(err).__name__}: {first} ({where}PTLAB_DEBUG=1 prints it)"
 
 
-def _identity(run: RunConfig, out: RunDir) -> Dict[str, Any]:
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "status": "running",
-        "error": None,
-        "name": run.name,
-        "model": run.model.name,
-        "method": run.method.name,
-        "task": run.task.name,
-        "template": run.task.template if run.task.templates else None,  # a name from the task's library
-        "seed": run.seed,
-        "family": run.model.family.value,
-        "overrides": redacted_overrides(),
-        "run_dir": str(out),
-        "versions": versions(),
-        "git": git_commit(),
-        "started_at": now(),
+def _log_dir(cfg: DictConfig) -> Path:
+    return Path(str(OmegaConf.select(cfg, "paths.log_dir", default="outputs", throw_on_resolution_failure=False)))
+
+
+def _remove_empty_dirs(out: Path, log_dir: Path) -> None:
+    """Hydra makes the run dir before ptlab sees the config: a run that wrote nothing leaves none."""
+    stop = log_dir.resolve()
+    path = out.resolve()
+    while path != stop and stop in path.parents:
+        try:
+            path.rmdir()  # only ever an empty directory
+        except OSError:
+            return
+        path = path.parent
+
+
+def _record_invalid(cfg: DictConfig, out: Path, err: Exception) -> None:
+    keys = {
+        "name": "name",
+        "model": "model.name",
+        "method": "method.name",
+        "task": "task.name",
+        "seed": "seed",
+        "family": "model.family",
     }
+    identity = {k: OmegaConf.select(cfg, v, default=None, throw_on_resolution_failure=False) for k, v in keys.items()}
+    write_json(
+        RunDir(out).results,
+        {
+            "schema_version": SCHEMA_VERSION,
+            "status": "failed",
+            "error": _scrubbed(f"{type(err).__name__}: {err}"),
+            **identity,
+            "overrides": redacted_overrides(),
+            "run_dir": str(out),
+            "started_at": now(),
+            "finished_at": now(),
+        },
+    )
 
 
-def command_line() -> list:
-    """This job's overrides (a sweep point's own, in a submitit job too), else the process's args."""
-    return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else sys.argv[1:]
+def main() -> None:
+    """Console script `ptlab-train` (same as `python -m ptlab.train`)."""
+    # Hydra re-raises what fails outside a job (composition, an override that does not parse, a
+    # run dir it cannot create) instead of printing its traceback; ptlab prints one line.
+    if "HYDRA_FULL_ERROR" not in os.environ or OWN_FULL_ERROR in os.environ:
+        os.environ.update({"HYDRA_FULL_ERROR": "1", OWN_FULL_ERROR: "1"})
+    if not DEBUG:
+        library_output.hold()  # a sweeper's warnings go to the next run's ptlab.log
+    try:
+        _hydra_main()
+    except KeyboardInterrupt as err:  # Ctrl-C: one line (a run's says how to resume), exit 130 as a shell does
+        print(f"ptlab: {str(err) or 'interrupted'}", file=sys.stderr)
+        _forget_where_it_landed()
+        sys.exit(130)
+    except Exception as err:  # noqa: BLE001 - the job's own errors were handled in _hydra_main
+        if DEBUG:
+            raise
+        err = _own(err)
+        plain = not isinstance(err, PtlabError) and not getattr(err, "filename", None)
+        detail = refused_override(err) or (
+            " ".join(str(err).split("Config search path")[0].split()) if plain else _one_line(err)
+        )
+        print(f"ptlab: error: {_scrubbed(detail)}", file=sys.stderr)
+        sys.exit(1)
+    failed = _failures or SweepReport.unfinished
+    if failed:
+        print(f"ptlab: {len(failed)} run(s) of the sweep did not complete:", *failed, sep="\n  ", file=sys.stderr)
+        sys.exit(1)
 
 
-def redacted_overrides() -> list:
-    return [redaction.redact_override(o) for o in command_line()]
+def _forget_where_it_landed() -> None:
+    """CPython 3.11 remembers a KeyboardInterrupt that ended an `exec` of a string (a dataclass's
+    generated `__init__`, a namedtuple: imports make many) even once it is caught, and `python -m`
+    then dies by SIGINT instead of exiting 130. Running a string through `exec` clears that flag
+    (`run_eval_code_obj` resets `_Py_UnhandledKeyboardInterrupt` before each such run)."""
+    exec("pass")
 
 
-def _write_jsonl(path: Path, rows) -> None:
-    write_text(path, "".join(json.dumps(r, default=str) + "\n" for r in rows))
+def _own(err: Exception) -> Exception:
+    """The ptlab error inside `err` when OmegaConf wrapped one (a resolver naming the run dir raised it)."""
+    cause = err
+    while cause is not None and not isinstance(cause, PtlabError):
+        cause = cause.__cause__ or cause.__context__
+    return cause or err
 
 
-def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+def _scrubbed(text: str) -> str:
+    return redaction.scrub(text, command_line() + sys.argv[1:])
 
 
 if __name__ == "__main__":
-    from ptlab.cli import main
-
     main()

@@ -92,7 +92,7 @@ def test_ctrl_c_that_ends_an_exec_of_a_string_still_exits_130(tmp_path):
     import), which CPython 3.11 remembers even once ptlab catches it, so `python -m` died by
     SIGINT. Here the interrupt lands there every time."""
     (tmp_path / "lands_in_exec.py").write_text(
-        "import ptlab.cli\nptlab.cli._hydra_main = lambda: exec('raise KeyboardInterrupt')\nptlab.cli.main()\n"
+        "import ptlab.train\nptlab.train._hydra_main = lambda: exec('raise KeyboardInterrupt')\nptlab.train.main()\n"
     )
     done = subprocess.run(
         [sys.executable, "-m", "lands_in_exec"], cwd=tmp_path, capture_output=True, text=True, timeout=PROCESS_TIMEOUT

@@ -39,7 +39,7 @@ from ptlab.errors import DataError
 from ptlab.fingerprint import data_files
 from ptlab.kinds import TaskKind, kind_of
 from ptlab.models import prompt_fit
-from ptlab.models.families import FamilyReader
+from ptlab.models.family_reader import FamilyReader
 
 log = logging.getLogger(__name__)
 datasets.disable_progress_bars()  # ptlab's console shows the run's progress, not a bar per cached split

@@ -61,7 +61,7 @@ def _texts(metric, out) -> None:
     metric.update(out["predictions"], out["references"])
 
 
-def _mean(task):
+def mean_metric(task):
     from torchmetrics import MeanMetric
 
     return MeanMetric()
@@ -76,7 +76,7 @@ def _rouge(key: str):
     return update
 
 
-def _squad(score: str):
+def squad_metric(score: str):
     def update(metric, out) -> None:
         from ptlab import text_metrics
 
@@ -98,8 +98,8 @@ class Generation(TaskKind):
     metrics = {
         "bleu": MetricSpec("bleu", _corpus("bleu"), _texts),
         "chrf": MetricSpec("chrf", _corpus("chrf"), _texts),
-        **{name: MetricSpec(name, _mean, _rouge(key)) for name, key in ROUGE.items()},
-        **{name: MetricSpec(name, _mean, _squad(score)) for name, score in SQUAD.items()},
+        **{name: MetricSpec(name, mean_metric, _rouge(key)) for name, key in ROUGE.items()},
+        **{name: MetricSpec(name, mean_metric, squad_metric(score)) for name, score in SQUAD.items()},
     }
 
     def __init__(self, task: TaskConfig):
@@ -120,11 +120,11 @@ class Generation(TaskKind):
         from ptlab.data.sources import Example
 
         column = self.task.columns["target"]
-        texts = _texts_of(record[column], column, where)
+        texts = texts_of(record[column], column, where)
         for extra in self.task.references:
             if extra not in record:
                 raise DataError(f"{where}: no column {extra!r} (task.references); columns present: {list(record)}")
-            texts += _texts_of(record[extra], extra, where)
+            texts += texts_of(record[extra], extra, where)
         references = list(dict.fromkeys(texts))  # SQuAD repeats an answer per annotator: once is enough
         return Example(fields=self.fields(record, where), target=references[0], references=references, where=where)
 
@@ -208,7 +208,7 @@ class Generation(TaskKind):
         return {"predictions": texts, "references": batch["references"]}, rows
 
 
-def _texts_of(value: Any, column: str, where: str) -> List[str]:
+def texts_of(value: Any, column: str, where: str) -> List[str]:
     """A reference column's texts: one text, or a non-empty list of them, none empty (an empty
     reference would score an empty prediction as exact, and train on no answer)."""
     if isinstance(value, list) and not value:

@@ -27,7 +27,7 @@ from typing import Any, Dict, List, Optional
 from ptlab.config import Family
 from ptlab.errors import ConfigError, DataError, positive
 from ptlab.kinds import Head, MetricSpec, TaskKind, text
-from ptlab.kinds.generation import SQUAD, Generation, _mean, _squad, _texts_of
+from ptlab.kinds.generation import SQUAD, Generation, mean_metric, squad_metric, texts_of
 from ptlab.task_config import TaskConfig
 
 CONTEXT, ANSWERS, START = "context", "answers", "answer_start"  # task.columns keys this kind reads
@@ -45,7 +45,7 @@ class SpanExtraction(TaskKind):
     config = SpanExtractionTaskConfig
     action = "point at an answer span"
     answer_columns = (CONTEXT, ANSWERS)
-    metrics = {name: MetricSpec(name, _mean, _squad(score)) for name, score in SQUAD.items()}
+    metrics = {name: MetricSpec(name, mean_metric, squad_metric(score)) for name, score in SQUAD.items()}
     encoding_version = 1
 
     def check(self) -> None:
@@ -78,7 +78,7 @@ class SpanExtraction(TaskKind):
 
         columns = self.task.columns
         context = text(record[columns[CONTEXT]], columns[CONTEXT], where)
-        answers = _texts_of(record[columns[ANSWERS]], columns[ANSWERS], where)
+        answers = texts_of(record[columns[ANSWERS]], columns[ANSWERS], where)
         if START in columns:
             starts = record[columns[START]]
             starts = starts if isinstance(starts, list) else [starts]

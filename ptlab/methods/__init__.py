@@ -15,7 +15,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Dict, Optional, Tuple
 
-from ptlab.config import MethodConfig
+from ptlab.method_config import MethodConfig
 from ptlab.plugins import discover, lookup
 
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from ptlab.config import MethodConfig
+from ptlab.method_config import MethodConfig
 from ptlab.methods import Method, export_trained
 from ptlab.models.architecture import architecture
 

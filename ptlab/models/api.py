@@ -44,7 +44,7 @@ from ptlab.task_config import TaskConfig
 from ptlab.errors import ApiError
 from ptlab.kinds import Head
 from ptlab.models.api_answers import Unusable, completion, continuation, generated
-from ptlab.models.families import READERS, FamilyReader
+from ptlab.models.family_reader import FamilyReader
 from ptlab.models.tensors import flatten_choices, spread
 
 log = logging.getLogger(__name__)
@@ -265,8 +265,3 @@ class ApiReader(FamilyReader):
         bodies = [{"prompt": model.context + p, "max_tokens": max_new_tokens, "temperature": 0} | stop for p in prompts]
         texts = model.complete(bodies, [generated] * len(bodies))
         return [ending.cut(text) for text in texts], [None] * len(texts)
-
-
-# Registered from here, not imported by families.py's READERS: this module subclasses FamilyReader,
-# so importing it from there would be a cycle that breaks whichever module is imported first.
-READERS[ApiReader.family] = ApiReader

@@ -1,0 +1,140 @@
+"""The package's import graph has no cycles and no module imports another's private names.
+
+Every `import`/`from ... import` of a ptlab module counts, at module level or inside a function (an
+import moved into a function to dodge a cycle is still one), except under `if TYPE_CHECKING:` (never
+executed). A cycle is a strongly connected component of more than one module; an import of a
+package's submodule resolves to that submodule, of a name to the module that defines it.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+from typing import Dict, List, Set, Tuple
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "ptlab"
+
+
+def _modules(package: Path) -> Dict[str, Path]:
+    found = {}
+    for path in package.rglob("*.py"):
+        parts = path.relative_to(package.parent).with_suffix("").parts
+        found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return found
+
+
+def _type_checking_nodes(tree: ast.AST) -> Set[int]:
+    skipped = set()
+    for node in ast.walk(tree):
+        test = getattr(node, "test", None)
+        if isinstance(node, ast.If) and getattr(test, "id", getattr(test, "attr", None)) == "TYPE_CHECKING":
+            skipped |= {id(inner) for inner in ast.walk(node)}
+    return skipped
+
+
+def import_graph(package: Path) -> Tuple[Dict[str, Set[str]], List[Tuple[str, str]]]:
+    """Each module's ptlab imports (by module), and every (importer, module.private_name) import."""
+    modules = _modules(package)
+    root = package.name
+
+    def owner(name: str) -> str:
+        while name not in modules:
+            name = name.rpartition(".")[0]
+        return name
+
+    graph: Dict[str, Set[str]] = {name: set() for name in modules}
+    private = []
+    for name, path in modules.items():
+        tree = ast.parse(path.read_text(), str(path))
+        skipped = _type_checking_nodes(tree)
+        for node in ast.walk(tree):
+            if id(node) in skipped:
+                continue
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names if alias.name.split(".")[0] == root]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    here = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+                    base = ".".join(here[: len(here) - node.level + 1] + ([node.module] if node.module else []))
+                if base.split(".")[0] != root:
+                    continue
+                targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in modules else base for a in node.names]
+                private += [(name, f"{base}.{a.name}") for a in node.names if a.name.startswith("_")]
+            else:
+                continue
+            graph[name] |= {owner(t) for t in targets} - {name}
+    return graph, private
+
+
+def cycles(graph: Dict[str, Set[str]]) -> List[List[str]]:
+    """The strongly connected components of more than one module (Tarjan's algorithm)."""
+    index: Dict[str, int] = {}
+    low: Dict[str, int] = {}
+    stack: List[str] = []
+    found: List[List[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for nxt in sorted(graph[node]):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_ptlab_has_no_import_cycle():
+    graph, _ = import_graph(PACKAGE)
+    assert len(graph) > 50 and graph["ptlab.train"] >= {"ptlab.execution"}  # it read the real package
+    assert cycles(graph) == []
+
+
+def test_no_module_imports_another_modules_private_names():
+    _, private = import_graph(PACKAGE)
+    assert private == []
+
+
+@pytest.mark.parametrize(
+    "files,expected",
+    [
+        ({"a.py": "from pkg import b\n", "b.py": "def f():\n    from pkg.a import x\n"}, [["pkg.a", "pkg.b"]]),
+        (
+            {"a.py": "import pkg.b\n", "b.py": "from . import c\n", "c.py": "from .a import y\n"},
+            [["pkg.a", "pkg.b", "pkg.c"]],
+        ),
+        (
+            {
+                "a.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg.b import B\n",
+                "b.py": "import pkg.a\n",
+            },
+            [],
+        ),
+        ({"sub/__init__.py": "from pkg.sub.m import M\n", "sub/m.py": "X = 1\n"}, []),
+    ],
+)
+def test_the_check_finds_a_cycle_in_a_constructed_package(tmp_path, files, expected):
+    """The detector on packages built to have (or not have) a cycle: through a function-level import,
+    relative imports, a TYPE_CHECKING import (not one), a package importing its own submodule (not one)."""
+    package = tmp_path / "pkg"
+    for relative, text in {"__init__.py": "", **files}.items():
+        (package / relative).parent.mkdir(parents=True, exist_ok=True)
+        (package / relative).write_text(text)
+    assert cycles(import_graph(package)[0]) == expected
