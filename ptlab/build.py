@@ -42,7 +42,8 @@ def build_run(run: RunConfig):
 
     L.seed_everything(run.seed, workers=True, verbose=False)
     data = build_data(run)
-    backbone = load_model(run.model, run.paths.cache_dir, data.reader.head, data.kind.num_labels())
+    options = data.method.load_options()
+    backbone = load_model(run.model, run.paths.cache_dir, data.reader.head, data.kind.num_labels(), **options)
     return data, build_module(run, data, backbone)
 
 

@@ -146,6 +146,7 @@ def main() -> None:
         _hydra_main()
     except KeyboardInterrupt as err:  # Ctrl-C: one line (a run's says how to resume), exit 130 as a shell does
         print(f"ptlab: {str(err) or 'interrupted'}", file=sys.stderr)
+        _forget_where_it_landed()
         sys.exit(130)
     except Exception as err:  # noqa: BLE001 - the job's own errors were handled in _hydra_main
         if DEBUG:
@@ -161,6 +162,14 @@ def main() -> None:
     if failed:
         print(f"ptlab: {len(failed)} run(s) of the sweep did not complete:", *failed, sep="\n  ", file=sys.stderr)
         sys.exit(1)
+
+
+def _forget_where_it_landed() -> None:
+    """CPython 3.11 remembers a KeyboardInterrupt that ended an `exec` of a string (a dataclass's
+    generated `__init__`, a namedtuple: imports make many) even once it is caught, and `python -m`
+    then dies by SIGINT instead of exiting 130. Running a string through `exec` clears that flag
+    (`run_eval_code_obj` resets `_Py_UnhandledKeyboardInterrupt` before each such run)."""
+    exec("pass")
 
 
 def _own(err: Exception) -> Exception:

@@ -121,6 +121,13 @@ def _log_line(file: logging.Handler, line: str) -> None:
     file.handle(_record(logging.INFO, line, name="stderr"))  # a library's own print, e.g. a tqdm bar
 
 
+def _log_only(line: str) -> None:
+    """A line for the run's ptlab.log alone (ptlab's loggers also print to the console)."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, _QuietFileHandler):
+            handler.handle(_record(logging.INFO, line))
+
+
 def _record(level: int, message: str, exc_info=None, name: str = "ptlab") -> logging.LogRecord:
     """A record for the log file alone (ptlab's loggers also print to the console)."""
     return logging.makeLogRecord(
@@ -276,6 +283,8 @@ class RunProgress(ProgressBar):
             self.bar = None
 
     def _eval_start(self, trainer, what: str, total) -> None:
+        if not trainer.sanity_checking:
+            _log_only(f"{what}: scoring {total} batch{'' if total == 1 else 'es'}")  # ptlab.log's timeline of the run
         if self.enabled and sys.stdout.isatty() and not trainer.sanity_checking:
             from tqdm import tqdm
 

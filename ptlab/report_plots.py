@@ -19,7 +19,7 @@ from ptlab.report_gather import columns_of
 from ptlab.report_scale import Scale, scale_of
 from ptlab.report_lr import plot_lr
 from ptlab.report_pareto import plot_pareto
-from ptlab.report_stats import only_picks
+from ptlab.report_stats import fresh_picks
 from ptlab.run_dir import RunDir
 
 ZERO_FLOOR = 1e-7  # where a method with no trainable parameters sits on a log x axis
@@ -30,7 +30,8 @@ def write_plots(
 ) -> List[Path]:
     """The plots for every task with a completed run, one color per method column throughout;
     the paths written (a task whose runs logged no validation curve has no curves plot). With tuned
-    `picks`, the Pareto view shows each method at its chosen configuration only."""
+    `picks`, the Pareto view shows each method at its chosen configuration only, over its fresh
+    seeds as the tuned table does, one color per method."""
     colors = _colors(columns_of(runs))
     written = []
     for task in table["task"].unique():
@@ -38,8 +39,9 @@ def write_plots(
         if (table[table["task"] == task]["n"] > 0).any():
             plot_metric_vs_params(table, task, split, colors, out / f"{stem}_metric_vs_params.png")
             written.append(out / f"{stem}_metric_vs_params.png")
-            pareto_runs = runs if picks is None else only_picks(runs, picks)
-            if plot_pareto(pareto_runs, task, split, colors, out / f"{stem}_pareto.png"):
+            pareto_runs = runs if picks is None else fresh_picks(runs, picks)
+            pareto_colors = colors if picks is None else _colors(columns_of(pareto_runs))
+            if plot_pareto(pareto_runs, task, split, pareto_colors, out / f"{stem}_pareto.png"):
                 written.append(out / f"{stem}_pareto.png")
             task_metric = table[table["task"] == task]["metric"].iloc[0]
             if plot_lr(runs, task, task_metric, split, colors, out / f"{stem}_lr_sensitivity.png"):

@@ -108,6 +108,12 @@ def only_picks(runs: pd.DataFrame, picks: pd.DataFrame) -> pd.DataFrame:
     return runs[keep]
 
 
+def fresh_picks(runs: pd.DataFrame, picks: pd.DataFrame) -> pd.DataFrame:
+    """What the tuned comparison reads: each method at its pick, over the seeds that did not choose
+    it (`tuning_runs`), as the tuned table's cells are."""
+    return only_picks(runs[~tuning_runs(runs, picks)], picks)
+
+
 def _shared_seeds(runs: pd.DataFrame) -> frozenset:
     """The seeds that every variant (column) of one method completed."""
     return frozenset.intersection(*(frozenset(seeds) for _, seeds in runs.groupby("column")["seed"]))

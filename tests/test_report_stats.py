@@ -20,7 +20,7 @@ import torch
 from ptlab.report import main, report
 from ptlab.report_gather import gather
 from ptlab.report_pareto import pareto_points
-from ptlab.report_stats import only_picks, paired_bootstrap, t_interval, tuned
+from ptlab.report_stats import fresh_picks, only_picks, paired_bootstrap, t_interval, tuned
 from test_report import report as cli_report
 from test_report import rows_of
 
@@ -253,6 +253,22 @@ def test_the_pareto_view_shows_each_tuned_method_at_its_pick_only(built):
     assert sorted(points["column"]) == sorted(c for c in COLUMNS if c != "full_finetune [method.lr=0.01]")
     assert len(pareto_points(runs, "sst2")) == len(COLUMNS)  # without the picks, every configuration tried
     assert only_picks(runs, tuned(runs.iloc[:0])).equals(runs)  # nothing tuned: nothing left out
+
+
+def test_the_pareto_view_plots_a_pick_over_its_fresh_seeds_as_the_tuned_table_does(tmp_path):
+    """Seed 0 chose lr=0.1 (val 0.85 against 0.80), so on seed 0 the pick is the best of two tries:
+    the Pareto point, like the tuned table's cell, averages seeds 1-2 only."""
+    write_run(tmp_path, "lora", "method.lr=0.1", 0, 0.85, 16, examples=20)
+    write_run(tmp_path, "lora", "method.lr=0.01", 0, 0.80, 16, examples=20)
+    for seed in (1, 2):
+        write_run(tmp_path, "lora", "method.lr=0.1", seed, 0.70, 10, examples=20)
+    runs, _, _ = gather([tmp_path], "test", None)
+    picks = tuned(runs)
+    points = pareto_points(fresh_picks(runs, picks), "sst2")  # what write_plots draws
+    (point,) = points.itertuples()
+    assert (point.column, point.n) == ("lora [method.lr=0.1]", 2)
+    _, written = report([tmp_path], tmp_path / "out", None, "test")
+    assert tmp_path / "out" / "sst2_pareto.png" in written
 
 
 def test_tuning_on_seed_0_then_running_the_pick_with_more_seeds_compares_variants_on_seed_0(tmp_path):

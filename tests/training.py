@@ -61,7 +61,8 @@ def trained(compose_run, model, method, steps=4, *overrides):
         *overrides,
     )
     data = build_data(run)
-    backbone = load_model(run.model, run.paths.cache_dir, data.reader.head, data.kind.num_labels())
+    options = data.method.load_options()  # e.g. QLoRA: the base quantized as it loads
+    backbone = load_model(run.model, run.paths.cache_dir, data.reader.head, data.kind.num_labels(), **options)
     fresh = copy.deepcopy(backbone)
     module = build_module(run, data, backbone)
     batch = next(iter(data.train_dataloader()))

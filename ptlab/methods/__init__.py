@@ -52,6 +52,16 @@ class Method:
         (None: it can); validation raises it as NotApplicable, so a sweep skips the point."""
         return None
 
+    def load_options(self) -> dict:
+        """Keyword arguments for the backbone's `from_pretrained` (e.g. QLoRA's quantization
+        config): how the base is loaded is the method's, so the core passes them on unread."""
+        return {}
+
+    def base_weight_bits(self) -> Optional[float]:
+        """Bits per weight of the base's quantized Linear layers, scales included (None: not
+        quantized, kept at model.dtype): what ptlab-plan counts for the frozen base."""
+        return None
+
     def prepare(self, data) -> None:
         """Before tokenization, with the data read: e.g. take demonstrations from the training split."""
 

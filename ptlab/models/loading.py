@@ -36,6 +36,7 @@ from transformers import (
     AutoModelForSequenceClassification,
     AutoModelForTokenClassification,
     AutoTokenizer,
+    PretrainedConfig,
     PreTrainedModel,
     PreTrainedTokenizerBase,
 )
@@ -111,11 +112,12 @@ def load_tokenizer(cfg: ModelConfig, cache_dir: str | Path) -> PreTrainedTokeniz
 
 
 def load_model(
-    cfg: ModelConfig, cache_dir: str | Path, head: Head, num_labels: int | None = None
+    cfg: ModelConfig, cache_dir: str | Path, head: Head, num_labels: int | None = None, **options: Any
 ) -> PreTrainedModel | torch.nn.Module:
     """The model with the `head` the task kind chose (with `num_labels` outputs for a
     classification head): pretrained weights, or random ones if `random_config` is set. For an API
-    model, the client of its endpoint (ptlab/models/api.py): no weights, nothing from the Hub."""
+    model, the client of its endpoint (ptlab/models/api.py): no weights, nothing from the Hub.
+    `options` go to `from_pretrained` (a method's `load_options`, e.g. QLoRA's quantization)."""
     if cfg.family == Family.api:
         from ptlab.models.api import ApiClient
 
@@ -126,18 +128,38 @@ def load_model(
     dtype = _DTYPES[cfg.dtype]
     labels = {} if head.is_lm else {"num_labels": num_labels}
     if cfg.random_config:
-        return _random_model(cfg, load_tokenizer(cfg, cache_dir), dtype, auto, labels)
+        model = _random_model(cfg, load_tokenizer(cfg, cache_dir), dtype, auto, labels)
+        if not options:
+            return model
+        Path(cache_dir).expanduser().mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=Path(cache_dir).expanduser()) as folder:
+            model.save_pretrained(folder)  # options (a quantization) apply in from_pretrained only
+            return auto.from_pretrained(folder, dtype=dtype, **labels, **options)
     source = resolve_source(cfg)
     if cfg.gguf_file:
-        model = auto.from_pretrained(_gguf_model_dir(cfg, source, cache_dir), dtype=dtype, **labels)
+        model = auto.from_pretrained(_gguf_model_dir(cfg, source, cache_dir), dtype=dtype, **labels, **options)
     else:
-        model = _from_source(cfg, source, "model", auto.from_pretrained, dtype=dtype, **labels)
+        model = _from_source(cfg, source, "model", auto.from_pretrained, dtype=dtype, **labels, **options)
     if model.config.pad_token_id is None:  # GPT-2: batched classification/generation needs one
         pad_id = load_tokenizer(cfg, cache_dir).pad_token_id
         model.config.pad_token_id = pad_id
         if model.generation_config is not None:
             model.generation_config.pad_token_id = pad_id
     return model
+
+
+def meta_model(cfg: ModelConfig, cache_dir: str | Path, head: Head, num_labels: int | None = None) -> PreTrainedModel:
+    """The model's architecture with no weights read (build it under `torch.device("meta")`):
+    what ptlab-plan measures. Only the config is read: config.json, or a GGUF file's header."""
+    auto = _AUTO_CLASS[head]
+    labels = {} if head.is_lm else {"num_labels": num_labels}
+    if cfg.random_config:
+        config = _random_config(cfg, load_tokenizer(cfg, cache_dir), labels)
+    elif cfg.gguf_file:
+        config = _from_gguf(cfg, _gguf_path(cfg, resolve_source(cfg)), AutoConfig.from_pretrained, **labels)
+    else:
+        config = _from_source(cfg, resolve_source(cfg), "config", AutoConfig.from_pretrained, **labels)
+    return auto.from_config(config, dtype=_DTYPES[cfg.dtype])
 
 
 def _random_model(
@@ -148,6 +170,11 @@ def _random_model(
     labels: dict[str, int],
 ) -> PreTrainedModel:
     """Random weights (seeded by the caller's torch seed) sized to the real tokenizer."""
+    return auto.from_config(_random_config(cfg, tokenizer, labels), dtype=dtype)
+
+
+def _random_config(cfg: ModelConfig, tokenizer: PreTrainedTokenizerBase, labels: dict[str, int]) -> PretrainedConfig:
+    """model.random_config completed from the real tokenizer (vocabulary and special tokens)."""
     params = {**cfg.random_config, **labels}
     params.setdefault("vocab_size", len(tokenizer))
     params.setdefault("pad_token_id", tokenizer.pad_token_id)
@@ -155,10 +182,9 @@ def _random_model(
     if cfg.family == Family.seq2seq:
         params.setdefault("decoder_start_token_id", tokenizer.pad_token_id)  # T5 convention
     try:
-        config = AutoConfig.for_model(**params)
+        return AutoConfig.for_model(**params)
     except (ValueError, TypeError) as err:
         raise ConfigError(f"model {cfg.name}: bad model.random_config: {err}") from None
-    return auto.from_config(config, dtype=dtype)
 
 
 def _from_source(cfg: ModelConfig, source: str, part: str, load: Callable[..., _T], **kwargs: Any) -> _T:
