@@ -81,7 +81,8 @@ class MethodModule(L.LightningModule):
         tokens = int(batch["attention_mask"].sum())
         self.train_tokens += tokens
         self.train_pad_tokens += batch["attention_mask"].numel() - tokens
-        self.log("train/loss", loss, prog_bar=True, batch_size=batch["input_ids"].shape[0])
+        # under DDP/FSDP the mean over ranks: the global batch's loss, what one process would log
+        self.log("train/loss", loss, prog_bar=True, batch_size=batch["input_ids"].shape[0], sync_dist=True)
         self.batches_trained += 1
         return loss
 
@@ -122,7 +123,7 @@ class MethodModule(L.LightningModule):
 
     # --- sharding ---
     def configure_model(self):
-        """Under Lightning's ModelParallelStrategy (conf/trainer/fsdp_cpu.yaml): torch's fully_shard
+        """Under Lightning's ModelParallelStrategy (conf/trainer/fsdp.yaml): torch's fully_shard
         (FSDP2) on each transformer block (HF's checkpointing unit), then on the whole model, over the
         data-parallel mesh. Under any other strategy there is no mesh and nothing to do."""
         if self.device_mesh is None or self._sharded:

@@ -8,12 +8,14 @@ reduction order). Real processes, a real signal for the resume."""
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import signal
 import subprocess
 
 import pytest
+import torch
 
 from cli import PROCESS_TIMEOUT, ptlab_cmd, ptlab_env, record, run_dirs
 from test_resume import wait_for
@@ -41,6 +43,16 @@ def _close(a, b) -> bool:
     return a == b
 
 
+def _losses(run_dir):
+    """train/loss of each step, as metrics.csv holds it (the mean over ranks under FSDP)."""
+    with (run_dir / "metrics.csv").open() as f:
+        return [float(row["train/loss"]) for row in csv.DictReader(f) if row["train/loss"]]
+
+
+def _predictions(run_dir, split):
+    return [json.loads(r) for r in (run_dir / f"predictions_{split}.jsonl").read_text().splitlines()]
+
+
 def _run(log_dir, cache, *overrides):
     done = subprocess.run(
         ptlab_cmd(*RUN, *overrides),
@@ -60,13 +72,19 @@ def test_two_sharded_processes_train_as_one_process_on_the_same_global_batch(tmp
     one, two = record(single), record(sharded)
     assert (one["world_size"], two["world_size"]) == (1, 2)
     assert two["status"] == "completed"
+    losses = _losses(single)
+    assert len(losses) == 12 and losses[-1] != losses[0]  # it trained
+    assert _close(_losses(sharded), losses), (losses, _losses(sharded))
     assert _close(two["metrics"], one["metrics"]), (one["metrics"], two["metrics"])
     for split in ("val", "test"):
-        rows = [json.loads(r) for r in (sharded / f"predictions_{split}.jsonl").read_text().splitlines()]
-        expected = [json.loads(r) for r in (single / f"predictions_{split}.jsonl").read_text().splitlines()]
+        rows, expected = _predictions(sharded, split), _predictions(single, split)
         assert len(rows) == len(expected) > 0  # written once (by rank 0), every example once
         assert all(_close(a, b) for a, b in zip(rows, expected))
-    assert (sharded / "last.ckpt").exists() or any(sharded.rglob("*.ckpt"))
+    # the checkpoint is gathered whole: the single process's keys and shapes, plain tensors
+    whole = torch.load(single / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=True)["state_dict"]
+    gathered = torch.load(sharded / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=True)["state_dict"]
+    assert {k: v.shape for k, v in gathered.items()} == {k: v.shape for k, v in whole.items()}
+    assert all(torch.allclose(gathered[k], whole[k], rtol=1e-4, atol=1e-6) for k in whole)
 
 
 def test_a_sharded_run_resumes_to_the_uninterrupted_result(tmp_path, cli_cache):
@@ -84,3 +102,7 @@ def test_a_sharded_run_resumes_to_the_uninterrupted_result(tmp_path, cli_cache):
     resumed = record(run_dir)
     assert resumed["status"] == "completed" and resumed["action"] == "resume"
     assert resumed["metrics"] == expected["metrics"]
+    reference = run_dirs(tmp_path / "reference")[0]
+    assert _losses(run_dir) == _losses(reference)  # every step's loss, the resumed ones too
+    for split in ("val", "test"):
+        assert _predictions(run_dir, split) == _predictions(reference, split)
