@@ -50,6 +50,7 @@ class MethodModule(L.LightningModule):
         self._resume_rng: Optional[Dict[str, Any]] = None
         self.start_step = 0
         self.last_val: Optional[Tuple[int, Dict[str, float]]] = None  # (step, metrics)
+        self._sharded = False  # configure_model runs for fit and again for test: shard once
 
     # --- parameter accounting ---
     def parameter_counts(self) -> Dict[str, Any]:
@@ -80,7 +81,8 @@ class MethodModule(L.LightningModule):
         tokens = int(batch["attention_mask"].sum())
         self.train_tokens += tokens
         self.train_pad_tokens += batch["attention_mask"].numel() - tokens
-        self.log("train/loss", loss, prog_bar=True, batch_size=batch["input_ids"].shape[0])
+        # under DDP/FSDP the mean over ranks: the global batch's loss, what one process would log
+        self.log("train/loss", loss, prog_bar=True, batch_size=batch["input_ids"].shape[0], sync_dist=True)
         self.batches_trained += 1
         return loss
 
@@ -118,6 +120,23 @@ class MethodModule(L.LightningModule):
             num_training_steps=total,
         )
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    # --- sharding ---
+    def configure_model(self):
+        """Under Lightning's ModelParallelStrategy (conf/trainer/fsdp.yaml): torch's fully_shard
+        (FSDP2) on each transformer block (HF's checkpointing unit), then on the whole model, over the
+        data-parallel mesh. Under any other strategy there is no mesh and nothing to do."""
+        if self.device_mesh is None or self._sharded:
+            return
+        from torch.distributed.fsdp import fully_shard
+        from transformers.modeling_layers import GradientCheckpointingLayer
+
+        mesh = self.device_mesh["data_parallel"]
+        for module in self.model.modules():
+            if isinstance(module, GradientCheckpointingLayer):
+                fully_shard(module, mesh=mesh)
+        fully_shard(self.model, mesh=mesh)
+        self._sharded = True
 
     # --- evaluation: one scorer for every method ---
     def validation_step(self, batch, batch_idx):

@@ -7,6 +7,7 @@ escaped to one directory name, the whole checked to stay under paths.log_dir, no
 conf/callbacks/default.yaml reads the main metric's direction through ptlab_metric_mode;
 conf/hparams_search/ reads each method's learning-rate range through ptlab_lr_range/grid, and the
 Optuna study's direction (the main metric's) through ptlab_metric_direction;
+conf/trainer/fsdp.yaml sizes its data-parallel mesh (devices x nodes) with ptlab_product;
 conf/logger/wandb.yaml derives a stable W&B run id and the offline default through the others.
 `register()` also makes every config file refuse two keys that YAML reads as one (ptlab/yaml_keys.py).
 """
@@ -14,6 +15,7 @@ conf/logger/wandb.yaml derives a stable W&B run id and the offline default throu
 from __future__ import annotations
 
 import hashlib
+import math
 import netrc
 import os
 from typing import Any
@@ -39,6 +41,7 @@ def register() -> None:
     OmegaConf.register_new_resolver("ptlab_lr_range", tuning.lr_range, replace=True)
     OmegaConf.register_new_resolver("ptlab_lr_grid", tuning.lr_grid, replace=True)
     OmegaConf.register_new_resolver("ptlab_metric_direction", tuning.direction, replace=True)
+    OmegaConf.register_new_resolver("ptlab_product", lambda *values: math.prod(int(v) for v in values), replace=True)
 
 
 def metric_mode(kind: str, metric: str) -> str:

@@ -32,12 +32,12 @@ def best_of_run(
         best_path = out.best_ckpt
         trainer.save_checkpoint(best_path)
         return final, trainer.global_step
-    import torch
-
-    state = torch.load(best_path, map_location="cpu", weights_only=True)
+    # through the strategy: under FSDP the module's parameters are shards (DTensors) that only the
+    # strategy can fill from a checkpoint; on one device this is torch.load + load_state_dict
+    state = trainer.strategy.load_checkpoint(best_path, weights_only=True)
     if state["global_step"] == trainer.global_step:
         return final, trainer.global_step
-    module.load_state_dict(state["state_dict"], strict=module.strict_loading)
+    trainer.strategy.load_model_state_dict(state, strict=module.strict_loading)
     return validate_now(trainer, module, data), state["global_step"]
 
 

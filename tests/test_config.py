@@ -108,11 +108,11 @@ def test_every_launcher_config_composes(launcher, target):
         assert settings.additional_parameters.requeue is True and settings.max_num_timeout == 0
 
 
-def test_fsdp_trainer_config_builds_its_strategy_and_wrap_policy():
+@pytest.mark.parametrize("overrides", [["trainer=fsdp"], ["trainer=fsdp", "trainer.devices=8", "trainer.num_nodes=2"]])
+def test_fsdp_trainer_config_builds_a_mesh_over_every_device(overrides):
     from hydra import compose, initialize_config_dir
-    from lightning.pytorch.strategies import FSDPStrategy
+    from lightning.pytorch.strategies import ModelParallelStrategy
     from omegaconf import OmegaConf
-    from transformers.models.llama.modeling_llama import LlamaDecoderLayer
 
     from ptlab import resolvers
 
@@ -120,11 +120,13 @@ def test_fsdp_trainer_config_builds_its_strategy_and_wrap_policy():
     from ptlab.trainer_options import trainer_options
 
     with initialize_config_dir(config_dir=str(Path(__file__).resolve().parents[1] / "conf"), version_base="1.3"):
-        cfg = compose("train", overrides=["trainer=fsdp"])
+        cfg = compose("train", overrides=overrides)
     options = trainer_options(OmegaConf.to_container(cfg.trainer, resolve=True))
     strategy = options["strategy"]
-    assert isinstance(strategy, FSDPStrategy) and options["precision"] == "bf16-mixed"
-    assert strategy.kwargs["auto_wrap_policy"]._module_classes == {LlamaDecoderLayer}
+    assert isinstance(strategy, ModelParallelStrategy) and options["precision"] == "bf16-mixed"
+    # every device data-parallel (Lightning's "auto" would make the devices of a node tensor-parallel)
+    assert strategy._data_parallel_size == options["devices"] * options["num_nodes"]
+    assert strategy._tensor_parallel_size == 1
 
 
 def test_trainer_keys_checked_up_front_are_lightnings_own():

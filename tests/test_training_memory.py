@@ -8,7 +8,7 @@ import torch
 
 from ptlab.build import build_run
 from ptlab.errors import ConfigError
-from ptlab.methods import method_class
+from ptlab.methods import method_class, registry
 from training import eval_loss, fit, trained_methods
 
 STEPS = 3
@@ -74,6 +74,7 @@ def test_a_bfloat16_base_trains_fp32_parameters_close_to_an_fp32_run(compose_run
             ["model=tiny-llama", "method=lora", "+model.dtype=float16", "trainer.precision=bf16-mixed"],
             "set trainer.precision=16-mixed",
         ),
+        (["model=tiny-llama", "method=lora", "trainer=ddp_cpu", "trainer.strategy=fsdp"], "not method=lora; use"),
     ],
 )
 def test_memory_options_that_cannot_work_fail_validation(compose_run, overrides, message):
@@ -84,3 +85,15 @@ def test_memory_options_that_cannot_work_fail_validation(compose_run, overrides,
 def test_a_low_precision_base_needs_no_autocast_when_nothing_trains(compose_run):
     run = compose_run("model=tiny-llama", "method=zero_shot", "+model.dtype=bfloat16")
     assert run.model.dtype.value == "bfloat16"
+
+
+@pytest.mark.parametrize("method", sorted(registry()))
+def test_only_a_method_that_shards_passes_validation_under_fsdp(compose_run, method):
+    """trainer=fsdp runs what tests/test_fsdp.py runs (full fine-tuning); any other method is a config
+    error before anything loads, not a DTensor error after training (peft's forward and export)."""
+    model = "tiny-bert" if method == "bitfit" else "tiny-llama"  # BitFit needs biases
+    if method_class(method).shardable:
+        assert compose_run(f"model={model}", f"method={method}", "trainer=fsdp_cpu", "data.k=4").trainer["devices"] == 2
+        return
+    with pytest.raises(ConfigError, match=f"for method=full_finetune only, not method={method}; use trainer=ddp"):
+        compose_run(f"model={model}", f"method={method}", "trainer=fsdp_cpu", "data.k=4")

@@ -39,6 +39,9 @@ class Method:
     trained_parameters: Optional[Tuple[str, ...]] = None
     # Why activation checkpointing (model.gradient_checkpointing) cannot work with it (None: it can).
     no_activation_checkpointing: Optional[str] = None
+    # Trains sharded under trainer=fsdp (MethodModule.configure_model): tested for full fine-tuning;
+    # peft's wrappers meet DTensor shards in their own forward and export, which ptlab does not yet handle.
+    shardable = False
 
     def __init__(self, run: "RunConfig", kind: "TaskKind"):
         self.run, self.cfg, self.kind = run, run.method, kind

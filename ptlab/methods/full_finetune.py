@@ -16,6 +16,7 @@ class FullFinetune(Method):
     name = "full_finetune"
     config = FullFinetuneConfig
     saves_frozen_weights = True  # nothing is frozen: the checkpoint is the whole model
+    shardable = True
     report_order = 40
 
     def wrap(self, backbone, reader):

@@ -1,5 +1,6 @@
 """What saves training memory without changing what is trained: activation checkpointing
-(`model.gradient_checkpointing`) and a low-precision frozen base (`model.dtype`).
+(`model.gradient_checkpointing`), a low-precision frozen base (`model.dtype`) and sharding
+(`trainer=fsdp`, for the methods that say they shard).
 
 Checkpointing recomputes each layer's activations in the backward pass instead of keeping them
 (non-reentrant, torch's recommended form: it needs no input that requires grad, so prompt methods
@@ -13,8 +14,17 @@ from __future__ import annotations
 
 from ptlab.config import DType, Family
 from ptlab.errors import ConfigError
+from ptlab.methods import registry
 
 AUTOCAST = {"bf16-mixed": DType.bfloat16, "bf16": DType.bfloat16, "16-mixed": DType.float16, "16": DType.float16}
+SHARDED_STRATEGIES = ("ModelParallelStrategy", "FSDPStrategy", "fsdp")  # by class or Lightning's own name
+
+
+def sharded(trainer) -> bool:
+    """Whether trainer.strategy shards the model (Lightning's name or a `_target_` config)."""
+    strategy = trainer.get("strategy")
+    target = str(strategy.get("_target_", "") if isinstance(strategy, dict) else strategy or "")
+    return target.rsplit(".", 1)[-1].split("_")[0] in SHARDED_STRATEGIES
 
 
 def check(run, method) -> None:
@@ -26,6 +36,12 @@ def check(run, method) -> None:
         raise ConfigError(
             f"model.gradient_checkpointing=true cannot work with method={method.name}: "
             f"{method.no_activation_checkpointing}; set it false for this method"
+        )
+    if sharded(run.trainer) and not method.shardable:
+        shardable = ", ".join(sorted(name for name, m in registry().items() if m.shardable))
+        raise ConfigError(
+            f"trainer.strategy shards the model, which ptlab does for method={shardable} only, not "
+            f"method={method.name}; use trainer=ddp (data-parallel) or one device"
         )
     if model.dtype != DType.float32 and method.trains:
         precision = str(run.trainer.get("precision") or "32-true")

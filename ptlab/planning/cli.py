@@ -106,7 +106,7 @@ def _case(overrides, architecture, hardware, batch, length, utilisation):
     precision = str(run.trainer.get("precision") or "32-true")
     half = precision in training_memory.AUTOCAST and run.model.dtype.value == "float32"
     can_checkpoint = method.no_activation_checkpointing is None
-    case = Case(footprint, batch, hardware, precision, half, utilisation, can_checkpoint)
+    case = Case(footprint, batch, hardware, precision, half, utilisation, can_checkpoint, method.shardable)
     return case, Setting(batch, run.model.gradient_checkpointing), footprint
 
 

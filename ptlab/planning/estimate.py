@@ -73,6 +73,7 @@ class Case:
     half_activations: bool  # a 16-bit autocast over an fp32 model: activations at half the traced bytes
     utilisation: float  # the share of peak FLOP/s a step reaches
     can_checkpoint: bool
+    can_shard: bool = True  # ptlab-train runs the method under trainer=fsdp (Method.shardable)
 
     def estimate(self, setting: Setting) -> Estimate:
         fp = self.footprint
@@ -107,7 +108,7 @@ class Case:
         FSDP over the `count` devices already asked for, both; a smaller micro-batch with the same
         global batch; then FSDP over more devices. None: nothing on this list fits."""
         checkpoints = [base.checkpointing] + ([True] if self.can_checkpoint and not base.checkpointing else [])
-        shards = [base.shards] + ([count] if count > base.shards else [])
+        shards = [base.shards] + ([count] if self.can_shard and count > base.shards else [])
         for batch in [d for d in range(base.batch, 0, -1) if base.batch % d == 0]:
             for shard in shards:
                 for checkpointing in checkpoints:
@@ -116,7 +117,7 @@ class Case:
                     )
                     if candidate != base and self.fits(candidate):
                         return candidate
-        for shard in SHARDS:
+        for shard in SHARDS if self.can_shard else ():
             if shard > max(count, base.shards):
                 candidate = replace(base, shards=shard, checkpointing=checkpoints[-1])
                 if self.fits(candidate):
