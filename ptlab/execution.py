@@ -33,9 +33,7 @@ from ptlab.trainer_options import cut_short
 from ptlab.preemption import Interrupted, Preempted, interruption, requeue, signum, watching
 from ptlab.record import (
     SCHEMA_VERSION,
-    Decision,
     PeakMemory,
-    check_run_dir,
     git_commit,
     read_results,
     remove_dead_temps,
@@ -43,6 +41,7 @@ from ptlab.record import (
     write_json,
     write_text,
 )
+from ptlab.run_decision import Decision, check_run_dir
 from ptlab.validation import validate
 
 

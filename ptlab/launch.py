@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Union
 
 from ptlab.errors import RunDirError
-from ptlab.record import Decision, write_json
+from ptlab.record import write_json
+from ptlab.run_decision import Decision
 from ptlab.run_dir import RunDir
 
 RANK_KEYS = ("RANK", "LOCAL_RANK", "SLURM_PROCID", "JSM_NAMESPACE_RANK")  # Lightning's order

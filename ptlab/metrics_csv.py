@@ -6,7 +6,7 @@ the earlier rows stay. The rows the resumed run saves first replace the earlier 
 step on: steps logged after the checkpoint but before the stop are logged again as the run goes
 on from the checkpoint, so each step appears once, as in an uninterrupted run.
 
-The file holds this run's history only because the run dir's decision (ptlab/record.py) moves an
+The file holds this run's history only because the run dir's decision (ptlab/run_decision.py) moves an
 earlier attempt's metrics.csv aside unless the run resumes.
 """
 

@@ -9,7 +9,7 @@ import os
 import pytest
 from omegaconf import OmegaConf
 
-from ptlab import record
+from ptlab import run_decision
 from ptlab.config import ROOT
 from ptlab.run_dir import RESUMABLE, RUN_FILES, START_FILES, RunDir
 
@@ -42,12 +42,6 @@ def test_the_layout_keeps_its_names(tmp_path):
     )
     assert START_FILES == ("results.json", "config.yaml", "metrics.csv", "ptlab.log", "hparams.yaml")
     assert RESUMABLE == ("last.ckpt", "best.ckpt")
-    assert (record.RESULTS, record.RUN_FILES, record.START_FILES, record.RESUMABLE) == (
-        "results.json",
-        RUN_FILES,
-        START_FILES,
-        RESUMABLE,
-    )
 
 
 def test_a_run_dir_is_taken_as_a_path_str_or_run_dir(tmp_path):
@@ -88,13 +82,13 @@ def test_rerun_and_a_fresh_start_archive_by_the_layout(tmp_path):
     run.checkpoints.mkdir(parents=True)
     for path in (run.results, run.config, run.metrics_csv, run.log, run.predictions("val"), run.last_ckpt):
         path.write_text("earlier")
-    assert record.check_run_dir(run.root, "rerun", {}, {}).action == "start"
+    assert run_decision.check_run_dir(run.root, "rerun", {}, {}).action == "start"
     first = RunDir(run.attempt(1))
     assert first.last_ckpt.exists() and first.predictions("val").exists() and first.log.exists()
     assert not run.results.exists() and not run.checkpoints.exists()
     run.results.write_text('{"status": "failed"}')  # no checkpoint: the next start moves the record aside
     run.log.write_text("earlier")
-    assert record.check_run_dir(run, "resume", {}, {}).action == "start"
+    assert run_decision.check_run_dir(run, "resume", {}, {}).action == "start"
     assert RunDir(run.attempt(2)).results.exists() and RunDir(run.attempt(2)).log.exists()
     assert sorted(run.attempt_numbers()) == [1, 2]
 

@@ -23,9 +23,9 @@ import string
 from dataclasses import dataclass
 from typing import Any, List, Optional
 
+from ptlab.kinds.fields import check_format
 from ptlab.config_origin import origin
 from ptlab.errors import ConfigError, DataError
-from ptlab.kinds import check_format
 from ptlab.task_config import TemplateConfig
 
 OPTIONS = "options"  # the template field that lists the choices

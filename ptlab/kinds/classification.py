@@ -19,8 +19,8 @@ from ptlab.calibration import Baseline, CalibrationConfig
 from ptlab.config import Family
 from ptlab.task_config import TaskConfig
 from ptlab.errors import ConfigError, DataError
-from ptlab.kinds import Constant, Head, MetricSpec, TaskKind, check_label_values, is_integer, most_frequent
-from ptlab.kinds import type_mismatch, value_key
+from ptlab.kinds import Constant, Head, MetricSpec, TaskKind, most_frequent
+from ptlab.kinds.fields import check_label_values, is_integer, type_mismatch, value_key
 
 
 @dataclass

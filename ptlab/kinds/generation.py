@@ -20,7 +20,8 @@ from typing import Any, Dict, List, Optional
 from ptlab.task_config import TaskConfig
 from ptlab.config_origin import origin
 from ptlab.errors import ConfigError, DataError
-from ptlab.kinds import Constant, MetricSpec, TaskKind, most_frequent, text
+from ptlab.kinds import Constant, MetricSpec, TaskKind, most_frequent
+from ptlab.kinds.fields import text
 
 
 @dataclass

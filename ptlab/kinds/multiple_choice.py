@@ -29,8 +29,8 @@ from typing import Any, Dict, List
 from ptlab.config import Family
 from ptlab.task_config import TaskConfig
 from ptlab.errors import ConfigError, DataError
-from ptlab.kinds import Constant, Head, MetricSpec, TaskKind, choice_options, is_integer, most_frequent, text
-from ptlab.kinds import type_mismatch, value_key
+from ptlab.kinds import Constant, Head, MetricSpec, TaskKind, choice_options, most_frequent
+from ptlab.kinds.fields import is_integer, text, type_mismatch, value_key
 from ptlab.kinds.choice_options import CHOICE_LABELS, OPTIONS, ChoiceTemplateConfig
 from ptlab.kinds.classification import example_scores, one_hot_constant
 

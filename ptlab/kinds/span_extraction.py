@@ -26,7 +26,8 @@ from typing import Any, Dict, List, Optional
 
 from ptlab.config import Family
 from ptlab.errors import ConfigError, DataError, positive
-from ptlab.kinds import Head, MetricSpec, TaskKind, text
+from ptlab.kinds import Head, MetricSpec, TaskKind
+from ptlab.kinds.fields import text
 from ptlab.kinds.generation import SQUAD, Generation, mean_metric, squad_metric, texts_of
 from ptlab.task_config import TaskConfig
 

@@ -24,7 +24,8 @@ from typing import Any, Dict, List, Optional, Tuple
 from ptlab.config import Family
 from ptlab.task_config import TaskConfig
 from ptlab.errors import ConfigError, DataError
-from ptlab.kinds import LM_HEADS, Constant, Head, MetricSpec, TaskKind, check_format, most_frequent
+from ptlab.kinds import LM_HEADS, Constant, Head, MetricSpec, TaskKind, most_frequent
+from ptlab.kinds.fields import check_format
 from ptlab.kinds.entity_generation import UNPARSEABLE, UNPARSEABLE_PREDICTIONS, EntityGeneration
 from ptlab.kinds.entity_metrics import (
     ENTITY_PARTS,
