@@ -38,11 +38,12 @@ CHOICES = [" negative", " positive"]  # its verbalizers, label 0 and 1
 def smollm2_dir(cache: str) -> Path:
     """The plain HF folder ptlab dequantizes SmolLM2's GGUF into (converted here if not yet)."""
     from ptlab.config import Family, ModelConfig
-    from ptlab.models.loading import _gguf_model_dir, resolve_source
+    from ptlab.models.gguf import gguf_model_dir
+    from ptlab.models.loading import resolve_source
 
     with open(REPO / "conf/model/smollm2-135m.yaml") as f:
         cfg = ModelConfig(**{**yaml.safe_load(f), "family": Family.causal})
-    return _gguf_model_dir(cfg, resolve_source(cfg), cache)
+    return gguf_model_dir(cfg, resolve_source(cfg), cache)
 
 
 def sst2_dev(data_dir: Path, limit: Optional[int], work: Path) -> Path:

@@ -12,7 +12,6 @@ import os
 import sys
 import time
 import traceback
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Dict, Optional
 
@@ -31,16 +30,7 @@ from ptlab.run_dir import RunDir, inside
 from ptlab.selection import best_of_run, logged_metrics, rule, validate_now
 from ptlab.trainer_options import cut_short
 from ptlab.preemption import Interrupted, Preempted, interruption, requeue, signum, watching
-from ptlab.record import (
-    SCHEMA_VERSION,
-    PeakMemory,
-    git_commit,
-    read_results,
-    remove_dead_temps,
-    versions,
-    write_json,
-    write_text,
-)
+from ptlab.record import PeakMemory, now, read_results, remove_dead_temps, started_record, write_json, write_text
 from ptlab.run_decision import Decision, check_run_dir
 from ptlab.validation import validate
 
@@ -91,7 +81,7 @@ def _run(
     if rank == 0 and not out.config.exists():  # a resumed run keeps its first config
         write_text(out.config, OmegaConf.to_yaml(OmegaConf.create(resolved)))
     record = {
-        **_identity(run, out),
+        **started_record(run, out, redacted_overrides()),
         "fingerprint": prints,
         "launch": token,
         "action": decision.action,
@@ -267,26 +257,6 @@ def _check_launch(run: RunConfig) -> None:
         )
 
 
-def _identity(run: RunConfig, out: RunDir) -> Dict[str, Any]:
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "status": "running",
-        "error": None,
-        "name": run.name,
-        "model": run.model.name,
-        "method": run.method.name,
-        "task": run.task.name,
-        "template": run.task.template if run.task.templates else None,  # a name from the task's library
-        "seed": run.seed,
-        "family": run.model.family.value,
-        "overrides": redacted_overrides(),
-        "run_dir": str(out),
-        "versions": versions(),
-        "git": git_commit(),
-        "started_at": now(),
-    }
-
-
 def command_line() -> list:
     """This job's overrides (a sweep point's own, in a submitit job too), else the process's args."""
     return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else sys.argv[1:]
@@ -298,7 +268,3 @@ def redacted_overrides() -> list:
 
 def _write_jsonl(path: Path, rows) -> None:
     write_text(path, "".join(json.dumps(r, default=str) + "\n" for r in rows))
-
-
-def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -16,11 +16,15 @@ import subprocess
 import tempfile
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional, Union
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Union
 
 from ptlab import redaction
 from ptlab.errors import RunDirError
 from ptlab.run_dir import RunDir
+
+if TYPE_CHECKING:
+    from ptlab.config import RunConfig
 
 SCHEMA_VERSION = 4  # 4: baselines; 3: template; 2: fingerprint, resume_from, traceback
 
@@ -160,3 +164,28 @@ def git_commit() -> Dict[str, Any]:
         return {"commit": commit, "dirty": dirty}
     except (OSError, subprocess.SubprocessError):
         return {"commit": None, "dirty": None}
+
+
+def started_record(run: "RunConfig", out: RunDir, overrides: List[str]) -> Dict[str, Any]:
+    """results.json as a run begins: what it is, where, and with which code (status running)."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "status": "running",
+        "error": None,
+        "name": run.name,
+        "model": run.model.name,
+        "method": run.method.name,
+        "task": run.task.name,
+        "template": run.task.template if run.task.templates else None,  # a name from the task's library
+        "seed": run.seed,
+        "family": run.model.family.value,
+        "overrides": overrides,
+        "run_dir": str(out),
+        "versions": versions(),
+        "git": git_commit(),
+        "started_at": now(),
+    }
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

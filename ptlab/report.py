@@ -23,7 +23,8 @@ import pandas as pd
 
 from ptlab.errors import PtlabError
 from ptlab.report_compare import marks, significance, significance_columns
-from ptlab.report_gather import SOURCES, gather, summarize
+from ptlab.report_cells import summarize
+from ptlab.report_gather import SOURCES, gather
 from ptlab.report_plots import write_plots, write_template_plots
 from ptlab.report_sections import LEGEND, MARGIN, latex_note, significance_section, tuned_csv, tuned_section
 from ptlab.report_scale import Scale

@@ -16,7 +16,7 @@ from typing import Dict, List, Optional, Sequence
 import pandas as pd
 
 from ptlab.report_figures import figure, label_panel, title_row
-from ptlab.report_gather import columns_of
+from ptlab.report_cells import columns_of
 from ptlab.report_scale import Scale, scale_of
 from ptlab.report_lr import plot_lr
 from ptlab.report_pareto import plot_pareto

@@ -24,9 +24,9 @@ from ptlab import library_output, redaction, resolvers, tuning
 from ptlab.config import ROOT
 from ptlab.errors import ConfigError, NotApplicable, PtlabError
 from ptlab.hydra_callbacks import SweepReport
-from ptlab.record import SCHEMA_VERSION, write_json
+from ptlab.record import SCHEMA_VERSION, now, write_json
 from ptlab.run_dir import RunDir
-from ptlab.execution import command_line, now, redacted_overrides, train
+from ptlab.execution import command_line, redacted_overrides, train
 from ptlab.typos import refused_override
 
 resolvers.register()  # before Hydra composes (here, and in a submitit job that unpickles this module)

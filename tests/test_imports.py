@@ -1,4 +1,5 @@
-"""The package's import graph has no cycles and no module imports another's private names.
+"""The package's import graph has no cycles, no module imports another's private names, and no
+module is over 300 lines (one that grows past it is split by concern).
 
 Every `import`/`from ... import` of a ptlab module counts, at module level or inside a function (an
 import moved into a function to dodge a cycle is still one), except under `if TYPE_CHECKING:` (never
@@ -110,6 +111,13 @@ def test_ptlab_has_no_import_cycle():
 def test_no_module_imports_another_modules_private_names():
     _, private = import_graph(PACKAGE)
     assert private == []
+
+
+def test_no_module_is_over_300_lines():
+    lengths = {
+        str(path.relative_to(PACKAGE.parent)): len(path.read_text().splitlines()) for path in PACKAGE.rglob("*.py")
+    }
+    assert len(lengths) > 50 and {path: n for path, n in lengths.items() if n > 300} == {}
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,8 @@ from typing import Dict
 import pytest
 
 from ptlab.report import report
-from ptlab.report_gather import gather, summarize
+from ptlab.report_cells import summarize
+from ptlab.report_gather import gather
 from ptlab.report_pareto import GIB, count_floor, front_methods, pareto_front, pareto_points, trainable_count
 from ptlab.report_plots import write_plots
 from test_report import identity
