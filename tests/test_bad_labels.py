@@ -7,7 +7,7 @@ A `task.label_values` that is not one-to-one, and a task YAML whose mapping has 
 YAML reads as one (`0` twice, `true` and `1`, `1` and `1.0`) or that ptlab reads as one data
 value (`1` and `"1"`), are config errors naming the key: each made one class vanish.
 
-Each task is a user's own YAML in a `--config-dir`, as the README's "Adding a task" shows.
+Each task is a user's own YAML in a `--config-dir`, as the docs' "Add a task" page shows.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ TASKS = sorted(p.stem for p in (CONF / "task").glob("*.yaml"))
 
 
 def _expected_error(model, method, task):
-    """What the registries' class attributes say of this point, by the rules the README states."""
+    """What the registries' class attributes say of this point, by the rules the docs state."""
     import re
 
     from ptlab.kinds import LM_HEADS, kind_of

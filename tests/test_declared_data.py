@@ -1,7 +1,7 @@
 """Nested records declared in YAML alone (issue 24, item 6): column paths into nested JSON, choices
 and their per-example labels from a list of objects (AI2's ARC jsonl, no flattening script), and a
 path that does not fit a record as one error line naming file, line and path. Item 7 (formats,
-booleans, the README's examples): tests/test_declared_formats.py."""
+booleans, the docs' examples): tests/test_declared_formats.py."""
 
 import os
 

@@ -1,5 +1,5 @@
 """Declaring data (issue 24, item 7): a format per split, `lines` with a header to skip, SQuAD-format
-files without titles, YAML 1.2 booleans (`{true: yes, false: no}` as written), and the README's own
+files without titles, YAML 1.2 booleans (`{true: yes, false: no}` as written), and the docs' own
 task examples validated and loaded as written."""
 
 import os
@@ -166,7 +166,7 @@ def test_squad_format_without_titles_names_each_document_by_its_position(tmp_pat
     assert [ex.target for ex in load_split(cfg, "test", "local", tmp_path)] == ["topic 2"]
 
 
-# ------------------------------------------------------------------ YAML booleans, the README's examples
+# ------------------------------------------------------------------ YAML booleans, the docs' examples
 
 TEXT_TASK = """\
 name: t
@@ -201,17 +201,25 @@ def test_yes_and_no_are_words_and_true_and_false_truth_values(tmp_path):
     assert [ex.label for ex in load_split(cfg, "train", "local", tmp_path)] == [1, 0]
 
 
+TASK_PAGES = (
+    "tasks.md",
+    "howto/add-task.md",
+    "howto/add-kind.md",
+    "howto/add-model-or-method.md",
+    "howto/api-models.md",
+)
+
+
 def readme_tasks_section() -> str:
-    text = (REPO / "README.md").read_text()
-    start = text.index("\n## Tasks and data")
-    return text[start : text.index("\n## ", start + 1)]
+    """The documentation's pages on tasks (docs/), where every ```yaml block is a whole task."""
+    return "\n".join((REPO / "docs" / page).read_text() for page in TASK_PAGES)
 
 
 def test_every_yaml_example_in_the_readmes_task_sections_validates_and_loads(tmp_path):
     """Each ```yaml block is a whole task: it validates, and a record written for its declared
     columns (paths included) loads from each of its local files with the answer it was given."""
     blocks = re.findall(r"```yaml\n(.*?)```", readme_tasks_section(), re.S)
-    assert blocks, "no ```yaml example in the README's Tasks and data section"
+    assert blocks, "no ```yaml example in the docs' task pages"
     for i, block in enumerate(blocks):
         cfg = task_from_yaml(tmp_path / f"conf/task/example{i}.yaml", block)
         made = _record(cfg)
@@ -284,7 +292,7 @@ def _file(local, row) -> str:
 
 
 def test_the_readmes_label_values_examples_work_as_written(tmp_path):
-    """Each `label_values` example in the README's table (a bare `{...}` beside one is another value
+    """Each `label_values` example in the docs' table (a bare `{...}` beside one is another value
     for it), with labels named as it names them; a truth-value example reads a JSON boolean column."""
     [row] = [line for line in readme_tasks_section().splitlines() if "`label_values:" in line]
     spans = re.findall(r"`([^`]+)`", row)

@@ -1,5 +1,6 @@
-"""The package's import graph has no cycles, no module imports another's private names, and no
-module is over 300 lines (one that grows past it is split by concern).
+"""The package's import graph has no cycles, imports only downward through the layers the README
+draws, imports no other module's private names, and no module is over 300 lines (one that grows
+past it is split by concern).
 
 Every `import`/`from ... import` of a ptlab module counts, at module level or inside a function (an
 import moved into a function to dodge a cycle is still one), except under `if TYPE_CHECKING:` (never
@@ -10,12 +11,72 @@ package's submodule resolves to that submodule, of a name to the module that def
 from __future__ import annotations
 
 import ast
+import fnmatch
+import textwrap
 from pathlib import Path
 from typing import Dict, List, Set, Tuple
 
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "ptlab"
+README = PACKAGE.parent / "README.md"
+
+# The layers, top first: a module imports only from its own layer and those below it. A module is
+# in the layer that names it exactly, else in the one with the longest pattern that matches it.
+LAYERS = [
+    ("entry points", ["train", "report", "planning.cli", "hydra_callbacks"]),
+    ("a run's life", ["execution"]),
+    ("reporting, planning", ["report_*", "planning", "planning.*"]),
+    (
+        "training",
+        ["method_module", "build", "selection", "checkpointing", "metrics_csv", "console", "progress", "review"],
+    ),
+    ("plug-ins", ["methods.*", "kinds.*", "data.formats.*"]),
+    (
+        "models, data, metrics",
+        ["models", "models.*", "data", "data.*", "metrics", "text_metrics", "calibration", "baselines"],
+    ),
+    (
+        "configuration, records",
+        ["config", "method_config", "task_config", "validation", "trainer_options", "resolvers", "tuning", "typos"]
+        + [
+            "fingerprint",
+            "redaction",
+            "methods",
+            "kinds",
+            "kinds.fields",
+            "data.formats",
+            "data.sources",
+            "data.columns",
+        ]
+        + ["data.carve", "data.overlap", "data.sampling", "models.ending", "models.architecture"]
+        + ["models.training_memory", "record", "run_decision", "cache_files", "launch", "run_lock", "preemption"],
+    ),
+    ("base", ["", "errors", "run_dir", "config_origin", "yaml_keys", "result_keys", "library_output", "plugins"]),
+]
+BASE_TOO = ["rng_state", "example_stats"]  # base modules the diagram leaves out for width
+LAYERS[-1][1].extend(BASE_TOO)
+
+
+def layer_of(module: str) -> int:
+    """The index in LAYERS of a module (`ptlab.x.y` -> `x.y`)."""
+    name = module.removeprefix("ptlab").removeprefix(".")
+    exact = [i for i, (_, names) in enumerate(LAYERS) if name in names]
+    if exact:
+        return exact[0]
+    matches = [(len(p), i) for i, (_, names) in enumerate(LAYERS) for p in names if fnmatch.fnmatch(name, p)]
+    assert matches, f"{module} is in no layer of tests/test_imports.py's LAYERS"
+    return max(matches)[1]
+
+
+def diagram() -> str:
+    """LAYERS as the README draws them, top first, each row wrapped at 100 columns."""
+    width = max(len(name) for name, _ in LAYERS) + 2
+    rows = []
+    for name, names in LAYERS:
+        listed = ", ".join(n or "ptlab" for n in names if n not in BASE_TOO)
+        rows += textwrap.wrap(listed, 100, initial_indent=f"{name:<{width}}", subsequent_indent=" " * width)
+    return "\n".join(rows)
 
 
 def _modules(package: Path) -> Dict[str, Path]:
@@ -106,6 +167,18 @@ def test_ptlab_has_no_import_cycle():
     graph, _ = import_graph(PACKAGE)
     assert len(graph) > 50 and graph["ptlab.train"] >= {"ptlab.execution"}  # it read the real package
     assert cycles(graph) == []
+
+
+def test_every_import_goes_down_the_layers_the_readme_draws():
+    graph, _ = import_graph(PACKAGE)
+    upward = sorted(
+        (module, LAYERS[layer_of(module)][0], target, LAYERS[layer_of(target)][0])
+        for module, targets in graph.items()
+        for target in targets
+        if layer_of(target) < layer_of(module)
+    )
+    assert upward == []
+    assert diagram() in README.read_text(encoding="utf-8"), diagram()
 
 
 def test_no_module_imports_another_modules_private_names():

@@ -187,7 +187,7 @@ def test_zero_shot_on_an_encoder_is_not_applicable(compose_run):
 @pytest.mark.slow
 def test_minilm_full_finetune_through_the_cli_finds_entities(tmp_path, cli_cache):
     """500 training sentences, one epoch (63 steps), 300 dev sentences: far above the 0 of a model
-    that finds no entity (0.46 measured; the full-dev numbers are in the README)."""
+    that finds no entity (0.46 measured; the full-dev numbers are in docs/tasks.md)."""
     ptlab_ok(
         "model=minilm-l6", "method=full_finetune", "task=conll2003", "method.lr=3e-4",
         "data.k=500", "trainer.max_steps=63", "trainer.val_check_interval=63",
