@@ -25,6 +25,7 @@ from ptlab.errors import PtlabError
 from ptlab.report_compare import marks, significance, significance_columns
 from ptlab.report_cells import summarize
 from ptlab.report_gather import SOURCES, gather
+from ptlab.report_html import write_html
 from ptlab.report_plots import write_plots, write_template_plots
 from ptlab.report_sections import LEGEND, MARGIN, latex_note, significance_section, tuned_csv, tuned_section
 from ptlab.report_scale import Scale
@@ -123,6 +124,7 @@ def report(
         if len(picks):
             written.append(out / "tuned.csv")
             tuned_csv(picks, picked, tuned_sig).to_csv(written[-1], index=False)
+        written.append(write_html(text, runs, split, [p for p in written if p.suffix == ".png"], out))
     except OSError as err:
         raise PtlabError(f"cannot write the report to {out}: {err}") from None
     return text, written
