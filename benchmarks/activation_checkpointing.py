@@ -36,10 +36,10 @@ def one(method: str, checkpointing: bool, steps: int, batch_size: int, length: i
     import torch
     from hydra import compose, initialize_config_dir
 
-    from ptlab import resolvers
-    from ptlab.build import build_run
+    from ptlab.config import resolvers
+    from ptlab.run.build import build_run
     from ptlab.models.tensors import IGNORE
-    from ptlab.validation import validate
+    from ptlab.config.validation import validate
 
     torch.set_num_threads(2)
     resolvers.register()

@@ -52,7 +52,7 @@ VERBALIZERS = {
 
 
 def compose_cfg(model: str, method: str, task: str, cache: str, *extra: str):
-    from ptlab import resolvers
+    from ptlab.config import resolvers
 
     resolvers.register()
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
@@ -72,7 +72,7 @@ def compose_cfg(model: str, method: str, task: str, cache: str, *extra: str):
 
 
 def make_run(model: str, method: str, task: str, cache: str, *extra: str):
-    from ptlab.validation import validate
+    from ptlab.config.validation import validate
 
     return validate(compose_cfg(model, method, task, cache, *extra))
 
@@ -80,7 +80,7 @@ def make_run(model: str, method: str, task: str, cache: str, *extra: str):
 def padding(model: str, task: str, cache: str) -> dict:
     """Padded share of the training positions over one epoch of the full training set, without
     and with length grouping."""
-    from ptlab.build import build_data
+    from ptlab.run.build import build_data
 
     result = {}
     for grouped in (False, True):
@@ -95,7 +95,7 @@ def padding(model: str, task: str, cache: str) -> dict:
 
 def scoring_cases(model: str, task: str, cache: str) -> dict:
     from ptlab.kinds import kind_of
-    from ptlab.build import build_run
+    from ptlab.run.build import build_run
 
     data, module = build_run(make_run(model, "zero_shot", task, cache))
     batches = list(data.val_dataloader())
@@ -109,8 +109,8 @@ def scoring_cases(model: str, task: str, cache: str) -> dict:
 def training(args) -> dict:
     """Each trained method through ptlab-train's own Trainer (validation off), a raw loop and
     an HF Trainer script, for warm-up + timed steps."""
-    from ptlab.validation import validate
-    from ptlab.build import build_run
+    from ptlab.config.validation import validate
+    from ptlab.run.build import build_run
 
     result = {}
     for method in methods(trained=True):

@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Dict, List
 
-from ptlab.run_dir import RunDir
+from ptlab.run.directory import RunDir
 
 SHORT_RUN = [
     "data.k=64",

@@ -47,9 +47,9 @@ def prompts_of(task: str, limit: int, data_dir: str, cache: str, device: str):
     """ptlab's zero-shot SmolLM2 run on `task`: its reader, model and first `limit` test rows, untruncated."""
     from hydra import compose, initialize_config_dir
 
-    from ptlab import resolvers
-    from ptlab.build import build_run
-    from ptlab.validation import validate
+    from ptlab.config import resolvers
+    from ptlab.run.build import build_run
+    from ptlab.config.validation import validate
 
     resolvers.register()
     overrides = ["model=smollm2-135m", "method=zero_shot", f"task={task}", f"data.test_limit={limit}"]

@@ -25,7 +25,7 @@ from bench import make_run  # noqa: E402
 
 def score_all(run) -> tuple:
     """Every evaluated example's summed scores (after a one-batch warm-up) and the seconds taken."""
-    from ptlab.build import build_run
+    from ptlab.run.build import build_run
 
     data, module = build_run(run)
     model, reader, kind = module.model.eval(), module.reader, module.kind

@@ -134,7 +134,7 @@ def lm_eval_worker(job: dict) -> Dict[str, object]:
 
 def run_ptlab(model_dir: Path, data_dir: Path, work: Path, batch: int, model: str) -> Dict[str, object]:
     """ptlab-train zero-shot on the same folder (loaded as a plain HF dir), tokenization cache cold."""
-    from ptlab.run_dir import RunDir
+    from ptlab.run.directory import RunDir
 
     logs, cache = tempfile.mkdtemp(dir=work, prefix="ptlab-runs-"), tempfile.mkdtemp(dir=work, prefix="ptlab-cache-")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PTLAB_LOG_DIR": logs, "PTLAB_CACHE_DIR": cache}

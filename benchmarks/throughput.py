@@ -29,8 +29,8 @@ def ptlab_loop(module, data, cfg, batches: List[dict], warmup: int) -> float:
     task's DataModule (`batches` are that loader's first ones)."""
     import lightning as L
 
-    from ptlab.preemption import SignalFlag
-    from ptlab.build import build_trainer
+    from ptlab.run.preemption import SignalFlag
+    from ptlab.run.build import build_trainer
 
     marks = {}
 

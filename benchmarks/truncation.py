@@ -17,7 +17,7 @@ from bench import REPO, make_run  # noqa: E402
 
 
 def counts(model: str, task: str, cache: str) -> dict:
-    from ptlab.build import build_data
+    from ptlab.run.build import build_data
     from ptlab.errors import PtlabError
 
     method = "full_finetune"  # reads (and encodes) every split, the training split included

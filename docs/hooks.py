@@ -2,7 +2,7 @@
 
 A page holds a marker (`<!-- ptlab:NAME -->`) where a table goes:
 - `groups`: each config group (a folder of conf/ or experiments/experiment/) and its options, from the files;
-- `keys`: every key of the run schema (ptlab/config.py's RunConfig) with its type and default;
+- `keys`: every key of the run schema (ptlab/config/__init__.py's RunConfig) with its type and default;
 - `methods` / `kinds`: each registered method / task kind, what its class says of itself, and the
   keys it adds to its group's shared schema.
 """
@@ -117,7 +117,7 @@ def _own_keys(schema: type, base: type, group: str) -> str:
 
 
 def methods() -> str:
-    from ptlab.method_config import MethodConfig
+    from ptlab.config.method import MethodConfig
     from ptlab.methods import registry
 
     rows = [
@@ -137,7 +137,7 @@ def methods() -> str:
 
 def kinds() -> str:
     from ptlab.kinds import registry
-    from ptlab.task_config import TaskConfig
+    from ptlab.config.task import TaskConfig
 
     rows = [
         (f"`{name}`", ", ".join(f"`{m}`" for m in cls.metrics), _own_keys(cls.config, TaskConfig, "task"))

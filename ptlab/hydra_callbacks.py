@@ -9,8 +9,8 @@ from hydra.experimental.callback import Callback
 class RedactSweepConfig(Callback):
     """Hydra writes what it was given before any job runs: <sweep dir>/multirun.yaml, and with
     hydra.output_subdir set <run dir>/<output_subdir>/config.yaml, hydra.yaml and overrides.yaml.
-    Each job rewrites them with every secret redacted (ptlab/redaction.py) before its own work,
-    and again after it, with what its validation found to be secret (ptlab/config.py)."""
+    Each job rewrites them with every secret redacted (ptlab/config/redaction.py) before its own work,
+    and again after it, with what its validation found to be secret (ptlab/config/__init__.py)."""
 
     def on_job_start(self, config, **kwargs) -> None:
         written = [Path(str(config.hydra.sweep.dir)) / "multirun.yaml"]
@@ -27,8 +27,8 @@ class RedactSweepConfig(Callback):
 def _redact_file(path: Path) -> None:
     from omegaconf import OmegaConf
 
-    from ptlab import redaction
-    from ptlab.record import write_text
+    from ptlab.config import redaction
+    from ptlab.run.record import write_text
 
     saved = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
     if isinstance(saved, list):  # overrides.yaml
@@ -57,9 +57,9 @@ class SweepReport(Callback):
     def on_multirun_end(self, config, **kwargs) -> None:
         from ptlab.errors import PtlabError
         from ptlab.report import NoTestSplit, report
-        from ptlab.report_sections import MARGIN
+        from ptlab.report.sections import MARGIN
         from omegaconf import OmegaConf
-        from ptlab.report_gather import BadRecord, find_results, read_record
+        from ptlab.report.gather import BadRecord, find_results, read_record
 
         sweep_dir = Path(config.hydra.sweep.dir)
         margin = OmegaConf.select(config, "report.margin", default=MARGIN)  # validated per run

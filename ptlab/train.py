@@ -20,14 +20,15 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from ptlab import library_output, redaction, resolvers, tuning
+from ptlab.run import library_output
+from ptlab.config import redaction, resolvers, tuning
 from ptlab.config import ROOT
 from ptlab.errors import ConfigError, NotApplicable, PtlabError
 from ptlab.hydra_callbacks import SweepReport
-from ptlab.record import SCHEMA_VERSION, now, write_json
-from ptlab.run_dir import RunDir
-from ptlab.execution import command_line, redacted_overrides, train
-from ptlab.typos import refused_override
+from ptlab.run.record import SCHEMA_VERSION, now, write_json
+from ptlab.run.directory import RunDir
+from ptlab.run.execution import command_line, redacted_overrides, train
+from ptlab.config.typos import refused_override
 
 resolvers.register()  # before Hydra composes (here, and in a submitit job that unpickles this module)
 

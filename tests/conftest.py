@@ -31,8 +31,8 @@ def compose_run(data_dir, shared_cache, tmp_path):
     """Compose conf/train.yaml with overrides, as ptlab-train would, and validate it."""
     from hydra import compose, initialize_config_dir
 
-    from ptlab import resolvers
-    from ptlab.validation import validate
+    from ptlab.config import resolvers
+    from ptlab.config.validation import validate
 
     resolvers.register()
 

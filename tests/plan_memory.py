@@ -44,7 +44,7 @@ def drop_checkpoint_pages() -> None:
 def measure(model_name: str, method_name: str, batch: int, length: int) -> dict:
     from hydra import compose, initialize_config_dir
 
-    from ptlab import resolvers
+    from ptlab.config import resolvers
     from ptlab.config import ROOT
     from ptlab.kinds import kind_class
     from ptlab.methods import method_class
@@ -52,7 +52,7 @@ def measure(model_name: str, method_name: str, batch: int, length: int) -> dict:
     from ptlab.models.families import make_reader
     from ptlab.models.loading import load_model, load_tokenizer
     from ptlab.planning.footprint import real_batch
-    from ptlab.validation import validate
+    from ptlab.config.validation import validate
 
     resolvers.register()
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):

@@ -21,7 +21,7 @@ import torch
 
 from api_server import CompletionServer
 from cli import PROCESS_TIMEOUT, REAL_DATA, ptlab_cmd, ptlab_env, record, run_dirs
-from ptlab.build import build_run
+from ptlab.run.build import build_run
 from ptlab.config import ApiConfig
 from ptlab.errors import ApiError
 
@@ -36,8 +36,8 @@ BODY = {"prompt": "Review: a fine film\nSentiment: positive", "echo": True, "max
 def compose(data_dir: Path, cache: Path, out: Path, *overrides: str):
     from hydra import compose as hydra_compose, initialize_config_dir
 
-    from ptlab import resolvers
-    from ptlab.validation import validate
+    from ptlab.config import resolvers
+    from ptlab.config.validation import validate
 
     resolvers.register()
     fixed = [f"paths.data_dir={data_dir}", f"paths.cache_dir={cache}", f"paths.output_dir={out}"]

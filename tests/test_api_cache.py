@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from cli import PROCESS_TIMEOUT, ptlab_cmd, ptlab_env, run_dirs
-from ptlab.cache_files import CacheError
+from ptlab.run.cache_files import CacheError
 from ptlab.errors import ApiError
 from test_api import BODY, api, cli, client, served, server  # noqa: F401 - fixtures and helpers shared
 from mounts import fill, tmpfs

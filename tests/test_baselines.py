@@ -14,9 +14,9 @@ from typing import Optional
 import pytest
 
 from cli import REAL_DATA, ptlab_ok, record, run_dirs
-from ptlab.baselines import collapsed_to, scored, worse
-from ptlab.record import SCHEMA_VERSION
-from ptlab.report_baselines import COLUMN, LEGEND
+from ptlab.scoring.baselines import collapsed_to, scored, worse
+from ptlab.run.record import SCHEMA_VERSION
+from ptlab.report.baselines import COLUMN, LEGEND
 from test_metric_direction import lengths_task, with_plugins
 from test_report import SEEDS, mean_std, report, score, table_of, write_run
 from ptlab.data.sources import load_split

@@ -4,8 +4,8 @@ forward per (prompt, label), then the formulas of Zhao et al. (2021) and Holtzma
 import pytest
 import torch
 
-from ptlab.build import build_run
-from ptlab.calibration import bare_cue
+from ptlab.run.build import build_run
+from ptlab.scoring.calibration import bare_cue
 from ptlab.errors import ConfigError
 
 

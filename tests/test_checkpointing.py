@@ -6,7 +6,7 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from ptlab.checkpointing import validation_or_accumulation_due
+from ptlab.run.checkpointing import validation_or_accumulation_due
 
 BATCHES = 7  # per epoch: odd, so an epoch ends on a half-filled accumulation window
 

@@ -118,7 +118,7 @@ def test_the_selected_template_frames_the_prompt_and_what_is_scored(compose_run,
 
 
 def test_in_context_demonstrations_answer_with_the_gold_label(compose_run):
-    from ptlab.build import build_run
+    from ptlab.run.build import build_run
 
     _, module = build_run(
         compose_run("model=tiny-llama", "method=in_context", "task=copa", "task.template=options", "data.k=2")

@@ -94,7 +94,7 @@ def test_every_named_experiment_validates_with_a_trained_method(compose_run, exp
 def test_every_launcher_config_composes(launcher, target):
     from hydra import compose, initialize_config_dir
 
-    from ptlab import resolvers
+    from ptlab.config import resolvers
 
     resolvers.register()
 
@@ -114,10 +114,10 @@ def test_fsdp_trainer_config_builds_a_mesh_over_every_device(overrides):
     from lightning.pytorch.strategies import ModelParallelStrategy
     from omegaconf import OmegaConf
 
-    from ptlab import resolvers
+    from ptlab.config import resolvers
 
     resolvers.register()
-    from ptlab.trainer_options import trainer_options
+    from ptlab.config.trainer import trainer_options
 
     with initialize_config_dir(config_dir=str(Path(__file__).resolve().parents[1] / "conf"), version_base="1.3"):
         cfg = compose("train", overrides=overrides)
@@ -138,7 +138,7 @@ def test_trainer_keys_checked_up_front_are_lightnings_own():
     from lightning import Trainer
     from lightning.fabric.connector import _PRECISION_INPUT
 
-    from ptlab.trainer_options import PRECISIONS, SET_BY_PTLAB, TRAINER_ARGS
+    from ptlab.config.trainer import PRECISIONS, SET_BY_PTLAB, TRAINER_ARGS
 
     lightning_args = set(inspect.signature(Trainer.__init__).parameters) - {"self"}
     assert set(TRAINER_ARGS) == lightning_args - set(SET_BY_PTLAB)

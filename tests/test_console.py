@@ -28,7 +28,7 @@ PTLAB_LINES = [
         r"  val at step [24]/4: accuracy \S+, accuracy_norm \S+, macro_f1 \S+, accuracy_calibrated \S+, "
         r"macro_f1_calibrated \S+, accuracy_pmi \S+ \(best accuracy so far \S+\)"
     ),
-    r"ptlab: warning: the run may have learned nothing: .+",  # a smoke run may well (ptlab/baselines.py)
+    r"ptlab: warning: the run may have learned nothing: .+",  # a smoke run may well (ptlab/scoring/baselines.py)
     r"ptlab: done in \d+ s: val accuracy \S+ \(best, step \d; final \S+\), test accuracy \S+",
     r"ptlab: results in \S+",
 ]

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from ptlab.task_config import TaskConfig
+from ptlab.config.task import TaskConfig
 from ptlab.data.sources import Example, declared_splits, load_split, resolve_data_dir
 from ptlab.errors import DataError
 from ptlab.kinds import kind_class

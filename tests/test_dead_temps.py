@@ -1,7 +1,7 @@
 """Temp files a kill -9 leaves in a run dir are removed by the next run in that dir.
 
 Every run file (record, config, predictions, metrics, checkpoints) is written to a temp file
-beside it and renamed into place (ptlab/record.py atomic_write); a process killed between the two
+beside it and renamed into place (ptlab/run/record.py atomic_write); a process killed between the two
 leaves the temp file. Here real processes are killed with SIGKILL inside that write, in a run dir
 a real run left unfinished (itself killed with SIGKILL); the next launch holds the run dir's lock,
 so no live writer is left, and it removes them before it writes.
@@ -26,7 +26,7 @@ SETUP += ["trainer.val_check_interval=7", "data.k=40", "data.batch_size=8"]
 HALF_WRITE = """
 import sys, time
 from pathlib import Path
-from ptlab.record import atomic_write
+from ptlab.run.record import atomic_write
 
 def write(tmp):
     Path(tmp).write_text("half of it")

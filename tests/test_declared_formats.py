@@ -14,12 +14,12 @@ import pytest
 from omegaconf import OmegaConf
 
 from cli import ptlab_ok, record, run_dirs
-from ptlab import resolvers
+from ptlab.config import resolvers
 from ptlab.data.columns import steps
 from ptlab.data.sources import load_split
 from ptlab.errors import ConfigError, DataError
 from ptlab.kinds import kind_class
-from ptlab.validation import _typed
+from ptlab.config.validation import _typed
 from test_task_yaml import make_task, write
 
 REPO = Path(__file__).resolve().parents[1]
@@ -181,7 +181,7 @@ main_metric: accuracy
 
 def task_from_yaml(path: Path, text: str):
     """A task YAML as ptlab-train reads it: its YAML loader, then validation's merge onto the kind's
-    schema and the checks (ptlab/validation.py)."""
+    schema and the checks (ptlab/config/validation.py)."""
     resolvers.register()
     node = OmegaConf.load(write(path, text))
     kind = kind_class(node.kind)

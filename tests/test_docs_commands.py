@@ -72,8 +72,8 @@ def test_a_documented_command_composes_and_validates(page, command, data_dir, sh
     from hydra.core.hydra_config import HydraConfig
     from omegaconf import open_dict
 
-    from ptlab import resolvers
-    from ptlab.validation import validate
+    from ptlab.config import resolvers
+    from ptlab.config.validation import validate
 
     resolvers.register()
     args = shlex.split(command)

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from cli import ptlab_ok, run_dirs
-from ptlab.build import build_run
+from ptlab.run.build import build_run
 from ptlab.models.ending import Ending
 from ptlab.models.generate import PredictionEnded, generate_until
 from ptlab.models.tensors import pad

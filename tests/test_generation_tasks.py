@@ -14,11 +14,11 @@ import pytest
 from omegaconf import OmegaConf
 
 from cli import REAL_DATA, ptlab_ok, record, run_dirs
-from ptlab.build import build_run
+from ptlab.run.build import build_run
 from ptlab.data.sources import load_split
 from ptlab.errors import DataError, NotApplicable
 from ptlab.kinds import kind_class
-from ptlab.text_metrics import SacreCorpusScore, best_over_references, exact_match, rouge_scores, token_f1
+from ptlab.scoring.text_metrics import SacreCorpusScore, best_over_references, exact_match, rouge_scores, token_f1
 from training import eval_loss, fit
 
 REPO = Path(__file__).resolve().parents[1]

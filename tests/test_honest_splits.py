@@ -16,7 +16,7 @@ from ptlab.data.datamodule import TaskDataModule
 from ptlab.data.overlap import normalise
 from ptlab.data.sources import Example, load_split
 from ptlab.errors import ConfigError, DataError, NotApplicable
-from ptlab.task_config import CarvedValidation, TaskConfig
+from ptlab.config.task import CarvedValidation, TaskConfig
 
 from cli import ptlab_ok, run_dirs
 

@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 import torch
 
-from ptlab.build import build_run
+from ptlab.run.build import build_run
 from ptlab.errors import ConfigError
 
 MULTI = {"negative": " not good at all", "positive": " really very good"}  # the cache-continuation path

@@ -1,4 +1,4 @@
-"""Libraries' warnings and log lines land in the run's ptlab.log, never on the console (ptlab/library_output.py).
+"""Libraries' warnings and log lines land in the run's ptlab.log, never on the console (ptlab/run/library_output.py).
 
 A real Optuna sweep logging to W&B offline: Optuna and its Hydra sweeper warn about their own
 deprecations as the sweep starts (before any run has a directory), and wandb prints its own

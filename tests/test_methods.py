@@ -10,7 +10,7 @@ from peft import PeftModel
 
 from ptlab.methods.prefix_tuning import accept_past_key_values
 from ptlab.models.loading import load_model
-from ptlab.build import build_data, build_module, build_run
+from ptlab.run.build import build_data, build_module, build_run
 from training import trained_methods
 
 FAMILIES = ["tiny-llama", "tiny-t5", "tiny-bert"]

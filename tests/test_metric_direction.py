@@ -128,8 +128,8 @@ def test_the_report_picks_and_references_the_lowest_validation_mse_shown_unscale
 def test_the_pareto_front_keeps_the_lowest_mse(sweep):
     """All three columns train the same parameters: the front on that cost is the lowest test MSE alone."""
     import ptlab.kinds
-    from ptlab.report_gather import gather
-    from ptlab.report_pareto import front_methods, pareto_points
+    from ptlab.report.gather import gather
+    from ptlab.report.pareto import front_methods, pareto_points
 
     _, sweep_dir, records, *_ = sweep
     ptlab.kinds.__path__.append(str(HERE / "plugin_kinds"))
@@ -194,7 +194,7 @@ def test_the_wandb_summary_keeps_the_lowest_mse(sweep, tmp_path):
 
 
 def test_the_best_template_is_the_lowest_mse():
-    from ptlab.report_templates import spread
+    from ptlab.report.templates import spread
 
     per = pd.DataFrame(
         {"model": "m", "task": "lengths", "setting": "lora", "template": ["a", "b", "c"], "mean": [12.0, 9.5, 30.0]}

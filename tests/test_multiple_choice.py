@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from cli import ptlab_ok, record, run_dirs
-from ptlab.build import build_run
+from ptlab.run.build import build_run
 from ptlab.data.sources import load_split
 from ptlab.errors import ConfigError, DataError
 from ptlab.models.api import ApiReader

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from cli import ptlab_ok, record, run_dirs
-from ptlab.build import build_data
+from ptlab.run.build import build_data
 from ptlab.errors import ConfigError
 from ptlab.kinds import Head
 from ptlab.kinds.entity_generation import entities_text, parse_entities

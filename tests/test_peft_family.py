@@ -9,7 +9,7 @@ import torch
 from peft import PeftModel
 from safetensors.torch import load_file
 
-from ptlab.build import build_run
+from ptlab.run.build import build_run
 from ptlab.errors import NotApplicable
 from ptlab.methods import registry
 from ptlab.methods.bitfit import EXPORT_FILE

@@ -10,7 +10,7 @@ import pytest
 import torch
 from peft import PeftModel
 
-from ptlab.build import build_data
+from ptlab.run.build import build_data
 from training import eval_loss, fit, trained
 
 

@@ -297,7 +297,7 @@ def test_writes_markdown_latex_and_png_plots(full):
 
 def test_val_curve_is_the_validations_during_training(tmp_path):
     """The re-validation of the best checkpoint after fit (logged at the next epoch) is no curve point."""
-    from ptlab.report_plots import read_val_curve
+    from ptlab.report.plots import read_val_curve
 
     value = score("gpt2", "sst2", "prompt_tuning", 0)
     (tmp_path / "metrics.csv").write_text(metrics_csv("sst2", "prompt_tuning", value))
@@ -778,7 +778,7 @@ def test_each_tasks_own_default_template_is_one_column(tmp_path):
 
 
 def test_kendall_tau_b_with_ties():
-    from ptlab.report_templates import kendall_tau, tau_b
+    from ptlab.report.templates import kendall_tau, tau_b
 
     # pairs of (x, y): 3 concordant, 1 discordant, 1 tied in x only, 1 tied in y only -> 2 / sqrt(5 * 5)
     assert tau_b([1, 2, 2, 3], [1, 3, 2, 2]) == pytest.approx(0.4)

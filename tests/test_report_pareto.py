@@ -15,10 +15,10 @@ from typing import Dict
 import pytest
 
 from ptlab.report import report
-from ptlab.report_cells import summarize
-from ptlab.report_gather import gather
-from ptlab.report_pareto import GIB, count_floor, front_methods, pareto_front, pareto_points, trainable_count
-from ptlab.report_plots import write_plots
+from ptlab.report.cells import summarize
+from ptlab.report.gather import gather
+from ptlab.report.pareto import GIB, count_floor, front_methods, pareto_front, pareto_points, trainable_count
+from ptlab.report.plots import write_plots
 from test_report import identity
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from ptlab.record import SCHEMA_VERSION
+from ptlab.run.record import SCHEMA_VERSION
 from test_report import SEEDS, mean_std, report, table_of, write_run
 
 VERSIONS = {  # what a record's schema_version holds -> the reason the report gives

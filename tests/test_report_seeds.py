@@ -1,4 +1,4 @@
-"""ptlab-report's seed-aware test (ptlab/report_seeds.py) against known answers: its calibration by
+"""ptlab-report's seed-aware test (ptlab/report/seeds.py) against known answers: its calibration by
 simulation, its two levels by hand where one of them is zero, a corpus metric's bootstrap by exact
 enumeration, Holm's adjustment, and the kinds' statistics against their own metrics.
 
@@ -16,12 +16,12 @@ import statistics
 import numpy as np
 import pytest
 
-from ptlab.example_stats import mean_of
+from ptlab.scoring.example_stats import mean_of
 from ptlab.kinds.classification import Classification
 from ptlab.kinds.generation import Generation
 from ptlab.kinds.token_classification import TokenClassification
-from ptlab.report_seeds import Column, compare, holm, resample
-from ptlab.report_stats import t_interval
+from ptlab.report.seeds import Column, compare, holm, resample
+from ptlab.report.stats import t_interval
 
 
 def column(scores: np.ndarray) -> Column:

@@ -18,9 +18,9 @@ import pytest
 import torch
 
 from ptlab.report import main, report
-from ptlab.report_gather import gather
-from ptlab.report_pareto import pareto_points
-from ptlab.report_stats import fresh_picks, only_picks, paired_bootstrap, t_interval, tuned
+from ptlab.report.gather import gather
+from ptlab.report.pareto import pareto_points
+from ptlab.report.stats import fresh_picks, only_picks, paired_bootstrap, t_interval, tuned
 from test_report import report as cli_report
 from test_report import rows_of
 
@@ -72,8 +72,8 @@ def test_t_interval_is_the_hand_computed_one():
 
 
 def _evaluate(compose_run, *overrides):
-    from ptlab.build import build_run
-    from ptlab.metrics import TaskMetrics
+    from ptlab.run.build import build_run
+    from ptlab.scoring.metrics import TaskMetrics
 
     data, module = build_run(compose_run("model=tiny-llama", "method=zero_shot", *overrides))
     batch = next(iter(data.val_dataloader()))

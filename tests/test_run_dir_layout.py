@@ -1,4 +1,4 @@
-"""The run dir layout is spelled once (ptlab/run_dir.py): its names, the file lists that resume and
+"""The run dir layout is spelled once (ptlab/run/directory.py): its names, the file lists that resume and
 rerun move aside, the YAML that must agree with it, and the readers that find runs by it. Fast and
 torch-free (no training)."""
 
@@ -9,9 +9,9 @@ import os
 import pytest
 from omegaconf import OmegaConf
 
-from ptlab import run_decision
+from ptlab.run import decision as run_decision
 from ptlab.config import ROOT
-from ptlab.run_dir import RESUMABLE, RUN_FILES, START_FILES, RunDir
+from ptlab.run.directory import RESUMABLE, RUN_FILES, START_FILES, RunDir
 
 
 def test_the_layout_keeps_its_names(tmp_path):

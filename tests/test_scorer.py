@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from ptlab.data.sources import Example
-from ptlab.build import build_run
+from ptlab.run.build import build_run
 
 # Multi-token verbalizers of different lengths (the general path: summed and length-normalized
 # scores differ), and distinct single tokens (causal LMs: one forward per example).

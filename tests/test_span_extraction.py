@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from cli import ptlab_cmd, ptlab_env, ptlab_ok, record, run_dirs
-from ptlab.build import build_run
+from ptlab.run.build import build_run
 from ptlab.errors import ConfigError, NotApplicable
 from ptlab.kinds import kind_of
 from ptlab.models import prompt_fit

@@ -225,7 +225,7 @@ def test_a_users_task_yaml_in_their_own_config_dir_runs_through_the_cli(tmp_path
 
 
 def test_k_beyond_the_training_set_is_an_error_naming_cap_k(compose_run):
-    from ptlab.build import build_data
+    from ptlab.run.build import build_data
 
     overrides = ("model=tiny-llama", "method=full_finetune", "task=rte", "data.k=100000")
     capped = build_data(compose_run(*overrides, "data.cap_k=true"))

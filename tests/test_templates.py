@@ -86,7 +86,7 @@ def test_prompt_sensitivity_section_from_the_sweep(sweep, tmp_path):
     (pair,) = rows_of(result.stdout, "| model | task (metric) | method A |")
     names = [pair[f"method {side}"].split(" [")[0] for side in "AB"]
     assert sorted(names) == sorted(METHODS) and pair["shared templates"] == "3"
-    from ptlab.report_templates import tau_b
+    from ptlab.report.templates import tau_b
 
     tau = tau_b(*([accuracy[m, t] for t in TEMPLATES] for m in names))
     assert pair["τ"] == ("–" if tau != tau else f"{tau:.2f}")  # undefined (a method scored all alike): –

@@ -12,11 +12,11 @@ import pytest
 import torch
 
 from cli import ptlab_ok, record, run_dirs
-from ptlab.build import build_run
+from ptlab.run.build import build_run
 from ptlab.data.sources import Example, load_split
 from ptlab.errors import ConfigError, DataError, NotApplicable
 from ptlab.kinds import kind_of
-from ptlab.metrics import TaskMetrics
+from ptlab.scoring.metrics import TaskMetrics
 from ptlab.models.families import make_reader
 from ptlab.models.loading import load_tokenizer
 from training import eval_loss, fit, trained_methods

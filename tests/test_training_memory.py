@@ -6,7 +6,7 @@ config errors before anything loads."""
 import pytest
 import torch
 
-from ptlab.build import build_run
+from ptlab.run.build import build_run
 from ptlab.errors import ConfigError
 from ptlab.methods import method_class, registry
 from training import eval_loss, fit, trained_methods

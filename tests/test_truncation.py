@@ -95,7 +95,7 @@ def test_words_an_encoder_cuts_off_count_and_an_entity_among_them_is_a_lost_answ
     """Token classification tokenizes its words itself: a sentence longer than max_source_length
     loses its last words (scored as O), counted as cut, and as a lost answer when one of them
     carried an entity tag."""
-    from ptlab.build import build_data
+    from ptlab.run.build import build_data
 
     whole = build_data(compose_run(*NER)).truncation["test"]
     assert whole == {"prompts": 8, "truncated": 0, "answers_lost": 0}

@@ -8,7 +8,7 @@ import copy
 import lightning as L
 import torch
 
-from ptlab.build import build_data, build_module
+from ptlab.run.build import build_data, build_module
 from ptlab.models.loading import load_model
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from vs_majority import seed_predictions
 
-from ptlab.report_stats import paired_bootstrap
+from ptlab.report.stats import paired_bootstrap
 
 
 def scores(sweep: Path, model: str, task: str, column: str):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ptlab.report_stats import paired_bootstrap
+from ptlab.report.stats import paired_bootstrap
 
 
 def seed_predictions(sweep: Path, model: str, task: str, method: str, variant: str):

@@ -4,9 +4,9 @@
 
 ptlab-report compares each column only with its row's reference and with zero-shot; the findings
 need named contrasts (prefix vs prompt tuning, raw vs calibrated scores of the same runs), each in
-its own Holm family. So this script runs the report's own test (ptlab.report_seeds: paired over
+its own Holm family. So this script runs the report's own test (ptlab.report.seeds: paired over
 examples, seeds counted, Satterthwaite t, TOST against the margin) on exactly the contrasts PLAN.md
-lists, every method at its tuned pick and over its fresh seeds only (ptlab.report_stats), and turns
+lists, every method at its tuned pick and over its fresh seeds only (ptlab.report.stats), and turns
 each verdict into reproduced / not reproduced / inconclusive by the plan's rules.
 
 - Two metrics of the same runs (calibrated - raw) are paired by run: one column of per-example,
@@ -29,11 +29,11 @@ import numpy as np
 import pandas as pd
 from scipy.stats import studentized_range
 
-from ptlab.report_compare import ZERO_SHOT, read_column
-from ptlab.report_gather import gather
-from ptlab.report_seeds import ALPHA, Column, Comparison, adjusted, compare, holm, resample
-from ptlab.report_stats import tuned, tuning_runs
-from ptlab.report_table import markdown
+from ptlab.report.compare import ZERO_SHOT, read_column
+from ptlab.report.gather import gather
+from ptlab.report.seeds import ALPHA, Column, Comparison, adjusted, compare, holm, resample
+from ptlab.report.stats import tuned, tuning_runs
+from ptlab.report.table import markdown
 
 TASK, SPLIT = "sst2", "test"
 SMOL, MINI = "smollm2-135m", "minilm-l6"

@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, Generic, Iterable, List, Optional, Sequence, Tuple, TypeVar
 
-from ptlab.cache_files import write_json_entry
+from ptlab.run.cache_files import write_json_entry
 from ptlab.data.overlap import normalise, overlapping, parts, word_counts
 from ptlab.errors import DataError
-from ptlab.task_config import CarvedValidation, TaskConfig
+from ptlab.config.task import CarvedValidation, TaskConfig
 
 T = TypeVar("T")
 Texts = Callable[[Any], List[str]]  # an example -> its texts, as read

@@ -36,7 +36,7 @@ from ptlab.data.sampling import Indexed, ResumableLoader, ResumableShuffle, Shar
 from ptlab.data.sources import Example, declared_splits, load_split, resolve_data_dir
 from ptlab.data.token_cache import TokenCache
 from ptlab.errors import DataError
-from ptlab.fingerprint import data_files
+from ptlab.run.fingerprint import data_files
 from ptlab.kinds import TaskKind, kind_of
 from ptlab.models import prompt_fit
 from ptlab.models.family_reader import FamilyReader

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 from urllib.parse import urlparse
 
-from ptlab.task_config import TaskConfig
+from ptlab.config.task import TaskConfig
 from ptlab.data import columns as paths_in
 from ptlab.data.formats import check_columns, format_of
 from ptlab.errors import DataError

@@ -38,10 +38,10 @@ from typing import Any, Callable, Dict, Iterator, Optional, Tuple
 
 import datasets
 
-from ptlab.cache_files import writing
-from ptlab.fingerprint import file_identity, flatten
-from ptlab.record import write_json
-from ptlab.run_dir import dir_name
+from ptlab.run.cache_files import writing
+from ptlab.run.fingerprint import file_identity, flatten
+from ptlab.run.record import write_json
+from ptlab.run.directory import dir_name
 
 MANIFEST = "manifest.json"
 TEMP = ".tmp-"

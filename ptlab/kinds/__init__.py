@@ -17,14 +17,14 @@ from functools import cache
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
 from ptlab.config import Family
-from ptlab.task_config import TaskConfig
+from ptlab.config.task import TaskConfig
 from ptlab.errors import ConfigError
 from ptlab.kinds.fields import DERIVATIONS, check_format, check_one_to_one, check_value_keys, derive, text
 from ptlab.plugins import discover, lookup
 
 if TYPE_CHECKING:
     from ptlab.data.sources import Example
-    from ptlab.example_stats import Statistics
+    from ptlab.scoring.example_stats import Statistics
 
 
 class Head(str, Enum):
@@ -73,7 +73,7 @@ class MetricSpec:
 class Constant:
     """A trivial baseline: `answer` (a class, a choice position, a text, a tag) given for every
     evaluated example, chosen as the most frequent of `total` gold answers (`count` of them), and the
-    scorer outputs of that prediction, as `evaluate` returns them (ptlab/baselines.py scores them)."""
+    scorer outputs of that prediction, as `evaluate` returns them (ptlab/scoring/baselines.py scores them)."""
 
     answer: Any
     count: int
@@ -202,7 +202,7 @@ class TaskKind:
         """`metric` from the prediction rows (`evaluate`'s) as per-row statistics whose sums give it,
         for ptlab-report to recompute it on resamples of the examples; None: the rows cannot give it.
         Here a mean over examples, from each row's `example_scores`; a kind overrides it for the rest."""
-        from ptlab.example_stats import mean_of
+        from ptlab.scoring.example_stats import mean_of
 
         scores = [(row.get("example_scores") or {}).get(metric) for row in rows]
         return mean_of(scores) if rows and all(isinstance(s, (int, float)) for s in scores) else None

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from typing import Any, List, Optional
 
 from ptlab.kinds.fields import check_format
-from ptlab.config_origin import origin
+from ptlab.config.origin import origin
 from ptlab.errors import ConfigError, DataError
-from ptlab.task_config import TemplateConfig
+from ptlab.config.task import TemplateConfig
 
 OPTIONS = "options"  # the template field that lists the choices
 CHOICE_LABELS = "choice_labels"  # the task.columns field of each example's own choice labels (data)

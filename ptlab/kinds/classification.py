@@ -5,7 +5,7 @@ scorer (ptlab/models/families.py) and train with the LM loss on the gold verbali
 classify with a sequence-classification head and train with cross-entropy. `accuracy` and
 `macro_f1` read the summed log-probability of each verbalizer, `accuracy_norm` its per-token mean
 (on an encoder both are the head's log-softmax); `accuracy_calibrated` / `macro_f1_calibrated`
-the contextually calibrated scores and `accuracy_pmi` the PMI ones (LMs only), ptlab/calibration.py.
+the contextually calibrated scores and `accuracy_pmi` the PMI ones (LMs only), ptlab/scoring/calibration.py.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Dict, List, Optional
 
-from ptlab import calibration
-from ptlab.calibration import Baseline, CalibrationConfig
+from ptlab.scoring import calibration
+from ptlab.scoring.calibration import Baseline, CalibrationConfig
 from ptlab.config import Family
-from ptlab.task_config import TaskConfig
+from ptlab.config.task import TaskConfig
 from ptlab.errors import ConfigError, DataError
 from ptlab.kinds import Constant, Head, MetricSpec, TaskKind, most_frequent
 from ptlab.kinds.fields import check_label_values, is_integer, type_mismatch, value_key
@@ -137,7 +137,7 @@ class Classification(TaskKind):
             return super().example_statistics(metric, rows)
         if not rows or any(predicted not in row for row in rows):
             return None
-        from ptlab.example_stats import macro_f1
+        from ptlab.scoring.example_stats import macro_f1
 
         return macro_f1([row["gold"] for row in rows], [row[predicted] for row in rows])
 

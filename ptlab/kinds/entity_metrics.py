@@ -11,7 +11,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any, Callable, Dict, List, Optional
 
-from ptlab.task_config import TaskConfig
+from ptlab.config.task import TaskConfig
 from ptlab.kinds import MetricSpec
 
 OUTSIDE = "O"

@@ -8,7 +8,7 @@ from __future__ import annotations
 import string
 from typing import Any, Dict, List, Optional, Tuple
 
-from ptlab.config_origin import origin
+from ptlab.config.origin import origin
 from ptlab.errors import ConfigError, DataError
 
 

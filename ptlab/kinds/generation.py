@@ -7,7 +7,7 @@ reference of a source: the target column's texts (a text or a list, e.g. SQuAD's
 A prediction is the generated text from its first non-space character to the first newline or
 `task.stop` sequence; greedy decoding stops each row there (`decode.stop_early`), and each
 prediction row records its `decoded_tokens`.
-Metrics (ptlab/text_metrics.py, all in [0, 1]): sacreBLEU and chrF (corpus level, signatures in
+Metrics (ptlab/scoring/text_metrics.py, all in [0, 1]): sacreBLEU and chrF (corpus level, signatures in
 results.json), ROUGE-1/2/L (rouge-score, best reference), SQuAD exact match and token F1.
 """
 
@@ -17,8 +17,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
-from ptlab.task_config import TaskConfig
-from ptlab.config_origin import origin
+from ptlab.config.task import TaskConfig
+from ptlab.config.origin import origin
 from ptlab.errors import ConfigError, DataError
 from ptlab.kinds import Constant, MetricSpec, TaskKind, most_frequent
 from ptlab.kinds.fields import text
@@ -51,7 +51,7 @@ def _sacre(name: str):
 
 def _corpus(name: str):
     def build(task):
-        from ptlab.text_metrics import SacreCorpusScore
+        from ptlab.scoring.text_metrics import SacreCorpusScore
 
         return SacreCorpusScore(_sacre(name))
 
@@ -70,7 +70,7 @@ def mean_metric(task):
 
 def _rouge(key: str):
     def update(metric, out) -> None:
-        from ptlab.text_metrics import rouge_scores
+        from ptlab.scoring.text_metrics import rouge_scores
 
         metric.update(rouge_scores(key, out["predictions"], out["references"]))
 
@@ -79,7 +79,7 @@ def _rouge(key: str):
 
 def squad_metric(score: str):
     def update(metric, out) -> None:
-        from ptlab import text_metrics
+        from ptlab.scoring import text_metrics
 
         scores = text_metrics.best_over_references(getattr(text_metrics, score), out["predictions"], out["references"])
         metric.update(scores)
@@ -148,7 +148,7 @@ class Generation(TaskKind):
 
     def metric_notes(self) -> Dict[str, str]:
         """sacreBLEU's signature of each corpus metric (how the number was computed)."""
-        from ptlab.text_metrics import sacre_signature
+        from ptlab.scoring.text_metrics import sacre_signature
 
         counts = [[""] * n for n in self._reference_counts]  # only their number shows in a signature
         return {m: sacre_signature(_sacre(m), counts) for m in ("bleu", "chrf") if m in self.task.metrics and counts}
@@ -159,7 +159,7 @@ class Generation(TaskKind):
         statistics per segment for BLEU and chrF, each example's score for the means."""
         if metric not in cls.metrics or not rows or any("predicted" not in r or "references" not in r for r in rows):
             return None
-        from ptlab import example_stats, text_metrics
+        from ptlab.scoring import example_stats, text_metrics
 
         predicted, references = [row["predicted"] for row in rows], [row["references"] for row in rows]
         if metric in ("bleu", "chrf"):

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List
 
 from ptlab.config import Family
-from ptlab.task_config import TaskConfig
+from ptlab.config.task import TaskConfig
 from ptlab.errors import ConfigError, DataError
 from ptlab.kinds import Constant, Head, MetricSpec, TaskKind, choice_options, most_frequent
 from ptlab.kinds.fields import is_integer, text, type_mismatch, value_key

@@ -29,7 +29,7 @@ from ptlab.errors import ConfigError, DataError, positive
 from ptlab.kinds import Head, MetricSpec, TaskKind
 from ptlab.kinds.fields import text
 from ptlab.kinds.generation import SQUAD, Generation, mean_metric, squad_metric, texts_of
-from ptlab.task_config import TaskConfig
+from ptlab.config.task import TaskConfig
 
 CONTEXT, ANSWERS, START = "context", "answers", "answer_start"  # task.columns keys this kind reads
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
 from ptlab.config import Family
-from ptlab.task_config import TaskConfig
+from ptlab.config.task import TaskConfig
 from ptlab.errors import ConfigError, DataError
 from ptlab.kinds import LM_HEADS, Constant, Head, MetricSpec, TaskKind, most_frequent
 from ptlab.kinds.fields import check_format
@@ -111,7 +111,7 @@ class TokenClassification(TaskKind):
         metrics, (correct, words) for token accuracy; an F1 per type is not one number (None)."""
         if not rows or any("gold" not in row or "predicted" not in row for row in rows):
             return None
-        from ptlab import example_stats
+        from ptlab.scoring import example_stats
 
         gold, predicted = [row["gold"] for row in rows], [row["predicted"] for row in rows]
         if metric == "token_accuracy":

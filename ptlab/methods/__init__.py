@@ -2,7 +2,7 @@
 
 A method module holds its typed config (a MethodConfig dataclass) and a `Method` subclass naming
 it (what conf/method/<name>.yaml selects), its capabilities and how it wraps the backbone; the
-shared LightningModule (ptlab/method_module.py) trains and scores whatever the method wrapped.
+shared LightningModule (ptlab/run/method_module.py) trains and scores whatever the method wrapped.
 Like peft's tuners, a method is one registration: name + config + model change together.
 
 Method modules import torch and peft only inside their hooks: validation reads every schema and
@@ -15,7 +15,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Dict, Optional, Tuple
 
-from ptlab.method_config import MethodConfig
+from ptlab.config.method import MethodConfig
 from ptlab.plugins import discover, lookup
 
 if TYPE_CHECKING:

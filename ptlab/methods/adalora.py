@@ -10,7 +10,7 @@ ptlab's kinds compute the loss, so `training_loss` adds it, as peft does (Zhang 
 from dataclasses import dataclass
 from typing import List, Optional
 
-from ptlab.method_config import MethodConfig
+from ptlab.config.method import MethodConfig
 from ptlab.errors import ConfigError, positive
 from ptlab.methods.peft_method import PeftMethod
 

@@ -11,7 +11,7 @@ their input, the others on their output.
 from dataclasses import dataclass
 from typing import List, Optional
 
-from ptlab.method_config import MethodConfig
+from ptlab.config.method import MethodConfig
 from ptlab.errors import ConfigError
 from ptlab.methods.peft_method import PeftMethod
 

@@ -15,7 +15,7 @@ import sys
 from dataclasses import dataclass
 from typing import List, Optional
 
-from ptlab.method_config import MethodConfig
+from ptlab.config.method import MethodConfig
 from ptlab.errors import ConfigError
 from ptlab.methods import Method
 

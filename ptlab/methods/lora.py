@@ -8,7 +8,7 @@ encoder, peft also trains the new classification head, as for prompt and prefix 
 from dataclasses import dataclass
 from typing import List, Optional
 
-from ptlab.method_config import MethodConfig
+from ptlab.config.method import MethodConfig
 from ptlab.errors import ConfigError, positive
 from ptlab.methods.peft_method import PeftMethod
 

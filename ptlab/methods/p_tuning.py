@@ -8,7 +8,7 @@ tokens' embeddings: peft's random init.
 from dataclasses import dataclass
 from enum import Enum
 
-from ptlab.method_config import MethodConfig
+from ptlab.config.method import MethodConfig
 from ptlab.errors import ConfigError, positive
 from ptlab.methods.peft_method import PeftMethod
 

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from ptlab.method_config import MethodConfig
+from ptlab.config.method import MethodConfig
 from ptlab.methods import Method
 
 

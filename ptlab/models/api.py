@@ -38,9 +38,9 @@ from typing import Any, Callable, Dict, List, Optional
 import torch
 from torch import nn
 
-from ptlab.cache_files import write_json_entry
+from ptlab.run.cache_files import write_json_entry
 from ptlab.config import ApiCache, ApiConfig, Family
-from ptlab.task_config import TaskConfig
+from ptlab.config.task import TaskConfig
 from ptlab.errors import ApiError
 from ptlab.kinds import Head
 from ptlab.models.api_answers import Unusable, completion, continuation, generated

@@ -21,7 +21,7 @@ from typing import Dict, List
 import torch
 
 from ptlab.config import Family
-from ptlab.task_config import TaskConfig
+from ptlab.config.task import TaskConfig
 from ptlab.kinds import Head
 from ptlab.models.api import ApiReader
 from ptlab.models.family_reader import FamilyReader

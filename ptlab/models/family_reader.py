@@ -10,7 +10,7 @@ from typing import List, Optional
 import torch
 
 from ptlab.config import Family
-from ptlab.task_config import TaskConfig
+from ptlab.config.task import TaskConfig
 from ptlab.data.sources import Example
 from ptlab.kinds import Head
 from ptlab.models.context import tokens_after, tokens_before

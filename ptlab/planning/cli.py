@@ -114,9 +114,9 @@ def _compose(overrides, architecture):
     """The validated run config of these overrides (ptlab-train's composition and validation)."""
     from hydra import compose, initialize_config_dir
 
-    from ptlab import resolvers
+    from ptlab.config import resolvers
     from ptlab.config import ROOT
-    from ptlab.validation import validate
+    from ptlab.config.validation import validate
 
     resolvers.register()
     nowhere = f"paths.output_dir={Path(tempfile.gettempdir()) / 'ptlab-plan'}"  # a plan writes no run
@@ -137,7 +137,7 @@ def _suggest_qlora(rows: List[dict]) -> None:
 
 
 def table(rows: List[dict]) -> str:
-    from ptlab.report_table import markdown
+    from ptlab.report.table import markdown
 
     header = [
         "method",

@@ -54,7 +54,7 @@ class Regression(TaskKind):
         return ex.target
 
     def constant(self, evaluated, source) -> Constant:
-        """The most frequent target, predicted for every text: the baseline ptlab/baselines.py scores."""
+        """The most frequent target, predicted for every text: the baseline ptlab/scoring/baselines.py scores."""
         import torch
 
         value, count = most_frequent([float(ex.target) for ex in source])

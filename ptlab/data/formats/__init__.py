@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Tuple
 from ptlab.plugins import discover, lookup
 
 if TYPE_CHECKING:
-    from ptlab.task_config import LocalSource
+    from ptlab.config.task import LocalSource
 
 Record = Tuple[str, Dict[str, Any]]  # (where, {column: value})
 
