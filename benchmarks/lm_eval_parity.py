@@ -37,7 +37,7 @@ CHOICES = [" negative", " positive"]  # its verbalizers, label 0 and 1
 
 def smollm2_dir(cache: str) -> Path:
     """The plain HF folder ptlab dequantizes SmolLM2's GGUF into (converted here if not yet)."""
-    from ptlab.config import Family, ModelConfig
+    from ptlab.config.schema import Family, ModelConfig
     from ptlab.models.gguf import gguf_model_dir
     from ptlab.models.loading import resolve_source
 

@@ -2,7 +2,7 @@
 
 A page holds a marker (`<!-- ptlab:NAME -->`) where a table goes:
 - `groups`: each config group (a folder of conf/ or experiments/experiment/) and its options, from the files;
-- `keys`: every key of the run schema (ptlab/config/__init__.py's RunConfig) with its type and default;
+- `keys`: every key of the run schema (ptlab/config/schema.py's RunConfig) with its type and default;
 - `methods` / `kinds`: each registered method / task kind, what its class says of itself, and the
   keys it adds to its group's shared schema.
 """
@@ -102,7 +102,7 @@ def _fields(schema: type, prefix: str, skip: Tuple[str, ...] = ()) -> Iterator[T
 
 
 def keys() -> str:
-    from ptlab.config import RunConfig
+    from ptlab.config.schema import RunConfig
 
     rows = list(_fields(RunConfig, ""))
     rows = [r for r in rows if r[0] != "`trainer`"] + [("`trainer.*`", "any `lightning.Trainer` argument", "")]

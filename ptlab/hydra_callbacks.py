@@ -10,7 +10,7 @@ class RedactSweepConfig(Callback):
     """Hydra writes what it was given before any job runs: <sweep dir>/multirun.yaml, and with
     hydra.output_subdir set <run dir>/<output_subdir>/config.yaml, hydra.yaml and overrides.yaml.
     Each job rewrites them with every secret redacted (ptlab/config/redaction.py) before its own work,
-    and again after it, with what its validation found to be secret (ptlab/config/__init__.py)."""
+    and again after it, with what its validation found to be secret (ptlab/config/schema.py)."""
 
     def on_job_start(self, config, **kwargs) -> None:
         written = [Path(str(config.hydra.sweep.dir)) / "multirun.yaml"]

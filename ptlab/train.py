@@ -22,7 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from ptlab.run import library_output
 from ptlab.config import redaction, resolvers, tuning
-from ptlab.config import ROOT
+from ptlab.config.schema import ROOT
 from ptlab.errors import ConfigError, NotApplicable, PtlabError
 from ptlab.hydra_callbacks import SweepReport
 from ptlab.run.record import SCHEMA_VERSION, now, write_json

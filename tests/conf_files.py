@@ -4,7 +4,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from ptlab.config import ModelConfig
+from ptlab.config.schema import ModelConfig
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 

@@ -45,7 +45,7 @@ def measure(model_name: str, method_name: str, batch: int, length: int) -> dict:
     from hydra import compose, initialize_config_dir
 
     from ptlab.config import resolvers
-    from ptlab.config import ROOT
+    from ptlab.config.schema import ROOT
     from ptlab.kinds import kind_class
     from ptlab.methods import method_class
     from ptlab.models import training_memory

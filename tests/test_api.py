@@ -22,7 +22,7 @@ import torch
 from api_server import CompletionServer
 from cli import PROCESS_TIMEOUT, REAL_DATA, ptlab_cmd, ptlab_env, record, run_dirs
 from ptlab.run.build import build_run
-from ptlab.config import ApiConfig
+from ptlab.config.schema import ApiConfig
 from ptlab.errors import ApiError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -282,7 +282,7 @@ def test_timeouts_that_persist_end_the_run_with_one_error_line(server, tmp_path)
 
 def test_the_reader_registers_whichever_module_is_imported_first():
     probe = (
-        "import ptlab.models.api; from ptlab.models.families import READERS; from ptlab.config import Family; "
+        "import ptlab.models.api; from ptlab.models.families import READERS; from ptlab.config.schema import Family; "
         "print(READERS[Family.api].__name__)"
     )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}

@@ -21,7 +21,7 @@ from typing import Dict, Optional, Tuple
 import pytest
 from omegaconf import OmegaConf
 
-from ptlab.config import ModelConfig
+from ptlab.config.schema import ModelConfig
 
 from cli import PROCESS_TIMEOUT, REAL_DATA, ptlab_cmd, ptlab_env
 from mounts import tmpfs

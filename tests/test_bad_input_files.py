@@ -247,7 +247,7 @@ def test_unknown_model_type_is_not_blamed_on_trust_remote_code(tmp_path):
 
 
 def test_gguf_cut_short_names_the_file_and_its_size(tmp_path):
-    from ptlab.config import Family, ModelConfig
+    from ptlab.config.schema import Family, ModelConfig
     from ptlab.models.loading import load_tokenizer
 
     gguf = _cut_gguf(tmp_path / "model" / "cut.gguf", 100)
@@ -258,7 +258,7 @@ def test_gguf_cut_short_names_the_file_and_its_size(tmp_path):
 
 
 def _local_cfg(folder: Path):
-    from ptlab.config import Family, ModelConfig
+    from ptlab.config.schema import Family, ModelConfig
 
     return ModelConfig(name="local", family=Family.encoder, pretrained=str(folder))
 

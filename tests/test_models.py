@@ -15,7 +15,7 @@ import torch
 from omegaconf import OmegaConf
 from safetensors import safe_open
 
-from ptlab.config import Family, ModelConfig
+from ptlab.config.schema import Family, ModelConfig
 from ptlab.errors import ConfigError
 from ptlab.kinds.classification import Classification
 from ptlab.models.loading import load_model, load_tokenizer, resolve_source

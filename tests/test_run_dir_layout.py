@@ -10,7 +10,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from ptlab.run import decision as run_decision
-from ptlab.config import ROOT
+from ptlab.config.schema import ROOT
 from ptlab.run.directory import RESUMABLE, RUN_FILES, START_FILES, RunDir
 
 

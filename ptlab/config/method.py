@@ -1,6 +1,6 @@
 """The schema every method's config group shares (conf/method/): the optimisation settings and their
 checks. Each method's module extends MethodConfig with its own fields (ptlab/methods/); kept apart
-from ptlab/config/__init__.py so the method registry and the run schema need not import each other.
+from ptlab/config/schema.py so the method registry and the run schema need not import each other.
 """
 
 from __future__ import annotations

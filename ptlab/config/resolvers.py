@@ -23,7 +23,7 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from ptlab.config import redaction, tuning, yaml_keys
-from ptlab.config import ROOT
+from ptlab.config.schema import ROOT
 from ptlab.errors import ConfigError
 from ptlab.run.directory import dir_name, inside
 

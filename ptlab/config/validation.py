@@ -1,6 +1,6 @@
 """`validate`: a composed Hydra config becomes a checked RunConfig, before any model loads.
 
-Each group is merged onto its dataclass (ptlab/config/__init__.py), so a wrong type, an unknown key or a
+Each group is merged onto its dataclass (ptlab/config/schema.py), so a wrong type, an unknown key or a
 value outside a choice fails naming the key (with the closest known key for a typo); then every
 part's own checks and the cross-field rules run, so an impossible value or an impossible
 model x method x task combination fails before any download, load or write.
@@ -16,7 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
 
 from ptlab.config import trainer as trainer_options
-from ptlab.config import (
+from ptlab.config.schema import (
     DataConfig,
     DecodeConfig,
     Family,

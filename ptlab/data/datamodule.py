@@ -30,7 +30,7 @@ import pyarrow.compute as pc
 import torch
 from torch.utils.data import DataLoader
 
-from ptlab.config import RunConfig
+from ptlab.config.schema import RunConfig
 from ptlab.data.carve import carve, overlap_stats, texts_of, without, words
 from ptlab.data.sampling import Indexed, ResumableLoader, ResumableShuffle, ShardBatches, with_index
 from ptlab.data.sources import Example, declared_splits, load_split, resolve_data_dir

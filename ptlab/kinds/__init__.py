@@ -16,7 +16,7 @@ from enum import Enum
 from functools import cache
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
-from ptlab.config import Family
+from ptlab.config.schema import Family
 from ptlab.config.task import TaskConfig
 from ptlab.errors import ConfigError
 from ptlab.kinds.fields import DERIVATIONS, check_format, check_one_to_one, check_value_keys, derive, text

@@ -16,7 +16,7 @@ from typing import Any, Dict, List, Optional
 
 from ptlab.scoring import calibration
 from ptlab.scoring.calibration import Baseline, CalibrationConfig
-from ptlab.config import Family
+from ptlab.config.schema import Family
 from ptlab.config.task import TaskConfig
 from ptlab.errors import ConfigError, DataError
 from ptlab.kinds import Constant, Head, MetricSpec, TaskKind, most_frequent

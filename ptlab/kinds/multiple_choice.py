@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict, List
 
-from ptlab.config import Family
+from ptlab.config.schema import Family
 from ptlab.config.task import TaskConfig
 from ptlab.errors import ConfigError, DataError
 from ptlab.kinds import Constant, Head, MetricSpec, TaskKind, choice_options, most_frequent

@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
 
-from ptlab.config import Family
+from ptlab.config.schema import Family
 from ptlab.errors import ConfigError, DataError, positive
 from ptlab.kinds import Head, MetricSpec, TaskKind
 from ptlab.kinds.fields import text

@@ -21,7 +21,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
-from ptlab.config import Family
+from ptlab.config.schema import Family
 from ptlab.config.task import TaskConfig
 from ptlab.errors import ConfigError, DataError
 from ptlab.kinds import LM_HEADS, Constant, Head, MetricSpec, TaskKind, most_frequent

@@ -19,7 +19,7 @@ from ptlab.config.method import MethodConfig
 from ptlab.plugins import discover, lookup
 
 if TYPE_CHECKING:
-    from ptlab.config import RunConfig
+    from ptlab.config.schema import RunConfig
     from ptlab.kinds import TaskKind
 
 

@@ -11,7 +11,7 @@ import functools
 import inspect
 from dataclasses import dataclass
 
-from ptlab.config import Family
+from ptlab.config.schema import Family
 from ptlab.errors import ConfigError, positive
 from ptlab.methods.virtual_tokens import PromptInit, VirtualTokensConfig, VirtualTokensMethod
 

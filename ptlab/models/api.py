@@ -39,7 +39,7 @@ import torch
 from torch import nn
 
 from ptlab.run.cache_files import write_json_entry
-from ptlab.config import ApiCache, ApiConfig, Family
+from ptlab.config.schema import ApiCache, ApiConfig, Family
 from ptlab.config.task import TaskConfig
 from ptlab.errors import ApiError
 from ptlab.kinds import Head

@@ -20,7 +20,7 @@ from typing import Dict, List
 
 import torch
 
-from ptlab.config import Family
+from ptlab.config.schema import Family
 from ptlab.config.task import TaskConfig
 from ptlab.kinds import Head
 from ptlab.models.api import ApiReader

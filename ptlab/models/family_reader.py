@@ -9,7 +9,7 @@ from typing import List, Optional
 
 import torch
 
-from ptlab.config import Family
+from ptlab.config.schema import Family
 from ptlab.config.task import TaskConfig
 from ptlab.data.sources import Example
 from ptlab.kinds import Head

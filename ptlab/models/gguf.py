@@ -21,7 +21,7 @@ from huggingface_hub import hf_hub_download
 from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
 from ptlab.run.cache_files import writing
-from ptlab.config import Family, ModelConfig
+from ptlab.config.schema import Family, ModelConfig
 from ptlab.errors import ConfigError, ModelError
 from ptlab.models.load_errors import hub_error, one_line
 from ptlab.run.record import atomic_write

@@ -15,7 +15,7 @@ import transformers
 from huggingface_hub import is_offline_mode, try_to_load_from_cache
 from transformers import CONFIG_MAPPING
 
-from ptlab.config import ModelConfig
+from ptlab.config.schema import ModelConfig
 from ptlab.errors import ConfigError, ModelError
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")  # what save_pretrained writes

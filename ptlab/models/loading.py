@@ -32,7 +32,7 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
-from ptlab.config import Family, ModelConfig
+from ptlab.config.schema import Family, ModelConfig
 from ptlab.errors import ConfigError
 from ptlab.kinds import Head
 from ptlab.models.gguf import from_gguf, gguf_model_dir, gguf_path, gguf_tokenizer_dir, hub_token

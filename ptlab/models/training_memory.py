@@ -12,7 +12,7 @@ Checked torch-free at validation; applied when the module is built.
 
 from __future__ import annotations
 
-from ptlab.config import DType, Family
+from ptlab.config.schema import DType, Family
 from ptlab.errors import ConfigError
 from ptlab.methods import registry
 

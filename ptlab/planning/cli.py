@@ -115,7 +115,7 @@ def _compose(overrides, architecture):
     from hydra import compose, initialize_config_dir
 
     from ptlab.config import resolvers
-    from ptlab.config import ROOT
+    from ptlab.config.schema import ROOT
     from ptlab.config.validation import validate
 
     resolvers.register()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hydra
 from omegaconf import DictConfig
 
-from ptlab.config import RunConfig
+from ptlab.config.schema import RunConfig
 from ptlab.run.directory import RunDir
 from ptlab.config.trainer import trainer_options
 

@@ -19,7 +19,7 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 
 
 from ptlab.run import library_output
-from ptlab.config import RunConfig
+from ptlab.config.schema import RunConfig
 from ptlab.run.launch import global_rank
 from ptlab.run.library_output import StderrToLog
 from ptlab.config.redaction import Scrubbing

@@ -23,7 +23,7 @@ from ptlab.scoring import baselines
 from ptlab.config import redaction
 from ptlab.run import review, lock as run_lock
 from ptlab.run.build import build_run, build_trainer
-from ptlab.config import RunConfig
+from ptlab.config.schema import RunConfig
 from ptlab.errors import ConfigError, PtlabError
 from ptlab.run.fingerprint import fingerprint
 from ptlab.models import prompt_fit
@@ -120,7 +120,7 @@ def _live(
     started = time.perf_counter()
     live: Dict[str, Any] = {}  # the trainer and module, for closing the W&B run at the end
     preempted: Optional[Preempted] = None
-    from ptlab import console  # imports lightning: the console module routes its logging
+    from ptlab.run import console  # imports lightning: the console module routes its logging
 
     with watching(run.preemption) as flag, console.routed(run, out, decision.action):
         try:

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from ptlab.config import RunConfig
+from ptlab.config.schema import RunConfig
 from ptlab.config.result_keys import IGNORED
 
 

@@ -14,7 +14,7 @@ import lightning as L
 import torch
 from transformers import get_scheduler
 
-from ptlab.config import RunConfig
+from ptlab.config.schema import RunConfig
 from ptlab.errors import DivergedError
 from ptlab.kinds import TaskKind
 from ptlab.methods import Method

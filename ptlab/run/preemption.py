@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Dict, Optional
 
-from ptlab.config import PreemptionConfig
+from ptlab.config.schema import PreemptionConfig
 from ptlab.run.launch import global_rank, slurm_job_id
 
 

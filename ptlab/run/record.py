@@ -24,7 +24,7 @@ from ptlab.errors import RunDirError
 from ptlab.run.directory import RunDir
 
 if TYPE_CHECKING:
-    from ptlab.config import RunConfig
+    from ptlab.config.schema import RunConfig
 
 SCHEMA_VERSION = 4  # 4: baselines; 3: template; 2: fingerprint, resume_from, traceback
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any, Dict, Optional
 
-from ptlab.config import Family
+from ptlab.config.schema import Family
 from ptlab.errors import DataError
 from ptlab.kinds import Constant, Head, MetricSpec, TaskKind, most_frequent
 
