@@ -96,6 +96,12 @@ def _type_checking_nodes(tree: ast.AST) -> Set[int]:
     return skipped
 
 
+def _parents(module: str, root: str) -> List[str]:
+    """The packages Python initializes before `module`, below the root package (a.b for a.b.c)."""
+    parts = module.split(".")
+    return [".".join(parts[:i]) for i in range(2, len(parts))]
+
+
 def import_graph(package: Path) -> Tuple[Dict[str, Set[str]], List[Tuple[str, str]]]:
     """Each module's ptlab imports (by module), and every (importer, module.private_name) import."""
     modules = _modules(package)
@@ -128,6 +134,11 @@ def import_graph(package: Path) -> Tuple[Dict[str, Set[str]], List[Tuple[str, st
             else:
                 continue
             graph[name] |= {owner(t) for t in targets} - {name}
+    # Importing a.b.c runs a/__init__ and a/b/__init__ first (unless the importer is inside them, where
+    # they already run): an __init__ that imports something is then imported too.
+    for name in graph:
+        inside = set(_parents(name, root)) | {name}
+        graph[name] |= {p for t in list(graph[name]) for p in _parents(t, root) if p not in inside and graph.get(p)}
     return graph, private
 
 
@@ -209,6 +220,10 @@ def test_no_module_is_over_300_lines():
             [],
         ),
         ({"sub/__init__.py": "from pkg.sub.m import M\n", "sub/m.py": "X = 1\n"}, []),
+        (  # importing sub.m runs sub/__init__, which imports a: a cycle only through the package
+            {"a.py": "from pkg.sub.m import X\n", "sub/__init__.py": "from pkg.a import Y\n", "sub/m.py": "X = 1\n"},
+            [["pkg.a", "pkg.sub"]],
+        ),
     ],
 )
 def test_the_check_finds_a_cycle_in_a_constructed_package(tmp_path, files, expected):
