@@ -17,7 +17,7 @@ import subprocess
 import pytest
 import torch
 
-from cli import PROCESS_TIMEOUT, ptlab_cmd, ptlab_env, record, run_dirs
+from cli import PROCESS_TIMEOUT, ptlab_cmd, ptlab_env, ptlab_ok, record, run_dirs
 from test_resume import wait_for
 
 pytestmark = pytest.mark.slow
@@ -54,14 +54,7 @@ def _predictions(run_dir, split):
 
 
 def _run(log_dir, cache, *overrides):
-    done = subprocess.run(
-        ptlab_cmd(*RUN, *overrides),
-        env=ptlab_env(log_dir, cache),
-        capture_output=True,
-        text=True,
-        timeout=PROCESS_TIMEOUT,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    ptlab_ok(*RUN, *overrides, log_dir=log_dir, cache=cache)
     (run_dir,) = run_dirs(log_dir)
     return run_dir
 

@@ -17,7 +17,6 @@ from typing import Any, Dict, Optional
 from ptlab.config import redaction
 from ptlab.errors import ConfigError, positive
 from ptlab.config.method import MethodConfig
-from ptlab.methods import method_class
 from ptlab.config.task import TaskConfig
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -234,15 +233,6 @@ class RunConfig:
     name: str = "default"
     if_exists: IfExists = IfExists.resume
     verbose: bool = False
-
-    @property
-    def trains(self) -> bool:
-        return method_class(self.method.name).trains
-
-    @property
-    def reads_train_split(self) -> bool:
-        method = method_class(self.method.name)
-        return method.trains if method.reads_train_split is None else method.reads_train_split
 
 
 @dataclass

@@ -38,6 +38,7 @@ from ptlab.data.token_cache import TokenCache
 from ptlab.errors import DataError
 from ptlab.run.fingerprint import data_files
 from ptlab.kinds import TaskKind, kind_of
+from ptlab.methods import method_class
 from ptlab.models import prompt_fit
 from ptlab.models.family_reader import FamilyReader
 
@@ -55,6 +56,7 @@ class TaskDataModule(L.LightningDataModule):
         super().__init__()
         self.run = run
         self.kind = kind or kind_of(run.task)
+        self.method = method_class(run.method.name)  # its class; build_run sets the run's instance
         self.reader = reader  # may be set after read(): reading needs no tokenizer
         # How many batches the model has trained on (a resumed run's loader skips them); the
         # LightningModule that counts them is set here by build_run, not looked up on the trainer.
@@ -74,7 +76,7 @@ class TaskDataModule(L.LightningDataModule):
     def read(self) -> None:
         task, data = self.run.task, self.run.data
         data_dir = resolve_data_dir(self.run.paths.data_dir)
-        needed = ["train", "validation"] if self.run.reads_train_split else ["validation"]
+        needed = ["train", "validation"] if self.method.reads_train() else ["validation"]
         carved = task.validation_from_train
         available = declared_splits(task) + (["validation"] if carved else [])
         for split in needed:
@@ -107,7 +109,7 @@ class TaskDataModule(L.LightningDataModule):
             loaded["validation"], loaded["train"] = cut.validation, cut.pool
             self.origins["validation"] = f"{train}: {carved.describe()}"
         self.selection = overlap_stats(loaded, texts, cut.stats if cut else None, self._carves)
-        if carved and not self.run.reads_train_split:
+        if carved and not self.method.reads_train():
             del loaded["train"], self.origins["train"]
             self.dropped.pop("train", None)  # set only when a test split was read
 
@@ -152,7 +154,7 @@ class TaskDataModule(L.LightningDataModule):
         if not self.raw:
             self.read()
         for split, examples in self.raw.items():
-            if split != "train" or self.run.trains:  # in-context reads its demonstrations from `raw`
+            if split != "train" or self.method.trains:  # in-context reads its demonstrations from `raw`
                 self.splits[split] = self._encoded(split, examples)
                 self.truncation[split] = prompt_fit.split_counts(self.splits[split])
 

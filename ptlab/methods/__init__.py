@@ -43,6 +43,11 @@ class Method:
     # peft's wrappers meet DTensor shards in their own forward and export, which ptlab does not yet handle.
     shardable = False
 
+    @classmethod
+    def reads_train(cls) -> bool:
+        """Whether a run of it reads the training split: when it trains, unless it says otherwise."""
+        return cls.trains if cls.reads_train_split is None else cls.reads_train_split
+
     def __init__(self, run: "RunConfig", kind: "TaskKind"):
         self.run, self.cfg, self.kind = run, run.method, kind
 

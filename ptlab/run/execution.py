@@ -161,6 +161,7 @@ def _execute(
     flag,
 ) -> Dict[str, Any]:
     data, module = build_run(run)
+    trains = module.method.trains
     trainer = build_trainer(cfg, run, out, flag)
     live.update(trainer=trainer, module=module)
     review.start(trainer, resolved, run.task.main_metric, module.parameter_counts())
@@ -187,17 +188,15 @@ def _execute(
     }
 
     short = (
-        cut_short(run.trainer, len(data.splits["train"]), run.data.batch_size, trainer.world_size)
-        if run.trains
-        else None
+        cut_short(run.trainer, len(data.splits["train"]), run.data.batch_size, trainer.world_size) if trains else None
     )
     cut = prompt_fit.note(result["truncation"], run.task)
     for line in filter(None, (short, cut)) if trainer.global_rank == 0 else ():
         print(f"ptlab: note: {line}", file=sys.stderr)
     fit_started = time.perf_counter()
-    if run.trains:
+    if trains:
         trainer.fit(module, datamodule=data, ckpt_path=str(resume_from) if resume_from else None, weights_only=True)
-    train_seconds = time.perf_counter() - fit_started if run.trains else 0.0
+    train_seconds = time.perf_counter() - fit_started if trains else 0.0
 
     eval_started = time.perf_counter()
     if module.last_val and module.last_val[0] == trainer.global_step:
@@ -205,7 +204,7 @@ def _execute(
     else:
         final = validate_now(trainer, module, data)
     best, best_step = final, trainer.global_step
-    if run.trains:
+    if trains:
         best, best_step = best_of_run(trainer, module, data, final, data.kind.metrics[main], out)
     test = logged_metrics(trainer.test(module, datamodule=data, verbose=False)[0], "test") if data.has_test else None
     eval_seconds = time.perf_counter() - eval_started
@@ -218,7 +217,7 @@ def _execute(
             _write_jsonl(out.predictions(split), module.predictions[split])
     scores = {"validation": best, "test": test}  # the predictions' checkpoint (the selected one)
     result["baselines"] = baselines.of_run(data.kind, module.reader.has_lm_head, data.raw, module.predictions, scores)
-    if run.trains and run.method.export_adapter:
+    if trains and run.method.export_adapter:
         module.method.export(module.model, out.adapter)
     result.update(
         {
@@ -226,7 +225,7 @@ def _execute(
             "metrics": {"val_final": final, "val_best": best, "test": test},
             "best": {
                 "step": best_step,
-                "checkpoint": out.rel(out.best_ckpt) if run.trains else None,
+                "checkpoint": out.rel(out.best_ckpt) if trains else None,
                 "rule": rule(data.kind.metrics[main]),
             },
             "memory": memory.read(),
