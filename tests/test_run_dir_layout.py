@@ -28,7 +28,7 @@ def test_the_layout_keeps_its_names(tmp_path):
     assert (run.log_of_rank(0), run.log_of_rank(3)) == (run.log, tmp_path / "ptlab.rank3.log")
     assert run.attempt(2) == tmp_path / "attempts" / "2"
     assert run.rel(run.best_ckpt) == "checkpoints/best.ckpt"
-    # what resume and rerun move aside means what it meant before run_dir.py
+    # what resume and rerun move aside means what it meant before ptlab/run/directory.py
     assert RUN_FILES == (
         "results.json",
         "config.yaml",

@@ -8,7 +8,7 @@ are unfinished, a method that never ran for a model x task says `missing`, a cel
 in config or data fingerprint is marked, and a results.json that cannot be read is listed under the
 table instead of stopping the report. Each cell has a 95 % t-interval over seeds; columns are
 compared with the row's reference (chosen on validation) and with zero-shot by a test that counts
-seeds and examples (ptlab/report/compare.py, report_seeds.py), each read as better / worse /
+seeds and examples (ptlab/report/compare.py, seeds.py), each read as better / worse /
 equivalent within --margin / inconclusive; and where a method ran several variants (an lr sweep) a
 tuned table picks one per method on validation and reports it over the seeds that did not choose it.
 """

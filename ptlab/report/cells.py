@@ -1,4 +1,4 @@
-"""ptlab-report's table cells: the runs (report_gather.py) summarized into one row per model x task x
+"""ptlab-report's table cells: the runs (gather.py) summarized into one row per model x task x
 method column, with each cell's mean, interval, counts, costs and baselines, and why an empty cell
 is empty by design (not applicable) rather than missing.
 """

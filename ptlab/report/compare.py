@@ -65,7 +65,7 @@ def _read_seed(run: RunDir, split: str, metric: str) -> Union[Tuple[Tuple[str, .
         ids = tuple(json.dumps([row.get(key) for key in IDENTITY]) for row in rows)
     except (OSError, ValueError, AttributeError) as err:
         return f"{path} cannot be read ({err})"
-    kind = run_kind(run.root)  # a kind ptlab-report does not know never got here (report_gather)
+    kind = run_kind(run.root)  # a kind ptlab-report does not know never got here (report/gather.py)
     stats = kind.example_statistics(metric, rows)
     if stats is None:
         return f"{metric} cannot be recomputed from the rows of {path} (an empty file, or an older run)"

@@ -1,12 +1,12 @@
 """ptlab-report's data: every results.json under the inputs read into one row per run (seed)
-(report_cells.py summarizes them into the table's cells).
+(cells.py summarizes them into the table's cells).
 
 Runs may come from several machines copied together or from a sweep that is still partial, so a
 file that is not a readable run record becomes a BadRecord for the report to list, never an
 exception that hides the other runs; the same run found twice counts once. A record of a
 schema_version newer than this ptlab's is such a file too: its fields may mean something else.
 
-Which way a run's metric is better, and its scale, come from its task kind (report_scale.py): a run
+Which way a run's metric is better, and its scale, come from its task kind (scale.py): a run
 of a kind this ptlab does not know is such an unreadable file too, never ranked the wrong way round.
 """
 
@@ -130,7 +130,7 @@ def load_run(path: Path, split: str, metric: Optional[str]) -> Dict[str, Any]:
     value = scores.get(name) if isinstance(scores, dict) else None
     if not isinstance(scores, dict) or not isinstance(value, (int, float, type(None))):
         raise BadRecord(path, f"metrics.{SOURCES[split]}.{name} is not a number")
-    read = meaning(path.parent, name)  # which way is better, and the scale shown (report_scale.py)
+    read = meaning(path.parent, name)  # which way is better, and the scale shown (scale.py)
     if isinstance(read, str):
         raise BadRecord(path, read)
     return {
@@ -206,7 +206,7 @@ def gather(inputs: Sequence[Path], split: str, metric: Optional[str]) -> Tuple[p
         )
     runs = split_templates(pd.DataFrame(rows))
     numbers = ("select", "higher_is_better", "factor", "trainable_fraction", "peak_memory_bytes", "train_seconds")
-    numbers += ("baseline", "train_baseline", "collapsed", "below")  # report_baselines.py
+    numbers += ("baseline", "train_baseline", "collapsed", "below")  # baselines.py
     for column in (*numbers, "memory_kind"):
         if column not in runs:
             runs[column] = math.nan  # no completed run at all

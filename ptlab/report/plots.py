@@ -1,5 +1,5 @@
 """ptlab-report's plots, per task: the metric against the trainable-parameter fraction, the
-validation curves from each run's metrics.csv, the Pareto view (report_pareto), and (runs of
+validation curves from each run's metrics.csv, the Pareto view (pareto.py), and (runs of
 several prompt templates) the metric per template per method, each on the metric's own scale (x100
 only for a metric in [0, 1], as in the tables). Drawn on Agg figures of their own, so a report made
 inside another program (a sweep's end) leaves its matplotlib state alone.

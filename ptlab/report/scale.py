@@ -36,7 +36,7 @@ class Scale:
 
     @classmethod
     def of(cls, row: Any) -> "Scale":
-        """The scale a summary table's row carries (report_cells.summarize)."""
+        """The scale a summary table's row carries (cells.summarize)."""
         return cls(bool(row.higher_is_better), float(row.factor), int(row.decimals))
 
     @property

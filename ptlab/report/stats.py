@@ -1,7 +1,7 @@
 """ptlab-report's uncertainty over seeds and its tuned picks: a cell's Student-t interval, and per
 method the configuration chosen on validation, reported over fresh seeds only.
 
-The comparisons between columns are in report_compare.py (which pairs) and report_seeds.py (the
+The comparisons between columns are in compare.py (which pairs) and seeds.py (the
 seed-aware test); `paired_bootstrap` is the examples-only test on two score arrays.
 """
 
@@ -30,7 +30,7 @@ def t_interval(values: Sequence[float]) -> Tuple[float, float]:
 
 def paired_bootstrap(a: Sequence[float], b: Sequence[float], resamples: int = RESAMPLES, seed: int = 0) -> Bootstrap:
     """The examples-only paired bootstrap of two per-example score arrays (one seed each, or each
-    example's score averaged over seeds): conditional on the trained models (report_seeds.py)."""
+    example's score averaged over seeds): conditional on the trained models (seeds.py)."""
     if np.ndim(a) != 1 or len(a) == 0 or len(a) != len(b):
         raise ValueError("paired_bootstrap needs two equally long, non-empty 1-D score arrays")
     ids = tuple(map(str, range(len(a))))
