@@ -6,7 +6,7 @@ same command. The resumed run's metrics, best step and per-example validation sc
 *equal* to the uninterrupted run's, not close: on CPU the same weights, optimizer and scheduler
 state, batch order and RNG state give bit-identical arithmetic, so any difference is a resume bug.
 tiny-bert has dropout (exercises the RNG restore); prefix tuning saves only the prefix, LoRA
-(on T5) only its matrices.
+(on T5, the [lora] case) only its matrices.
 """
 
 from __future__ import annotations
@@ -25,12 +25,11 @@ from ptlab.methods import registry
 pytestmark = pytest.mark.slow
 
 # 5 batches an epoch, validation every 7 steps: interruptions land mid-epoch, and the resumed
-# part crosses epoch boundaries and validations.
-COMMON = ["debug=smoke", "trainer.max_steps=100", "trainer.val_check_interval=7", "data.k=40", "data.batch_size=8"]
+# part crosses four epoch boundaries and three validations.
+COMMON = ["debug=smoke", "trainer.max_steps=30", "trainer.val_check_interval=7", "data.k=40", "data.batch_size=8"]
 SETUPS = {
     "bert-full_finetune": ["model=tiny-bert", "method=full_finetune", *COMMON],
     "llama-prefix_tuning": ["model=tiny-llama", "method=prefix_tuning", *COMMON],
-    "t5-lora": ["model=tiny-t5", "method=lora", *COMMON],
 }
 # Every trained method in the registry, on the first tiny family it applies to, under USR1.
 METHOD_SETUPS = {
@@ -77,10 +76,9 @@ def wait_for(path_glob: str, root: Path, proc: subprocess.Popen, timeout: float 
         ("bert-full_finetune", signal.SIGTERM),
         ("bert-full_finetune", signal.SIGKILL),
         ("llama-prefix_tuning", signal.SIGTERM),
-        ("t5-lora", signal.SIGUSR1),
         *[(f"usr1-{name}", signal.SIGUSR1) for name in METHOD_SETUPS],
     ],
-    ids=["bert-usr1", "bert-term", "bert-kill9", "llama-prefix-term", "t5-lora-usr1", *METHOD_SETUPS],
+    ids=["bert-usr1", "bert-term", "bert-kill9", "llama-prefix-term", *METHOD_SETUPS],
 )
 def test_interrupted_run_resumes_to_the_uninterrupted_result(setup, sig, tmp_path, tmp_path_factory, cli_cache):
     expected, expected_predictions = reference(setup, tmp_path_factory, cli_cache)
@@ -106,7 +104,7 @@ def test_interrupted_run_resumes_to_the_uninterrupted_result(setup, sig, tmp_pat
     assert again.returncode == 0, again.stderr[-3000:]
     resumed = record(run_dir)
     assert resumed["status"] == "completed" and resumed["action"] == "resume"
-    assert 7 <= resumed["resumed_from_step"] < 100
+    assert 7 <= resumed["resumed_from_step"] < 30
     assert resumed["metrics"] == expected["metrics"]  # exact equality, see the module docstring
     assert resumed["best"] == expected["best"]
     # the same batches, and the checkpointed token counters carried over
