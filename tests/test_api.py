@@ -101,6 +101,7 @@ def local_scores(served, words):
     return batch["prompt"], summed, mean
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "labels, leak",
     [(None, False), (MULTI, False), (MULTI, True)],
@@ -129,6 +130,7 @@ def test_api_rank_scores_equal_the_local_scorer(served, server, data_dir, tmp_pa
     assert set(server.authorization) == {f"Bearer {SECRET}"}
 
 
+@pytest.mark.slow
 def test_in_context_through_the_api_equals_the_local_in_context_scorer(served, server, data_dir, tmp_path):
     """The same k=4 demonstrations before every prompt: sent as text with each request, or held in
     the local model's key/value cache; the scores agree."""
@@ -152,6 +154,7 @@ def test_in_context_through_the_api_equals_the_local_in_context_scorer(served, s
     assert len(server.requests) == 2 * N and all(r["prompt"].startswith(context) for r in server.requests)
 
 
+@pytest.mark.slow
 def test_in_context_generation_sends_the_demonstrations_with_every_prompt(served, server, data_dir, tmp_path):
     more = ("task=e2e_nlg", "data.eval_limit=2", "data.test_limit=2", "data.k=2")
     run = compose(data_dir, tmp_path / "cache", tmp_path / "run", *api(server, *more, method="in_context"))
@@ -235,6 +238,7 @@ def assert_secret_nowhere(*paths: Path, procs) -> None:
             assert SECRET.encode() not in file.read_bytes(), file
 
 
+@pytest.mark.slow
 def test_a_cli_run_is_served_from_the_cache_the_second_time(served, server, tmp_path):
     log_dir, cache = tmp_path / "runs", tmp_path / "cache"
     overrides = api(server, "task=sst2", f"data.eval_limit={N}", f"data.test_limit={N}", "trainer=cpu")
@@ -259,6 +263,7 @@ def test_a_cli_run_is_served_from_the_cache_the_second_time(served, server, tmp_
     assert_secret_nowhere(log_dir, cache, procs=[first, second])
 
 
+@pytest.mark.slow
 def test_timeouts_that_persist_end_the_run_with_one_error_line(server, tmp_path):
     server.always, server.sleep_s = "sleep", 3.0
     log_dir, cache = tmp_path / "runs", tmp_path / "cache"
@@ -280,6 +285,7 @@ def test_timeouts_that_persist_end_the_run_with_one_error_line(server, tmp_path)
     assert_secret_nowhere(log_dir, cache, procs=[proc])
 
 
+@pytest.mark.slow
 def test_the_reader_registers_whichever_module_is_imported_first():
     probe = (
         "import ptlab.models.api; from ptlab.models.families import READERS; from ptlab.config.schema import Family; "

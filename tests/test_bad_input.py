@@ -281,6 +281,7 @@ def test_a_secret_in_a_rejected_key_is_not_echoed(tmp_path, cli_cache):
     assert not log_dir.exists() or list(log_dir.rglob("*")) == []
 
 
+@pytest.mark.slow
 def test_sweep_point_failing_validation_is_recorded_as_failed(tmp_path, cli_cache):
     """One bad value in a sweep: the other points run, the bad one gets a `failed` results.json
     (so the table counts it), and the sweep exits non-zero naming it."""
@@ -368,6 +369,7 @@ DATA_ERRORS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("train, dev, file, line_no, needles", DATA_ERRORS.values(), ids=DATA_ERRORS.keys())
 def test_bad_data_file_names_file_and_line(train, dev, file, line_no, needles, tmp_path, cli_cache):
     data_dir = sst2_dir(tmp_path / "data", train=train, dev=dev)
@@ -387,6 +389,7 @@ def test_bad_data_file_names_file_and_line(train, dev, file, line_no, needles, t
         assert needle in line, line
 
 
+@pytest.mark.slow
 def test_missing_data_dir_is_named(tmp_path, cli_cache):
     proc = ptlab(
         "model=tiny-bert",
@@ -400,6 +403,7 @@ def test_missing_data_dir_is_named(tmp_path, cli_cache):
     assert "/nonexistent" in line and "does not exist" in line, line
 
 
+@pytest.mark.slow
 def test_data_dir_without_task_folder_names_the_folder(tmp_path, cli_cache):
     data_dir = tmp_path / "data"
     (data_dir / "rte").mkdir(parents=True)  # some other task's folder only
@@ -415,6 +419,7 @@ def test_data_dir_without_task_folder_names_the_folder(tmp_path, cli_cache):
     assert str(data_dir / "sst2") in line and "does not exist" in line, line
 
 
+@pytest.mark.slow
 def test_fixing_bad_data_and_rerunning_keeps_the_failed_attempt(tmp_path, cli_cache):
     data_dir = sst2_dir(tmp_path / "data", dev=b"sentence\tlabel\nwarm .\t1\ncold .\t7\n")
     args = ("model=tiny-bert", "method=full_finetune", "debug=smoke")
@@ -432,6 +437,7 @@ def test_fixing_bad_data_and_rerunning_keeps_the_failed_attempt(tmp_path, cli_ca
 # ---------------------------------------------------------------- a completed run is never touched
 
 
+@pytest.mark.slow
 @needs_real_data
 def test_completed_run_is_skipped_refused_or_rerun_and_never_lost(tmp_path, cli_cache):
     log_dir = tmp_path / "runs"
@@ -471,6 +477,7 @@ def test_no_model_config_trusts_remote_code(path):
     assert merged.trust_remote_code is False
 
 
+@pytest.mark.slow
 @needs_real_data
 def test_prefix_tuning_checkpoint_loads_weights_only_and_holds_only_the_prefix(tmp_path, cli_cache):
     import torch

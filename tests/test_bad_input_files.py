@@ -128,6 +128,7 @@ def _mkdir(path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("make, needles", MODEL_ERRORS.values(), ids=MODEL_ERRORS.keys())
 def test_bad_model_file_is_one_line_naming_it(make, needles, tmp_path, cli_cache):
     overrides, named = make(tmp_path / "models")
@@ -137,6 +138,7 @@ def test_bad_model_file_is_one_line_naming_it(make, needles, tmp_path, cli_cache
         assert needle in line, line
 
 
+@pytest.mark.slow
 def test_csv_quote_left_open_on_the_last_line_names_where_it_opened(tmp_path, cli_cache):
     rows = "".join(f'"name[Pub {i}]","Pub {i} is, in a word, fine."\n' for i in range(20))
     multiline = '"name[Two Lines]","A reference\nover two lines."\n'  # lines 22-23, valid
@@ -153,6 +155,7 @@ def test_csv_quote_left_open_on_the_last_line_names_where_it_opened(tmp_path, cl
     assert "line 24" in line and '""' in line, line
 
 
+@pytest.mark.slow
 def test_csv_quote_left_open_mid_file_names_the_line_it_opened_on(tmp_path, cli_cache):
     """The parser fails where the open field meets the next quote (here the next row's first
     character): the line to fix is the one before it."""
@@ -170,6 +173,7 @@ def test_csv_quote_left_open_mid_file_names_the_line_it_opened_on(tmp_path, cli_
     assert '""' in line, line
 
 
+@pytest.mark.slow
 def test_empty_squad_answer_names_the_question(tmp_path, cli_cache):
     """An empty answer text sits at every answer_start: it must not pass that check and be scored."""
     articles = []
@@ -189,6 +193,7 @@ def test_empty_squad_answer_names_the_question(tmp_path, cli_cache):
     assert "non-empty span of the context" in line, line
 
 
+@pytest.mark.slow
 def test_hub_token_is_used_but_never_shown(tmp_path, cli_cache):
     log_dir = tmp_path / "runs"
     proc = ptlab(

@@ -80,6 +80,7 @@ def copa_with_booleans(tmp_path: Path) -> Path:
 # ---------------------------------------------------------------- truth values never read as 1/0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt, first", [("jsonl", 1), ("tsv", 2)], ids=["jsonl-true-false", "tsv-strings"])
 def test_truth_values_through_a_numeric_map_are_an_error_not_inverted_labels(fmt, first, tmp_path, cli_cache):
     config_dir, data_dir = rte_like(
@@ -93,6 +94,7 @@ def test_truth_values_through_a_numeric_map_are_an_error_not_inverted_labels(fmt
         assert needle in line, line
 
 
+@pytest.mark.slow
 def test_copa_style_boolean_labels_through_choice_positions_are_an_error(tmp_path, cli_cache):
     data_dir = copa_with_booleans(tmp_path)
     line = failed_run(tmp_path, cli_cache, "task=copa", "model=tiny-llama", "method=zero_shot", data_dir=data_dir)

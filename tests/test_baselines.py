@@ -199,6 +199,7 @@ def _with_baselines(run_dir, accuracy: float, train: float, collapsed: Optional[
     path.write_text(json.dumps({**saved, "schema_version": SCHEMA_VERSION}))
 
 
+@pytest.mark.slow
 def test_the_report_shows_the_baseline_column_and_marks_collapsed_and_below_baseline_runs(tmp_path):
     for seed in SEEDS:
         zero = write_run(tmp_path, "gpt2", "sst2", "zero_shot", seed)  # scores 0.50 to 0.54: all below 0.55

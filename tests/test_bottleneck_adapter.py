@@ -13,6 +13,7 @@ from training import trained
 LAYERS = {"tiny-llama": 2, "tiny-t5": 4, "tiny-bert": 2}  # T5: 2 encoder + 2 decoder blocks
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", sorted(LAYERS))
 @pytest.mark.parametrize("variant,per_layer", [("houlsby", 2), ("pfeiffer", 1)])
 def test_each_variant_starts_as_the_untouched_model_with_its_bottlenecks_in_place(
@@ -29,6 +30,7 @@ def test_each_variant_starts_as_the_untouched_model_with_its_bottlenecks_in_plac
         torch.testing.assert_close(module.model(**inputs).logits, fresh.eval()(**inputs).logits)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["tiny-llama", "tiny-bert"])
 def test_the_export_goes_back_onto_a_fresh_base(compose_run, tmp_path, model):
     module, fresh, inputs = trained(compose_run, model, "adapter")
@@ -50,6 +52,7 @@ def test_target_modules_choose_the_places(compose_run):
     assert placed == [f"model.layers.0.mlp.up_proj.{CHILD}"]
 
 
+@pytest.mark.slow
 def test_a_pattern_that_matches_nothing_names_itself(compose_run):
     with pytest.raises(ValueError, match=r"\['mlp\\\\.nowhere'\] match no module of this llama model"):
         trained(compose_run, "tiny-llama", "adapter", 0, "method.target_modules=[mlp\\.nowhere]")

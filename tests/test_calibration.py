@@ -65,6 +65,7 @@ def test_escaped_braces_stay_in_the_cue():
     assert bare_cue("Review: {text}\nSentiment {{label}}:") == "Sentiment {label}:"
 
 
+@pytest.mark.slow
 def test_only_the_requested_baselines_are_computed(compose_run):
     """task.metrics without calibrated/PMI metrics: no content-free or cue forward, no such outputs."""
     run = compose_run(
@@ -106,6 +107,7 @@ def test_baselines_that_cannot_be_computed_are_config_errors(compose_run, overri
     compose_run("model=tiny-llama", "method=zero_shot", "task=sst2", "task.metrics=[accuracy]", *overrides)  # not asked
 
 
+@pytest.mark.slow
 def test_a_custom_cue_and_content_free_list_are_used(compose_run):
     run = compose_run(
         "model=tiny-llama",

@@ -148,6 +148,7 @@ main_metric: accuracy
 """
 
 
+@pytest.mark.slow
 def test_more_choices_than_labels_in_the_data_names_file_and_line(tmp_path):
     """A list column's choices are counted only when read: the 4-choice row is the error, by file:line."""
     rows = [{"question": f"q{i}", "options": ["x", "y", "z"], "answer": "A"} for i in range(4)]

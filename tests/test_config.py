@@ -36,6 +36,7 @@ def _expected_error(model, method, task):
     return re.escape(reason) if reason else None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", MODELS)
 @pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("task", TASKS)

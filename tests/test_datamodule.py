@@ -47,6 +47,7 @@ def test_second_run_reads_tokenized_splits_from_the_cache(compose_run, shared_ca
     assert _data(other_template, shared_cache).cache_hits == {"train": False, "validation": False, "test": False}
 
 
+@pytest.mark.slow
 def test_few_shot_draws_follow_the_seed_and_eval_subsets_do_not(compose_run, shared_cache):
     runs = [
         compose_run(
@@ -104,6 +105,7 @@ def _sst2_train(compose_run, shared_cache, *overrides):
     )
 
 
+@pytest.mark.slow
 def test_length_grouping_is_a_seeded_permutation_that_pads_far_less(compose_run, shared_cache):
     grouped = _sst2_train(compose_run, shared_cache)
     plain = _sst2_train(compose_run, shared_cache, "data.group_by_length=false")
@@ -142,6 +144,7 @@ def test_length_grouping_is_a_seeded_permutation_that_pads_far_less(compose_run,
     assert with_grouping < 0.5 * without
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("world", [1, 2])
 def test_a_resumed_length_grouped_epoch_yields_the_tail_of_the_full_one(compose_run, shared_cache, world):
     lengths = _sst2_train(compose_run, shared_cache).train_dataloader().batch_sampler.sampler.lengths[:500]

@@ -144,6 +144,7 @@ def test_choice_labels_and_label_values_together_are_refused():
         arc_task(label_values={"A": 0})
 
 
+@pytest.mark.slow
 def test_a_bad_path_through_the_cli_is_one_error_line(tmp_path, cli_cache):
     write(tmp_path / "conf/task/arc_bad.yaml", ARC_TASK.format(name="arc_bad"))
     data = arc_data(tmp_path / "data")

@@ -109,6 +109,7 @@ def verdicts(tmp_path_factory) -> Dict[str, List[str]]:
     return run_verdicts(tmp_path_factory.mktemp("v3"), RUNS)
 
 
+@pytest.mark.slow
 def test_calibrated_and_raw_scores_of_the_same_runs_are_paired_run_by_run(verdicts):
     """Every seed gains 10 points while the seeds' raw scores span 22: paired, that is a sure
     gain; compared as two independent columns it would drown in the seed spread."""

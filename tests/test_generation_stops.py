@@ -74,6 +74,7 @@ def mid_words(texts) -> list:
     return sorted({" " + words[len(words) // 2] for words in (t.split() for t in texts) if len(words) > 2})
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "model,method,more",
     [("tiny-llama", "zero_shot", ()), ("tiny-t5", "zero_shot", ()), ("tiny-llama", "in_context", ("data.k=2",))],
@@ -201,6 +202,7 @@ def test_a_bad_stop_is_one_error_line_before_any_model_loads(tmp_path, override,
     assert written(tmp_path / "runs") == []
 
 
+@pytest.mark.slow
 def test_an_api_model_sends_the_stop_sequences(served, server, data_dir, tmp_path):  # noqa: F811
     run = compose(data_dir, tmp_path / "cache", tmp_path / "run", *api(server, "task=squad", "data.eval_limit=2"))
     run.task.stop = ["Q:", "###"]

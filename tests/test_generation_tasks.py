@@ -114,6 +114,7 @@ def test_parallel_files_of_unequal_length_name_where_one_ends(tmp_path):
 # ------------------------------------------------------------------ tiny models
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["tiny-llama", "tiny-t5"])
 @pytest.mark.parametrize("name", TASKS)
 def test_lora_lowers_the_loss_on_each_task(compose_run, model, name):

@@ -59,6 +59,7 @@ def _overlapping(validation, pool, texts) -> set:
     return hit
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("task", TASKS)
 def test_each_shipped_task_selects_on_a_split_that_shares_no_example_with_the_reported_one(compose_run, task):
     data = _read_task(compose_run, task)
@@ -71,6 +72,7 @@ def test_each_shipped_task_selects_on_a_split_that_shares_no_example_with_the_re
     assert data.origins["validation"] != data.origins["test"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("task", TASKS)
 def test_each_shipped_task_reports_its_selection_splits_overlap_with_the_pool_none_where_carved(compose_run, task):
     data = _read_task(compose_run, task)
@@ -87,6 +89,7 @@ def test_each_shipped_task_reports_its_selection_splits_overlap_with_the_pool_no
         assert stats["words"][split] == {"mean": round(statistics.fmean(words), 2), "median": statistics.median(words)}
 
 
+@pytest.mark.slow
 def test_sst2_selects_on_whole_sentences_as_long_as_dev_not_on_their_phrases(compose_run):
     """SST-2's train holds every phrase of its sentences; dev holds sentences. Tolerance: the
     carved validation set's mean and median words within 10 % of dev's (measured: 19.75 and 19
@@ -103,6 +106,7 @@ def test_sst2_selects_on_whole_sentences_as_long_as_dev_not_on_their_phrases(com
     ) < 0.6 * statistics.fmean(words["test"])
 
 
+@pytest.mark.slow
 def test_the_carve_is_stratified_the_same_for_every_run_and_kept_out_of_the_training_pool(compose_run):
     runs = [
         ("model=tiny-bert", "method=full_finetune", "seed=0", "data.k=64"),
@@ -214,6 +218,7 @@ def test_a_carve_beside_a_declared_validation_split_is_a_config_error(compose_ru
         compose_run("task=copa", "task.validation_from_train.ignore=[kind]")
 
 
+@pytest.mark.slow
 def test_a_run_records_which_split_selected_and_which_was_reported(tmp_path, cli_cache):
     log_dir = tmp_path / "runs"
     ptlab_ok("model=tiny-bert", "method=full_finetune", "task=rte", "debug=smoke", log_dir=log_dir, cache=cli_cache)

@@ -38,6 +38,7 @@ def _scores(run):
     return data, module, batch, out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("labels", [None, MULTI], ids=["single-token", "multi-token"])
 def test_cached_context_equals_recomputing_it_and_a_hand_computation(compose_run, labels):
     data, module, batch, cached = _scores(_run(compose_run, labels=labels))
@@ -61,6 +62,7 @@ def test_cached_context_equals_recomputing_it_and_a_hand_computation(compose_run
     assert reader.leading_special_ids == [] or prompt[: len(reader.leading_special_ids)] != reader.leading_special_ids
 
 
+@pytest.mark.slow
 def test_demonstrations_are_the_training_draw_shuffled_by_seed_and_recorded(compose_run):
     data, module, _, _ = _scores(_run(compose_run, "data.k=6"))
     drawn = {ex.where for ex in data.raw["train"]}

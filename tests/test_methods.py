@@ -49,6 +49,7 @@ def _eval_loss(module, batch):
     return loss
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model,method,task", CASES, ids=["-".join(c) for c in CASES])
 def test_method_trains_only_its_parameters_and_reloads(compose_run, tmp_path, model, method, task):
     data, module = _build(compose_run, model, method, task)
@@ -94,6 +95,7 @@ def test_method_trains_only_its_parameters_and_reloads(compose_run, tmp_path, mo
     assert _eval_loss(fresh, batch) == pytest.approx(_eval_loss(module, batch), abs=1e-6)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "model,task,beams", [("tiny-llama", "sst2", 1), ("tiny-t5", "e2e_nlg", 1), ("tiny-llama", "e2e_nlg", 3)]
 )
@@ -116,6 +118,7 @@ def test_zero_shot_trains_nothing_and_scores_with_the_shared_scorer(compose_run,
     assert len(module.predictions["val"]) == 4
 
 
+@pytest.mark.slow
 def test_prefix_starts_as_the_model_with_its_init_text_in_front(compose_run):
     run = compose_run(
         "model=tiny-llama",
@@ -136,6 +139,7 @@ def test_prefix_starts_as_the_model_with_its_init_text_in_front(compose_run):
     torch.testing.assert_close(tuned, with_text[:, len(prefix) :], atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_encoder_prefix_enters_every_layer_and_reloads_from_its_export(compose_run, tmp_path):
     """An encoder's prefix reaches every self-attention layer through peft, also after
     PeftModel.from_pretrained (transformers 5.24 renamed the argument peft passes it by)."""

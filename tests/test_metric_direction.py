@@ -80,6 +80,7 @@ def scores(records: list, split: str) -> dict:
     return {f"full_finetune [{Path(r['run_dir']).name}]": r["metrics"][split]["mse"] for r in records}
 
 
+@pytest.mark.slow
 def test_the_console_best_so_far_is_the_lowest_mse(sweep):
     stdout = sweep[0]
     seen, checked, discriminates = [], 0, False
@@ -156,6 +157,7 @@ def test_a_report_without_the_kind_lists_its_runs_instead_of_ranking_them_upside
     assert "whether a higher mse is better, and its scale, are unknown" in proc.stderr
 
 
+@pytest.mark.slow
 def test_optuna_minimizes_a_lower_is_better_metric_and_a_failed_trial_is_the_worst(sweep):
     import optuna
 

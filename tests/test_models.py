@@ -79,6 +79,7 @@ def test_every_model_yaml_is_a_model_config_named_after_its_file(path: Path) -> 
     assert model_cfg(path.stem).name == path.stem
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", TINY)
 def test_tiny_model_loads_fast_and_runs_a_forward_pass(name: str, cache_dir: Path) -> None:
     cfg = model_cfg(name)

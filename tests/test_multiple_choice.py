@@ -130,6 +130,7 @@ def test_training_lowers_the_loss(compose_run, model, method, lr):
     assert eval_loss(module, batch) < before
 
 
+@pytest.mark.slow
 def test_in_context_cached_demonstrations_equal_recomputing_them(compose_run):
     def scores(*extra):
         run = compose_run("model=tiny-llama", "method=in_context", "task=copa", "data.k=3", *extra)
@@ -209,6 +210,7 @@ def _pick_rows(n: int) -> str:
     return "".join(json.dumps(r) + "\n" for r in rows)
 
 
+@pytest.mark.slow
 def test_a_task_defined_by_a_yaml_file_alone_runs_through_the_cli(tmp_path, cli_cache):
     conf, data = tmp_path / "conf", tmp_path / "data" / "pick"
     (conf / "task").mkdir(parents=True)

@@ -75,6 +75,7 @@ def test_every_real_conll_test_sentence_round_trips_through_its_target_text(data
 
 
 # --- the framing is picked by the head ---
+@pytest.mark.slow
 def test_an_encoder_reads_the_words_with_its_token_head_and_an_lm_the_lm_template(compose_run):
     encoder = compose_run("model=tiny-bert", "method=full_finetune", "task=conll2003", "trainer.max_steps=1")
     assert encoder.task.template == "{tokens}" and "unparseable" not in encoder.task.metrics

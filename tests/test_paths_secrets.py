@@ -140,6 +140,7 @@ def test_a_task_yamls_name_names_no_path_outside_the_log_and_cache_dirs(tmp_path
     assert outside(tmp_path, log_dir) == [str(tmp_path / "my-conf"), str(conf.parent), str(conf)]
 
 
+@pytest.mark.slow
 def test_different_names_never_share_a_run_dir(tmp_path):
     """The escape is reversible: names that a lossy clean-up would merge stay apart."""
     names = ["a/b", "a%2Fb", "a_b", "..", "%2E.", "a b"]
@@ -148,6 +149,7 @@ def test_different_names_never_share_a_run_dir(tmp_path):
     assert found[0].parts[0] == "a%2Fb" and found[-1].parts[0] == "a b"  # ordinary names stay readable
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "twice, once",
     [
@@ -177,6 +179,7 @@ def test_two_names_that_used_to_meet_in_one_dir_both_run(tmp_path):
 # ------------------------------------------------------------------ secrets
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "key, value, why",
     [
@@ -200,6 +203,7 @@ def test_an_environment_value_that_would_be_recorded_is_refused_unseen(key, valu
     assert_nowhere(value, tmp_path, proc)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sweep", [False, True], ids=["run", "sweep"])
 def test_url_credentials_are_refused_naming_key_env(sweep, tmp_path):
     password = "pw" + uuid.uuid4().hex
@@ -211,7 +215,8 @@ def test_url_credentials_are_refused_naming_key_env(sweep, tmp_path):
     assert_nowhere(password, tmp_path, proc)
 
 
-@pytest.mark.parametrize("key", ["sk-" + uuid.uuid4().hex, "not-a-name-" + uuid.uuid4().hex])
+@pytest.mark.slow
+@pytest.mark.parametrize("key", ["sk-" + uuid.uuid4().hex, "not-a-name-" + uuid.uuid4().hex], ids=["sk", "not-a-name"])
 @pytest.mark.parametrize("sweep", [False, True], ids=["run", "sweep"])
 def test_a_key_passed_as_key_env_is_refused_unseen(key, sweep, tmp_path):
     log_dir = tmp_path / "runs"

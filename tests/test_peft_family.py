@@ -22,6 +22,7 @@ PEFT = sorted(name for name, m in registry().items() if m.peft)
 EXPORTS = [(model, method) for model in ("tiny-llama", "tiny-t5") for method in PEFT] + [("tiny-bert", "lora")]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model, method", EXPORTS)
 def test_peft_export_reloads_with_peft_alone(compose_run, tmp_path, model, method):
     module, fresh, inputs = trained(compose_run, model, method)
@@ -35,6 +36,7 @@ def test_peft_export_reloads_with_peft_alone(compose_run, tmp_path, model, metho
         assert not torch.allclose(loaded(**inputs).logits[:, -before.shape[1] :], before)  # it trained
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["tiny-llama", "tiny-t5"])
 @pytest.mark.parametrize("method", ["ia3", "lora"])  # IA3's vectors start at 1, LoRA's B at zero
 def test_a_rescaling_or_low_rank_method_starts_as_the_untouched_model(compose_run, model, method):
@@ -44,6 +46,7 @@ def test_a_rescaling_or_low_rank_method_starts_as_the_untouched_model(compose_ru
         torch.testing.assert_close(module.model(**inputs).logits, fresh.eval()(**inputs).logits)
 
 
+@pytest.mark.slow
 def test_adalora_reallocates_its_rank_budget_after_each_step(compose_run):
     """By the run's last step (trainer.max_steps), peft's allocator, called through the method's
     after_optimizer_step hook, has cut the ranks from init_r to the target_r budget."""
@@ -61,6 +64,7 @@ def test_bitfit_is_not_applicable_before_loading_a_model_without_biases(compose_
         compose_run(f"model={model}", "method=bitfit")
 
 
+@pytest.mark.slow
 def test_bitfit_trains_biases_and_the_head_and_its_export_reloads(compose_run, tmp_path):
     module, fresh, inputs = trained(compose_run, "tiny-bert", "bitfit")
     trainable = {n for n, p in module.model.named_parameters() if p.requires_grad}
@@ -72,6 +76,7 @@ def test_bitfit_trains_biases_and_the_head_and_its_export_reloads(compose_run, t
         torch.testing.assert_close(fresh.eval()(**inputs).logits, module.model(**inputs).logits)
 
 
+@pytest.mark.slow
 def test_bitfit_trains_a_causal_lm_with_biases(compose_run):
     """GPT-2's architecture has bias terms: BitFit applies, trains them alone (no head: the LM's
     own), and the loss falls."""

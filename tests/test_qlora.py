@@ -14,6 +14,7 @@ from ptlab.run.build import build_data
 from training import eval_loss, fit, trained
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["tiny-llama", "tiny-t5"])
 def test_qlora_trains_lora_over_a_4bit_base(compose_run, model):
     module, _, inputs = trained(compose_run, model, "qlora", 0, "method.lr=1e-2", "method.warmup_ratio=0")
@@ -28,6 +29,7 @@ def test_qlora_trains_lora_over_a_4bit_base(compose_run, model):
     assert eval_loss(module, batch) < before
 
 
+@pytest.mark.slow
 def test_the_qlora_export_loads_onto_the_quantized_and_the_dequantized_base(compose_run, tmp_path):
     module, fresh, inputs = trained(compose_run, "tiny-llama", "qlora", 4)
     module.method.export(module.model, tmp_path / "adapter")

@@ -236,6 +236,7 @@ def full(runs, tmp_path_factory):
     return result, out
 
 
+@pytest.mark.slow
 def test_table_cells_are_mean_std_n_with_failed_incomplete_and_missing(full):
     result, out = full
     table = table_of((out / "report.md").read_text())
@@ -309,6 +310,7 @@ def test_val_curve_is_the_validations_during_training(tmp_path):
     assert read_val_curve(tmp_path / "absent.csv", "accuracy") is None
 
 
+@pytest.mark.slow
 def test_dirs_from_two_machines_give_the_same_table_as_their_parent(runs, full, tmp_path):
     _, parent_out = full
     result = report(str(runs / "machine_a"), str(runs / "machine_b"), "--out", str(tmp_path))
@@ -317,6 +319,7 @@ def test_dirs_from_two_machines_give_the_same_table_as_their_parent(runs, full, 
     assert table_of((tmp_path / "report.md").read_text()) == table_of((parent_out / "report.md").read_text())
 
 
+@pytest.mark.slow
 def test_single_seed_failed_only_test_split_and_default_out(tmp_path):
     """One seed has no ±; a cell of failed runs only says so; --out defaults to the first dir."""
     write_run(tmp_path, "smollm2-135m", "sst2", "zero_shot", 0)
@@ -423,6 +426,7 @@ def test_bad_input_is_one_error_line_and_exit_2(tmp_path, case):
     assert not (tmp_path / "runs" / "report.md").exists()
 
 
+@pytest.mark.slow
 def test_zero_shot_on_an_encoder_is_not_applicable_not_missing(tmp_path):
     """A sweep over models x methods skips zero-shot on an encoder (no LM head): n/a, not missing."""
     for model, family, methods in (
@@ -462,6 +466,7 @@ CORRUPT = {  # what a results.json can hold instead of a record -> the reason th
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", list(CORRUPT))
 def test_a_corrupt_results_json_is_listed_under_the_table_of_the_others(tmp_path, case):
     """One seed's record is corrupt: the others make the table (exit 0), the file is listed with why."""
@@ -530,6 +535,7 @@ def test_a_cell_mixing_config_or_data_fingerprints_is_marked_and_noted(tmp_path)
     assert "(n=2)\\dag{}" in tex and "% † gpt2/sst2/prompt_tuning mixes 2 configs" in tex
 
 
+@pytest.mark.slow
 def test_same_unknown_or_separately_shown_fingerprints_are_not_marked(tmp_path):
     """Shared fingerprints, records without one (older runs) and runs in different columns: no †."""
     for seed in (0, 1):
@@ -643,6 +649,7 @@ def templated(tmp_path_factory):
     return result, root / "out"
 
 
+@pytest.mark.slow
 def test_templates_keep_a_column_each_in_the_main_table(templated):
     """Nothing is averaged across templates in the main table: one column per method x template."""
     result, _ = templated
@@ -715,6 +722,7 @@ def test_prompt_sensitivity_spread_and_kendall_tau(templated):
     assert f"ptlab-report: wrote {png}" in result.stdout
 
 
+@pytest.mark.slow
 def test_templates_named_only_in_records_are_not_averaged_together(tmp_path):
     """Records of one run dir layout that name different templates (the task's default changed):
     a column each, and compared in the sensitivity section."""
@@ -739,6 +747,7 @@ def test_templates_named_only_in_records_are_not_averaged_together(tmp_path):
     assert "| mean τ |" not in result.stdout  # one method only: no ranking to compare
 
 
+@pytest.mark.slow
 def test_a_template_of_another_task_is_not_applicable_and_a_shared_name_can_be_missing(tmp_path):
     """Template names belong to their task's library: sst2's `review` is no rte run's to miss. Both
     tasks have a `tagged` template, so a method that ran it on one task only is missing on the other."""
@@ -765,6 +774,7 @@ def test_a_template_of_another_task_is_not_applicable_and_a_shared_name_can_be_m
     }
 
 
+@pytest.mark.slow
 def test_each_tasks_own_default_template_is_one_column(tmp_path):
     """sst2 ran `review`, rte `true_false` (each task's default, not in the run dirs): one column."""
     write_templated(tmp_path, "zero_shot", "review", 0, 0.6, in_dir=False)
@@ -788,6 +798,7 @@ def test_kendall_tau_b_with_ties():
     assert math.isnan(tau_b([1, 1, 1], [1, 2, 3])) and math.isnan(kendall_tau([1, 1, 1], [1, 2, 3]))
 
 
+@pytest.mark.slow
 def test_a_run_never_done_is_missing_even_where_its_template_was_another_tasks_default(tmp_path):
     """A column that names no template ran each task's own default, so a task it never ran on is
     `missing`; only a column that names a template this task's runs never used is n/a."""

@@ -25,6 +25,7 @@ def set_version(results, version) -> None:
     results.write_text(json.dumps(saved if version is None else {**saved, "schema_version": version}))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", list(VERSIONS))
 def test_a_record_of_an_unknown_schema_version_is_listed_not_tabulated(tmp_path, case):
     for seed in SEEDS:

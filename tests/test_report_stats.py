@@ -84,6 +84,7 @@ def _evaluate(compose_run, *overrides):
     return rows, metrics.compute()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "task, means",
     [
@@ -170,6 +171,7 @@ def built(tmp_path_factory):
     return root, result.stdout
 
 
+@pytest.mark.slow
 def test_cells_are_marked_against_the_reference_chosen_on_validation(built):
     _, text = built
     row = rows_of(text, "| model | task (metric) |")[0]

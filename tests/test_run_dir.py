@@ -85,6 +85,7 @@ def small_disk(tmp_path):
         yield mount
 
 
+@pytest.mark.slow
 def test_disk_full_during_a_checkpoint_keeps_the_last_good_one_and_resumes(small_disk, tmp_path, cli_cache):
     log_dir = small_disk / "runs"
     run_dir = killed_after_first_checkpoint(LONG, log_dir, cli_cache)
@@ -123,6 +124,7 @@ def test_disk_full_during_a_checkpoint_keeps_the_last_good_one_and_resumes(small
 # ---------------------------------------------------------------- one owner per run dir
 
 
+@pytest.mark.slow
 def test_the_same_command_twice_is_refused_while_the_first_runs_and_kill_9_leaves_no_lock(tmp_path, cli_cache):
     log_dir = tmp_path / "runs"
     first = start(LONG, log_dir, cli_cache)
@@ -147,6 +149,7 @@ def test_the_same_command_twice_is_refused_while_the_first_runs_and_kill_9_leave
 # ---------------------------------------------------------------- corrupt and refused checkpoints
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("damage", ["truncated", "empty-and-no-best"])
 def test_unreadable_last_checkpoint_is_moved_aside_and_the_run_goes_on(damage, tmp_path, cli_cache):
     log_dir = tmp_path / "runs"
@@ -183,6 +186,7 @@ def test_unreadable_last_checkpoint_is_moved_aside_and_the_run_goes_on(damage, t
         }
 
 
+@pytest.mark.slow
 def test_checkpoint_refused_by_a_weights_only_load_is_one_line_without_torchs_advice(tmp_path, cli_cache):
     import torch
 
@@ -212,6 +216,7 @@ def user_task(config_dir: Path, negative: str) -> None:
     )
 
 
+@pytest.mark.slow
 def test_edited_task_yaml_or_other_data_is_not_the_completed_run(tmp_path, cli_cache):
     log_dir, config_dir = tmp_path / "runs", tmp_path / "myconf"
     user_task(config_dir, " negative")

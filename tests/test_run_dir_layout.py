@@ -93,6 +93,7 @@ def test_rerun_and_a_fresh_start_archive_by_the_layout(tmp_path):
     assert sorted(run.attempt_numbers()) == [1, 2]
 
 
+@pytest.mark.slow
 def test_a_sweep_point_with_very_long_overrides_gets_a_short_distinct_run_dir(tmp_path, cli_cache):
     from cli import ptlab_ok, run_dirs
 

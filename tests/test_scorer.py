@@ -63,6 +63,7 @@ def _by_hand(family, reader, model, prompt, choice):
         return sum(float(logp[i, tok]) for i, tok in enumerate(choice))
 
 
+@pytest.mark.slow
 def test_rank_scores_equal_hand_computed_log_probabilities(setup):
     family, kind, reader, model, batch = setup
     choices = kind.choice_ids(reader)
@@ -79,6 +80,7 @@ def test_rank_scores_equal_hand_computed_log_probabilities(setup):
             assert float(mean[b, k]) == pytest.approx(expected / len(choice), abs=1e-4)
 
 
+@pytest.mark.slow
 def test_training_loss_is_the_gold_verbalizers_mean_token_nll(setup):
     family, kind, reader, model, _ = setup
     examples = [Example(fields={"text": t}, label=i % 2) for i, t in enumerate(TEXTS)]

@@ -127,6 +127,7 @@ def test_cli_counts_answers_lost_to_truncation(tmp_path, cli_cache, windows):
 
 
 # --- methods ---
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "method,lr", [("full_finetune", 3e-3), ("lora", 3e-2), ("prefix_tuning", 3e-2), ("prompt_tuning", 3e-2)]
 )

@@ -186,6 +186,7 @@ def test_split_by_group_keeps_every_group_in_one_split(tmp_path):
 # ------------------------------------------------------------------ the CLI: a user's config dir, a cap on k
 
 
+@pytest.mark.slow
 def test_a_users_task_yaml_in_their_own_config_dir_runs_through_the_cli(tmp_path):
     """Unseen data (TREC-style lines, 1-based coarse classes via a regex) and a YAML outside the
     package: `--config-dir` puts the user's dir on Hydra's search path."""

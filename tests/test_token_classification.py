@@ -137,6 +137,7 @@ def test_the_label_sits_on_the_first_sub_token_of_each_word(compose_run):
     assert kind.encode(reader, ex, train=False)["word_starts"] == [1, 2, 5]
 
 
+@pytest.mark.slow
 def test_words_cut_by_truncation_are_scored_as_predicted_o(compose_run):
     run = compose_run("model=tiny-bert", "method=full_finetune", *TASK, "task.max_source_length=6")
     data, module = build_run(run)
@@ -151,6 +152,7 @@ def test_words_cut_by_truncation_are_scored_as_predicted_o(compose_run):
 
 
 # --- methods ---
+@pytest.mark.slow
 @pytest.mark.parametrize("method,lr", trained_methods("tiny-bert").items())
 def test_each_method_trains_on_tiny_bert(compose_run, method, lr):
     run = compose_run(

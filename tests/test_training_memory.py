@@ -34,6 +34,7 @@ def _trained(compose_run, model, method, *overrides):
     return module, batch, before
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model,method", FAMILY_METHODS, ids=["-".join(c) for c in FAMILY_METHODS])
 def test_checkpointing_activations_trains_to_the_same_model(compose_run, model, method):
     refusal = method_class(method).no_activation_checkpointing
@@ -50,6 +51,7 @@ def test_checkpointing_activations_trains_to_the_same_model(compose_run, model, 
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4, msg=name)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["lora", "prompt_tuning", "full_finetune"])
 def test_a_bfloat16_base_trains_fp32_parameters_close_to_an_fp32_run(compose_run, method):
     half, batch, before = _trained(

@@ -37,6 +37,7 @@ def _lr(run: Path) -> float:
     return float(next(o for o in overrides if o.startswith("method.lr=")).split("=")[1])
 
 
+@pytest.mark.slow
 def test_an_optuna_study_of_three_trials_continues_records_failures_and_the_report_picks_its_best(tmp_path, cli_cache):
     log_dir = tmp_path / "runs"
     study = ("-m", "hparams_search=optuna", "method=full_finetune", *BUDGET, "name=study")
@@ -70,6 +71,7 @@ def test_an_optuna_study_of_three_trials_continues_records_failures_and_the_repo
     assert any(f"method.lr={lr}," in pick["variant"] + "," for lr in best_lrs), (pick["variant"], best_lrs)
 
 
+@pytest.mark.slow
 def test_the_grid_preset_runs_each_rate_of_the_method_with_each_seed(tmp_path, cli_cache):
     log_dir = tmp_path / "runs"
     ptlab_ok(
