@@ -14,9 +14,11 @@ import pytest
 from omegaconf import OmegaConf
 
 from ptlab.config.task import TaskConfig
-from ptlab.data.sources import Example, declared_splits, load_split, resolve_data_dir
+from ptlab.data.example import Example
+from ptlab.data.sources import declared_splits, load_split, resolve_data_dir
 from ptlab.errors import DataError
 from ptlab.kinds import kind_class
+from ptlab.config.validation import check_task
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -29,8 +31,7 @@ def task(name: str) -> TaskConfig:
     yaml = OmegaConf.load(REPO / f"conf/task/{name}.yaml")
     kind = kind_class(yaml.kind)  # the schema is the task kind's
     cfg = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(kind.config), yaml))
-    cfg.check()
-    kind(cfg).check()
+    check_task(cfg)
     return cfg
 
 

@@ -19,7 +19,7 @@ from ptlab.data.columns import steps
 from ptlab.data.sources import load_split
 from ptlab.errors import ConfigError, DataError
 from ptlab.kinds import kind_class
-from ptlab.config.validation import _typed
+from ptlab.config.validation import _typed, check_task
 from test_task_yaml import make_task, write
 
 REPO = Path(__file__).resolve().parents[1]
@@ -186,8 +186,7 @@ def task_from_yaml(path: Path, text: str):
     node = OmegaConf.load(write(path, text))
     kind = kind_class(node.kind)
     cfg = _typed(kind.config, node, "task")
-    cfg.check()
-    kind(cfg).check()
+    check_task(cfg)
     return cfg
 
 

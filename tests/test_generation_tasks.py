@@ -19,6 +19,7 @@ from ptlab.data.sources import load_split
 from ptlab.errors import DataError, NotApplicable
 from ptlab.kinds import kind_class
 from ptlab.scoring.text_metrics import SacreCorpusScore, best_over_references, exact_match, rouge_scores, token_f1
+from ptlab.config.validation import check_task
 from training import eval_loss, fit
 
 REPO = Path(__file__).resolve().parents[1]
@@ -30,7 +31,7 @@ def task(name: str, **local):
     yaml.local = OmegaConf.merge(yaml.local, local)
     kind = kind_class(yaml.kind)
     cfg = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(kind.config), yaml))
-    cfg.check()
+    check_task(cfg)
     return cfg
 
 

@@ -14,7 +14,8 @@ import pytest
 from ptlab.data.carve import carve, texts_of
 from ptlab.data.datamodule import TaskDataModule
 from ptlab.data.overlap import normalise
-from ptlab.data.sources import Example, load_split
+from ptlab.data.example import Example
+from ptlab.data.sources import load_split
 from ptlab.errors import ConfigError, DataError, NotApplicable
 from ptlab.config.task import CarvedValidation, TaskConfig
 

@@ -40,6 +40,7 @@ LAYERS = [
     (
         "base",
         ["", "errors", "plugins", "run", "run.directory", "run.library_output", "run.rng_state", "config.origin"]
+        + ["data.example"]
         + ["config.yaml_keys", "config.result_keys", "scoring.example_stats"],
     ),
 ]

@@ -8,7 +8,7 @@ import dataclasses
 import pytest
 import torch
 
-from ptlab.data.sources import Example
+from ptlab.data.example import Example
 from ptlab.run.build import build_run
 
 # Multi-token verbalizers of different lengths (the general path: summed and length-normalized

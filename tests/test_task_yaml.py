@@ -16,6 +16,7 @@ from cli import ptlab_env, record, run_dirs
 from ptlab.data.sources import load_split
 from ptlab.errors import ConfigError, DataError
 from ptlab.kinds import kind_class
+from ptlab.config.validation import check_task
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -30,8 +31,7 @@ def make_task(**fields):
     base = {key: value for key, value in base.items() if value is not None}  # None: leave the key out
     kind = kind_class(base["kind"])
     cfg = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(kind.config), OmegaConf.create(base)))
-    cfg.check()
-    kind(cfg).check()
+    check_task(cfg)
     return cfg
 
 

@@ -13,7 +13,8 @@ import torch
 
 from cli import ptlab_ok, record, run_dirs
 from ptlab.run.build import build_run
-from ptlab.data.sources import Example, load_split
+from ptlab.data.example import Example
+from ptlab.data.sources import load_split
 from ptlab.errors import ConfigError, DataError, NotApplicable
 from ptlab.kinds import kind_of
 from ptlab.scoring.metrics import TaskMetrics

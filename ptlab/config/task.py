@@ -7,7 +7,6 @@ the YAML onto the kind's schema and runs each part's `check` before anything loa
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any, ClassVar, Dict, List, Optional
 
 from ptlab.errors import ConfigError, did_you_mean, positive
@@ -89,13 +88,6 @@ class LocalSource:
         own = {k: v for k, v in entry.items() if k != "file"} if isinstance(entry, dict) else {}
         return replace(self, files={split: self.file(split)}, **own)
 
-    def paths(self, folder: Path, split: str) -> List[Path]:
-        """The files `split` reads in the task folder (a parallel pair: two)."""
-        from ptlab.data.formats import format_of
-
-        one = self.of(split)
-        return format_of(one).paths(folder, one.files[split], one)
-
     def check(self) -> None:
         for split, entry in self.files.items():
             key = f"task.local.files.{split}"
@@ -109,33 +101,11 @@ class LocalSource:
                     raise ConfigError(f"{key} needs file: <the split's file name> beside its format and options")
             elif not isinstance(entry, str):
                 raise ConfigError(f"{key}={entry!r}: a file name, or {{file: <name>, format: <format>, ...}}")
-            try:
-                self.of(split)._check_format(entry if isinstance(entry, dict) else {})
-            except ConfigError as err:
-                raise (ConfigError(f"{key}: {err}") if isinstance(entry, dict) else err) from None
-        if not self.files:
-            self._check_format({})
         files = {split: self.file(split) for split in self.files}
         if self.split_by is not None:
             self.split_by.check(files)
         elif len(set(files.values())) < len(files):
             SplitBy("", {}).check(files)  # two splits, one file: an error naming them
-
-    def _check_format(self, entry: Dict[str, Any]) -> None:
-        """The format exists and takes every option set (`entry`: what a split's files entry sets)."""
-        from ptlab.data.formats import format_of
-
-        if self.format is None:
-            raise ConfigError("task.local.format is required (or a format in every task.local.files entry)")
-        fmt = format_of(self)
-        for key, unset in FORMAT_OPTIONS.items():
-            if getattr(self, key) != unset and key not in fmt.uses:
-                drop = "null" if unset is None else unset
-                hint = "" if key in entry else f" (set {key}: {drop} in this split's entry to drop the task's)"
-                raise ConfigError(
-                    f"task.local.{key} is not an option of format {self.format!r} (it reads {list(fmt.uses)}){hint}"
-                )
-        fmt.check(self)
 
 
 @dataclass

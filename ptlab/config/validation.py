@@ -27,6 +27,8 @@ from ptlab.config.schema import (
     RunConfig,
     ScalarsConfig,
 )
+from ptlab.config.task import TaskConfig
+from ptlab.data import formats as local_formats
 from ptlab.errors import ConfigError, NotApplicable, did_you_mean
 from ptlab.kinds import LM_HEADS, TaskKind, kind_class
 from ptlab.methods import Method, method_class
@@ -101,14 +103,24 @@ def validate(cfg: DictConfig) -> RunConfig:
         report=_typed(ReportConfig, cfg.get("report", {}), "report"),
         **dataclasses.asdict(scalars),
     )
-    for part in (run.model, run.method, run.task, run.data, run.decode, run.preemption, run.report):
+    for part in (run.model, run.method, run.data, run.decode, run.preemption, run.report):
         part.check()
     trainer_options.check(run.trainer)
-    task_kind = kind(run.task)
-    task_kind.check()
+    task_kind = check_task(run.task)
     _check_combination(run, task_kind, method(run, task_kind))
     run.task = task_kind.for_head(task_kind.head(run.model.family))
     return run
+
+
+def check_task(task: TaskConfig) -> TaskKind:
+    """A task's checks before any file is read: its schema's, its files' formats (plug-ins, which
+    the schema does not ask), then its kind's. Returns the kind."""
+    task.check()
+    if task.local is not None:
+        local_formats.check_local(task.local)
+    task_kind = kind_class(task.kind)(task)
+    task_kind.check()
+    return task_kind
 
 
 def _check_combination(run: RunConfig, kind: TaskKind, method: Method) -> None:

@@ -33,7 +33,8 @@ from torch.utils.data import DataLoader
 from ptlab.config.schema import RunConfig
 from ptlab.data.carve import carve, overlap_stats, texts_of, without, words
 from ptlab.data.sampling import Indexed, ResumableLoader, ResumableShuffle, ShardBatches, with_index
-from ptlab.data.sources import Example, declared_splits, load_split, resolve_data_dir
+from ptlab.data.example import Example
+from ptlab.data.sources import declared_splits, load_split, resolve_data_dir
 from ptlab.data.token_cache import TokenCache
 from ptlab.errors import DataError
 from ptlab.run.fingerprint import data_files

@@ -9,30 +9,16 @@ from __future__ import annotations
 import os
 import socket
 import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 from urllib.parse import urlparse
 
 from ptlab.config.task import TaskConfig
 from ptlab.data import columns as paths_in
-from ptlab.data.formats import check_columns, format_of
+from ptlab.data.example import Example
+from ptlab.data.formats import check_columns, format_of, split_paths
 from ptlab.errors import DataError
 from ptlab.kinds import kind_of
-
-
-@dataclass
-class Example:
-    fields: Dict[str, str]  # template field -> text (every task.columns key but the kind's answer columns)
-    label: Optional[int] = None  # classification: class index into list(task.labels)
-    target: Optional[str] = None  # generation: the reference text
-    where: str = ""  # "path/to/file:LINE" or "hub:<path>/<split>[i]", for error messages
-    references: Optional[List[str]] = None  # generation eval: every reference of this source
-    choices: Optional[List[str]] = None  # multiple choice: this example's candidate answers
-    choice_labels: Optional[List[str]] = None  # multiple choice: the label each choice is listed and scored under
-    tokens: Optional[List[str]] = None  # token classification: the words
-    tags: Optional[List[int]] = None  # token classification: one tag index per word
-    starts: Optional[List[int]] = None  # span extraction: each reference's character offset in the context
 
 
 def resolve_data_dir(configured: Optional[str]) -> Optional[Path]:
@@ -90,7 +76,7 @@ def _load_local(task: TaskConfig, split: str, data_dir: Path) -> List[Example]:
     if not data_dir.is_dir():
         raise DataError(f"data directory {data_dir} does not exist (set by paths.data_dir or PTLAB_DATA_DIR)")
     folder = data_dir / local.dir
-    paths = local.paths(folder, split)
+    paths = split_paths(local, folder, split)
     if not folder.is_dir():
         raise DataError(f"task folder {folder} does not exist (expected {paths[0]})")
     for path in paths:

@@ -23,7 +23,7 @@ from ptlab.kinds.fields import DERIVATIONS, check_format, check_one_to_one, chec
 from ptlab.plugins import discover, lookup
 
 if TYPE_CHECKING:
-    from ptlab.data.sources import Example
+    from ptlab.data.example import Example
     from ptlab.scoring.example_stats import Statistics
 
 

@@ -21,6 +21,7 @@ from ptlab.config.task import TaskConfig
 from ptlab.errors import ConfigError, DataError
 from ptlab.kinds import Constant, Head, MetricSpec, TaskKind, most_frequent
 from ptlab.kinds.fields import check_label_values, is_integer, type_mismatch, value_key
+from ptlab.data.example import Example
 
 
 @dataclass
@@ -143,8 +144,6 @@ class Classification(TaskKind):
 
     # --- data ---
     def example(self, record: Dict[str, Any], where: str):
-        from ptlab.data.sources import Example
-
         column = self.task.columns["label"]
         return Example(fields=self.fields(record, where), label=self._label_index(record[column], where), where=where)
 

@@ -22,6 +22,7 @@ from ptlab.config.origin import origin
 from ptlab.errors import ConfigError, DataError
 from ptlab.kinds import Constant, MetricSpec, TaskKind, most_frequent
 from ptlab.kinds.fields import text
+from ptlab.data.example import Example
 
 
 @dataclass
@@ -118,8 +119,6 @@ class Generation(TaskKind):
 
     # --- data ---
     def example(self, record: Dict[str, Any], where: str):
-        from ptlab.data.sources import Example
-
         column = self.task.columns["target"]
         texts = texts_of(record[column], column, where)
         for extra in self.task.references:
@@ -134,8 +133,6 @@ class Generation(TaskKind):
 
     def eval_examples(self, examples):
         """One item per source (e.g. meaning representation) with all its references."""
-        from ptlab.data.sources import Example
-
         key = self.task.group_by
         groups: Dict[str, Any] = {}
         refs: Dict[str, List[str]] = defaultdict(list)

@@ -33,6 +33,7 @@ from ptlab.kinds import Constant, Head, MetricSpec, TaskKind, choice_options, mo
 from ptlab.kinds.fields import is_integer, text, type_mismatch, value_key
 from ptlab.kinds.choice_options import CHOICE_LABELS, OPTIONS, ChoiceTemplateConfig
 from ptlab.kinds.classification import example_scores, one_hot_constant
+from ptlab.data.example import Example
 
 
 @dataclass
@@ -116,8 +117,6 @@ class MultipleChoice(TaskKind):
 
     # --- data ---
     def example(self, record: Dict[str, Any], where: str):
-        from ptlab.data.sources import Example
-
         choices, names = self._choices(record, where)
         columns = self.task.columns
         value, own = record[columns["label"]], None

@@ -30,6 +30,7 @@ from ptlab.kinds import Head, MetricSpec, TaskKind
 from ptlab.kinds.fields import text
 from ptlab.kinds.generation import SQUAD, Generation, mean_metric, squad_metric, texts_of
 from ptlab.config.task import TaskConfig
+from ptlab.data.example import Example
 
 CONTEXT, ANSWERS, START = "context", "answers", "answer_start"  # task.columns keys this kind reads
 
@@ -75,8 +76,6 @@ class SpanExtraction(TaskKind):
 
     # --- data ---
     def example(self, record: Dict[str, Any], where: str):
-        from ptlab.data.sources import Example
-
         columns = self.task.columns
         context = text(record[columns[CONTEXT]], columns[CONTEXT], where)
         answers = texts_of(record[columns[ANSWERS]], columns[ANSWERS], where)

@@ -27,6 +27,7 @@ from ptlab.errors import ConfigError, DataError
 from ptlab.kinds import LM_HEADS, Constant, Head, MetricSpec, TaskKind, most_frequent
 from ptlab.kinds.fields import check_format
 from ptlab.kinds.entity_generation import UNPARSEABLE, UNPARSEABLE_PREDICTIONS, EntityGeneration
+from ptlab.data.example import Example
 from ptlab.kinds.entity_metrics import (
     ENTITY_PARTS,
     OUTSIDE,
@@ -131,8 +132,6 @@ class TokenClassification(TaskKind):
 
     # --- data ---
     def example(self, record: Dict[str, Any], where: str):
-        from ptlab.data.sources import Example
-
         words = self._column(record, "tokens", where)
         tags = self._column(record, "tags", where)
         if len(tags) != len(words):

@@ -11,7 +11,7 @@ import torch
 
 from ptlab.config.schema import Family
 from ptlab.config.task import TaskConfig
-from ptlab.data.sources import Example
+from ptlab.data.example import Example
 from ptlab.kinds import Head
 from ptlab.models.context import tokens_after, tokens_before
 from ptlab.models.prompt_fit import fitted_fields

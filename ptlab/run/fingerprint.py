@@ -57,6 +57,7 @@ def config_changes(old: Dict[str, Any], new: Dict[str, Any], limit: int = 3) -> 
 def data_files(run: RunConfig) -> Dict[str, Any]:
     """What the task reads, as the data module will (local files when a data dir is set, else the
     hub): each local file's size and sha256 (or "missing"), or the hub dataset's identity."""
+    from ptlab.data.formats import split_paths
     from ptlab.data.sources import declared_splits, resolve_data_dir
 
     task, source = run.task, run.data.source
@@ -69,7 +70,7 @@ def data_files(run: RunConfig) -> Dict[str, Any]:
                 found[split] = "not declared locally" if not local else "no data dir"
                 continue
             folder = data_dir / task.local.dir
-            paths = task.local.paths(folder, split)  # a parallel pair: 2
+            paths = split_paths(task.local, folder, split)  # a parallel pair: 2
             parts = [file_identity(path) for path in paths]
             found[split] = parts[0] if len(parts) == 1 else {"parts": parts}
             found[split]["file"] = " + ".join(f"{task.local.dir}/{path.name}" for path in paths)

@@ -41,7 +41,7 @@ class Regression(TaskKind):
         return 1
 
     def example(self, record: Dict[str, Any], where: str):
-        from ptlab.data.sources import Example
+        from ptlab.data.example import Example
 
         column = self.task.columns["target"]
         try:

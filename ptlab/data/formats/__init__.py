@@ -48,6 +48,44 @@ def format_of(local: "LocalSource") -> LocalFormat:
     return lookup(registry(), local.format, "task.local.format")()
 
 
+def split_paths(local: "LocalSource", folder: Path, split: str) -> List[Path]:
+    """The files `split` reads in the task folder (a parallel pair: two)."""
+    one = local.of(split)
+    return format_of(one).paths(folder, one.files[split], one)
+
+
+def check_local(local: "LocalSource") -> None:
+    """Each split's format exists and takes every option set, in the block or in the split's own
+    `files` entry (whose key the error then names); torch-free, called by validation."""
+    from ptlab.errors import ConfigError
+
+    for split, entry in local.files.items():
+        try:
+            _check_format(local.of(split), entry if isinstance(entry, dict) else {})
+        except ConfigError as err:
+            raise (ConfigError(f"task.local.files.{split}: {err}") if isinstance(entry, dict) else err) from None
+    if not local.files:
+        _check_format(local, {})
+
+
+def _check_format(local: "LocalSource", entry: Dict[str, Any]) -> None:
+    """The format exists and takes every option set (`entry`: what a split's files entry sets)."""
+    from ptlab.config.task import FORMAT_OPTIONS
+    from ptlab.errors import ConfigError
+
+    if local.format is None:
+        raise ConfigError("task.local.format is required (or a format in every task.local.files entry)")
+    fmt = format_of(local)
+    for key, unset in FORMAT_OPTIONS.items():
+        if getattr(local, key) != unset and key not in fmt.uses:
+            drop = "null" if unset is None else unset
+            hint = "" if key in entry else f" (set {key}: {drop} in this split's entry to drop the task's)"
+            raise ConfigError(
+                f"task.local.{key} is not an option of format {local.format!r} (it reads {list(fmt.uses)}){hint}"
+            )
+    fmt.check(local)
+
+
 def check_columns(columns: Dict[str, str], present: List[str], what: str) -> None:
     """A DataError naming `what` (a file's header, a record) unless it has every column of `columns`
     (config key -> data column, e.g. task.columns.text -> sentence), each named with its key. A
