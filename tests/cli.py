@@ -9,13 +9,16 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
+from small_data import small_data_dir
+
 # How long a test waits for a ptlab process (or a SLURM job running one) before calling it hung.
 # Not a speed check: these processes take seconds to ~2 min on an idle 2-core machine, and a
 # machine shared by several test runs is many times slower (a 600 s limit was hit that way).
 # setup.cfg's per-test limit is a backstop above any one test's process limits added up.
 PROCESS_TIMEOUT = 1500
 
-REAL_DATA = Path(os.environ.get("PTLAB_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data"))
+FULL_DATA = Path(os.environ.get("PTLAB_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data"))
+REAL_DATA = small_data_dir(FULL_DATA)  # the real files, SST-2's training file cut (tests/small_data.py)
 
 
 def ptlab_env(log_dir: Path, cache: Path, data_dir: Optional[Path] = REAL_DATA) -> Dict[str, str]:

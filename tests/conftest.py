@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from small_data import small_data_dir
+
 pytest_plugins = ["slurm_cluster"]  # the session fixture slurm_cluster: a real single-host SLURM cluster
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before huggingface_hub is first imported
@@ -17,14 +19,21 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
         os.environ.setdefault(threads, "1")
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA_DIR = Path(os.environ.get("PTLAB_DATA_DIR", ROOT.parent / "shared" / "data"))
+FULL_DATA_DIR = Path(os.environ.get("PTLAB_DATA_DIR", ROOT.parent / "shared" / "data"))
 
 
 @pytest.fixture(scope="session")
-def data_dir() -> Path:
-    if not (DATA_DIR / "sst2").is_dir():
-        pytest.skip(f"real datasets not found at {DATA_DIR} (set PTLAB_DATA_DIR)")
-    return DATA_DIR
+def full_data_dir() -> Path:
+    """The real data dir as it is: for the tests of the files themselves."""
+    if not (FULL_DATA_DIR / "sst2").is_dir():
+        pytest.skip(f"real datasets not found at {FULL_DATA_DIR} (set PTLAB_DATA_DIR)")
+    return FULL_DATA_DIR
+
+
+@pytest.fixture(scope="session")
+def data_dir(full_data_dir) -> Path:
+    """The real data, SST-2's training file cut to its first rows (tests/small_data.py)."""
+    return small_data_dir(full_data_dir)
 
 
 @pytest.fixture(scope="session")

@@ -24,6 +24,12 @@ from cli import ptlab_ok, run_dirs
 TASKS = sorted(p.stem for p in (Path(__file__).resolve().parents[1] / "conf" / "task").glob("*.yaml"))
 
 
+@pytest.fixture(scope="session")
+def data_dir(full_data_dir):
+    """These tests are of the shipped tasks' real splits: all of SST-2's training file."""
+    return full_data_dir
+
+
 def _read(compose_run, *overrides):
     data = TaskDataModule(compose_run(*overrides))
     data.read()
