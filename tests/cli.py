@@ -40,13 +40,13 @@ def ptlab_cmd(*overrides: str) -> List[str]:
 
 
 def ptlab_ok(
-    *overrides: str, log_dir: Path, cache: Path, command: Optional[List[str]] = None
+    *overrides: str, log_dir: Path, cache: Path, command: Optional[List[str]] = None, data_dir: Path = REAL_DATA
 ) -> subprocess.CompletedProcess:
     """`ptlab-train <overrides>` (or `command` + overrides) as a process run from beside `log_dir`;
     it must exit 0."""
     proc = subprocess.run(
         [*command, *overrides] if command else ptlab_cmd(*overrides),
-        env=ptlab_env(log_dir, cache),
+        env=ptlab_env(log_dir, cache, data_dir),
         cwd=log_dir.parent,
         capture_output=True,
         text=True,

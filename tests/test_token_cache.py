@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from cli import REAL_DATA, ptlab_ok, record, run_dirs
+from cli import FULL_DATA, REAL_DATA, ptlab_ok, record, run_dirs
 from mounts import fill, tmpfs
 from test_bad_input import error_line, ptlab
 
@@ -37,7 +37,7 @@ NOTE = "ptlab: tokenization cache entry "
 def clean(tmp_path_factory):
     """A clean run's cache (train, validation and test entries) and its record."""
     root = tmp_path_factory.mktemp("clean")
-    ptlab_ok(*ARGS, log_dir=root / "runs", cache=root / "cache")
+    ptlab_ok(*ARGS, log_dir=root / "runs", cache=root / "cache", data_dir=FULL_DATA)
     (run_dir,) = run_dirs(root / "runs")
     return root / "cache", record(run_dir)
 
@@ -56,7 +56,7 @@ def entry(cache: Path, split: str) -> Path:
 def rerun(cache: Path, tmp_path: Path):
     """The clean run's command on `cache`: its notes about the cache, and its record."""
     tmp_path.mkdir(exist_ok=True)
-    proc = ptlab_ok(*ARGS, log_dir=tmp_path / "runs", cache=cache)
+    proc = ptlab_ok(*ARGS, log_dir=tmp_path / "runs", cache=cache, data_dir=FULL_DATA)
     (run_dir,) = run_dirs(tmp_path / "runs")
     return [line for line in proc.stderr.splitlines() if line.startswith(NOTE)], record(run_dir)
 
@@ -104,7 +104,8 @@ def test_a_full_cache_disk_names_what_could_not_be_written_and_leaves_nothing_be
         shutil.copytree(clean[0] / MUST_WRITE[must_write], disk / MUST_WRITE[must_write])
         before = set(disk.rglob("*"))
         fill(disk, leave=8192)  # two pages: too few for an entry
-        failed = ptlab(*ARGS, log_dir=tmp_path / "runs", cache=disk, data_dir=REAL_DATA)
+        # all of SST-2's training file (as every run here): its carve entry is what outgrows the disk
+        failed = ptlab(*ARGS, log_dir=tmp_path / "runs", cache=disk, data_dir=FULL_DATA)
         line = error_line(failed)
         named = re.search(
             rf"could not write [\w ]*cache entry ({re.escape(str(disk))}/\S+): No space left on device", line
