@@ -56,7 +56,7 @@ class SweepReport(Callback):
 
     def on_multirun_end(self, config, **kwargs) -> None:
         from ptlab.errors import PtlabError
-        from ptlab.report import NoTestSplit, report
+        from ptlab.report.cli import NoTestSplit, report
         from ptlab.report.sections import MARGIN
         from omegaconf import OmegaConf
         from ptlab.report.gather import BadRecord, find_results, read_record

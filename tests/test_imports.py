@@ -24,9 +24,9 @@ README = PACKAGE.parent / "README.md"
 # The layers, top first: a module imports only from its own layer and those below it. A module is
 # in the layer that names it exactly, else in the one with the longest pattern that matches it.
 LAYERS = [
-    ("entry points", ["train", "hydra_callbacks", "report", "report.__main__", "planning.cli"]),
+    ("entry points", ["train", "hydra_callbacks", "report.cli", "report.__main__", "planning.cli"]),
     ("a run's life", ["run.execution"]),
-    ("reporting, planning", ["report.*", "planning", "planning.*"]),
+    ("reporting, planning", ["report", "report.*", "planning", "planning.*"]),
     ("training", ["run.*"]),
     ("plug-ins", ["methods.*", "kinds.*", "data.formats.*"]),
     ("models, data, scoring", ["models", "models.*", "data", "data.*", "scoring", "scoring.*"]),

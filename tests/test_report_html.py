@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from cli import ptlab_ok, run_dirs
-from ptlab.report import report
+from ptlab.report.cli import report
 
 pytestmark = pytest.mark.slow
 

@@ -4,7 +4,7 @@ method run at one rate only has no curve."""
 
 import pytest
 
-from ptlab.report import report
+from ptlab.report.cli import report
 from ptlab.report.gather import gather
 from ptlab.report.lr import lr_points
 from test_report_stats import write_run

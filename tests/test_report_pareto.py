@@ -14,7 +14,7 @@ from typing import Dict
 
 import pytest
 
-from ptlab.report import report
+from ptlab.report.cli import report
 from ptlab.report.cells import summarize
 from ptlab.report.gather import gather
 from ptlab.report.pareto import GIB, count_floor, front_methods, pareto_front, pareto_points, trainable_count

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 import torch
 
-from ptlab.report import main, report
+from ptlab.report.cli import main, report
 from ptlab.report.gather import gather
 from ptlab.report.pareto import pareto_points
 from ptlab.report.stats import fresh_picks, only_picks, paired_bootstrap, t_interval, tuned

@@ -1,5 +1,5 @@
 """`python -m ptlab.report`: the same as `ptlab-report`."""
 
-from ptlab.report import main
+from ptlab.report.cli import main
 
 main()

@@ -9,7 +9,7 @@ from typing import List, Optional
 
 import pandas as pd
 
-from ptlab.report import baselines as report_baselines
+import ptlab.report.baselines as report_baselines
 from ptlab.methods import registry
 from ptlab.report.scale import scale_of
 from ptlab.report.stats import t_interval

@@ -22,7 +22,7 @@ import pandas as pd
 
 from ptlab.errors import PtlabError
 from ptlab.methods import report_order
-from ptlab.report import baselines as report_baselines
+import ptlab.report.baselines as report_baselines
 from ptlab.run.record import SCHEMA_VERSION
 from ptlab.run.directory import RESULTS, RunDir
 from ptlab.report.scale import check_metrics, meaning
