@@ -57,7 +57,7 @@ class TaskDataModule(L.LightningDataModule):
         super().__init__()
         self.run = run
         self.kind = kind or kind_of(run.task)
-        self.method = method_class(run.method.name)  # its class; build_run sets the run's instance
+        self.method = method_class(run.method.name)(run, self.kind)  # the run's (build_data prepares it)
         self.reader = reader  # may be set after read(): reading needs no tokenizer
         # How many batches the model has trained on (a resumed run's loader skips them); the
         # LightningModule that counts them is set here by build_run, not looked up on the trainer.

@@ -17,10 +17,9 @@ from ptlab.config.trainer import trainer_options
 def build_data(run: RunConfig):
     """The task's DataModule, read (bad data fails here, before the tokenizer loads) and tokenized.
 
-    The run's method is made here too (`data.method`): one that changes the prompt prepares it
+    The run's method (`data.method`, made with the DataModule): one that changes the prompt prepares it
     from the data before tokenization."""
     from ptlab.data.datamodule import TaskDataModule
-    from ptlab.methods import method_class
     from ptlab.models.families import make_reader
     from ptlab.models.loading import load_tokenizer
 
@@ -28,7 +27,6 @@ def build_data(run: RunConfig):
     data.read()
     tokenizer = load_tokenizer(run.model, run.paths.cache_dir)
     data.reader = make_reader(run.model.family, tokenizer, run.task, data.kind.head(run.model.family))
-    data.method = method_class(run.method.name)(run, data.kind)
     data.method.prepare(data)
     data.setup()
     return data
