@@ -5,8 +5,6 @@ from pathlib import Path
 
 import pytest
 
-from small_data import small_data_dir
-
 pytest_plugins = ["slurm_cluster"]  # the session fixture slurm_cluster: a real single-host SLURM cluster
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before huggingface_hub is first imported
@@ -18,22 +16,23 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     for threads in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(threads, "1")
 
+from cli import FULL_DATA, REAL_DATA  # noqa: E402 - after the environment above
+
 ROOT = Path(__file__).resolve().parents[1]
-FULL_DATA_DIR = Path(os.environ.get("PTLAB_DATA_DIR", ROOT.parent / "shared" / "data"))
 
 
 @pytest.fixture(scope="session")
 def full_data_dir() -> Path:
     """The real data dir as it is: for the tests of the files themselves."""
-    if not (FULL_DATA_DIR / "sst2").is_dir():
-        pytest.skip(f"real datasets not found at {FULL_DATA_DIR} (set PTLAB_DATA_DIR)")
-    return FULL_DATA_DIR
+    if not (FULL_DATA / "sst2").is_dir():
+        pytest.skip(f"real datasets not found at {FULL_DATA} (set PTLAB_DATA_DIR)")
+    return FULL_DATA
 
 
 @pytest.fixture(scope="session")
 def data_dir(full_data_dir) -> Path:
     """The real data, SST-2's training file cut to its first rows (tests/small_data.py)."""
-    return small_data_dir(full_data_dir)
+    return REAL_DATA
 
 
 @pytest.fixture(scope="session")
